@@ -1,0 +1,405 @@
+/*
+ * The decoding commands: `parse-file FILE|-` and `serial DEVICE`.
+ *
+ * Both read a byte source into the decoder and hand every event to the
+ * chosen sinks: the terminal (default), JSON (--json, --compact), a file
+ * (-o, appended and flushed per frame) and, when built with libpq,
+ * PostgreSQL (--dbname/--dbuser/--dbtable).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "cli/cli.h"
+#include "sinks/json.h"
+#include "sinks/terminal.h"
+#include "sources/source.h"
+#include "util/log.h"
+#ifdef KM_HAVE_PG
+#include "sinks/postgresql.h"
+#endif
+
+#define MAX_SINKS 3
+#define READ_CHUNK 65536
+#define PG_DRAIN_MS 10000
+
+typedef struct decode_opts {
+        bool serial;
+        const char *input;
+        const char *output;
+        bool json;
+        bool compact;
+        bool hex;
+        bool stats;
+        bool ignore_checksum;
+        km_serial_params serial_params;
+#ifdef KM_HAVE_PG
+        km_pg_options pg;
+#endif
+} decode_opts;
+
+typedef struct decode_run {
+        km_decoder decoder;
+        km_sink *sinks[MAX_SINKS];
+        size_t n_sinks;
+        km_sink *pg; /* also in sinks[], for its event loop needs */
+        FILE *out;
+        bool write_failed;
+} decode_run;
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+        (void)sig;
+        stop_requested = 1;
+}
+
+enum {
+        OPT_JSON = 1000,
+        OPT_COMPACT,
+        OPT_HEX,
+        OPT_STATS,
+        OPT_BAUD,
+        OPT_PARITY,
+        OPT_IGNORE_CHECKSUM,
+        OPT_DBNAME,
+        OPT_DBUSER,
+        OPT_DBTABLE,
+        OPT_HOST,
+        OPT_PORT,
+};
+
+static const struct option long_options[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"output", required_argument, NULL, 'o'},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"compact", no_argument, NULL, OPT_COMPACT},
+        {"hex", no_argument, NULL, OPT_HEX},
+        {"stats", no_argument, NULL, OPT_STATS},
+        {"baud", required_argument, NULL, OPT_BAUD},
+        {"parity", required_argument, NULL, OPT_PARITY},
+        {"ignore-checksum", no_argument, NULL, OPT_IGNORE_CHECKSUM},
+#ifdef KM_HAVE_PG
+        {"dbname", required_argument, NULL, OPT_DBNAME},
+        {"dbuser", required_argument, NULL, OPT_DBUSER},
+        {"dbtable", required_argument, NULL, OPT_DBTABLE},
+        {"host", required_argument, NULL, OPT_HOST},
+        {"port", required_argument, NULL, OPT_PORT},
+#endif
+        {NULL, 0, NULL, 0},
+};
+
+static void usage(FILE *out, bool serial)
+{
+        if (serial)
+                fprintf(out, "Usage: kaifa-meter serial DEVICE [OPTIONS]\n"
+                             "Decode what the meter sends to a serial port (or tcp://host:port).\n\n"
+                             "  --baud N            bit rate (default 2400)\n"
+                             "  --parity P          even, none or odd (default even: 8E1)\n");
+        else
+                fprintf(out, "Usage: kaifa-meter parse-file FILE|- [OPTIONS]\n"
+                             "Decode a capture of what a meter sent (raw bytes as read from the port).\n\n");
+        fprintf(out, "  -o, --output FILE   append the output to FILE instead of standard output\n"
+                     "  --json              one JSON object per frame (pretty-printed)\n"
+                     "  --compact           one JSON object per line (implies --json)\n"
+                     "  --hex               also print each frame's bytes in hex\n"
+                     "                      (with --stats, the rejected frames too)\n"
+                     "  --stats             print frame and error counters at the end (stderr)\n"
+                     "  --ignore-checksum   decode frames whose HCS/FCS fail (debugging only)\n"
+#ifdef KM_HAVE_PG
+                     "  --dbname NAME --dbuser USER --dbtable TABLE [--host H] [--port P]\n"
+                     "                      also insert one row per frame into PostgreSQL\n"
+#endif
+                     "  -h, --help          this text\n");
+}
+
+static int usage_error(const char *msg, const char *arg)
+{
+        fprintf(stderr, "kaifa-meter: %s%s%s (try --help)\n", msg, arg ? ": " : "", arg ? arg : "");
+        return EX_USAGE;
+}
+
+static int parse_int(const char *s, int *ret)
+{
+        char *end;
+        errno = 0;
+        long v = strtol(s, &end, 10);
+        if (errno || *end || end == s || v <= 0 || v > 4000000)
+                return -EINVAL;
+        *ret = (int)v;
+        return 0;
+}
+
+static int parse_options(int argc, char **argv, bool serial, decode_opts *o)
+{
+        km_serial_params def = KM_SERIAL_PARAMS_DEFAULT;
+        memset(o, 0, sizeof(*o));
+        o->serial = serial;
+        o->serial_params = def;
+        optind = 1;
+        opterr = 0;
+        int c;
+        while ((c = getopt_long(argc, argv, ":ho:", long_options, NULL)) != -1) {
+                switch (c) {
+                case 'h':
+                        usage(stdout, serial);
+                        return -1;
+                case 'o':
+                        o->output = optarg;
+                        break;
+                case OPT_JSON:
+                        o->json = true;
+                        break;
+                case OPT_COMPACT:
+                        o->json = o->compact = true;
+                        break;
+                case OPT_HEX:
+                        o->hex = true;
+                        break;
+                case OPT_STATS:
+                        o->stats = true;
+                        break;
+                case OPT_IGNORE_CHECKSUM:
+                        o->ignore_checksum = true;
+                        break;
+                case OPT_BAUD:
+                        if (parse_int(optarg, &o->serial_params.baud) < 0)
+                                return usage_error("bad --baud", optarg);
+                        break;
+                case OPT_PARITY:
+                        if (km_parity_parse(optarg, &o->serial_params.parity) < 0)
+                                return usage_error("bad --parity (even, none or odd)", optarg);
+                        break;
+#ifdef KM_HAVE_PG
+                case OPT_DBNAME:
+                        o->pg.dbname = optarg;
+                        break;
+                case OPT_DBUSER:
+                        o->pg.user = optarg;
+                        break;
+                case OPT_DBTABLE:
+                        o->pg.table = optarg;
+                        break;
+                case OPT_HOST:
+                        o->pg.host = optarg;
+                        break;
+                case OPT_PORT:
+                        o->pg.port = optarg;
+                        break;
+#endif
+                case ':':
+                        return usage_error("option needs a value", argv[optind - 1]);
+                default:
+                        return usage_error("unknown option", argv[optind - 1]);
+                }
+        }
+        if (optind != argc - 1)
+                return usage_error(optind >= argc ? (serial ? "missing DEVICE" : "missing FILE")
+                                                  : "too many arguments",
+                                   optind < argc - 1 ? argv[optind + 1] : NULL);
+        o->input = argv[optind];
+#ifdef KM_HAVE_PG
+        if ((o->pg.dbname || o->pg.user || o->pg.host || o->pg.port) && !o->pg.table)
+                return usage_error("--dbtable is needed with the database options", NULL);
+        if (o->pg.table && !o->pg.dbname)
+                return usage_error("--dbname is needed with --dbtable", NULL);
+#endif
+        return 0;
+}
+
+static int add_sink(decode_run *run, km_sink *s)
+{
+        if (run->n_sinks >= MAX_SINKS) {
+                km_sink_close(s);
+                return -ENOSPC;
+        }
+        run->sinks[run->n_sinks++] = s;
+        return 0;
+}
+
+static int open_sinks(const decode_opts *o, decode_run *run)
+{
+        run->out = stdout;
+        if (o->output) {
+                run->out = fopen(o->output, "ae");
+                if (!run->out) {
+                        km_log_error("cannot open %s: %s", o->output, strerror(errno));
+                        return EX_CANTCREAT;
+                }
+        }
+        km_sink *s = NULL;
+        int r;
+        if (o->json) {
+                km_json_options jo = {.compact = o->compact, .hex = o->hex, .rejects = o->hex && o->stats};
+                r = km_sink_json_open(run->out, &jo, &s);
+        } else {
+                km_terminal_options to = {.hex = o->hex, .rejects = o->hex && o->stats};
+                r = km_sink_terminal_open(run->out, &to, &s);
+        }
+        if (r < 0 || add_sink(run, s) < 0)
+                return EX_OSERR;
+#ifdef KM_HAVE_PG
+        if (o->pg.table) {
+                r = km_sink_postgresql_open(&o->pg, &run->pg);
+                if (r < 0) {
+                        km_log_error("PostgreSQL: %s", strerror(-r));
+                        return r == -EINVAL ? EX_USAGE : EX_UNAVAILABLE;
+                }
+                if (add_sink(run, run->pg) < 0)
+                        return EX_OSERR;
+        }
+#endif
+        return EX_OK;
+}
+
+static void dispatch(decode_run *run, const km_event *ev)
+{
+        for (size_t i = 0; i < run->n_sinks; i++) {
+                km_sink *s = run->sinks[i];
+                int r = 0;
+                if (ev->kind == KM_EVENT_READING)
+                        r = s->reading(s, ev);
+                else if (s->other)
+                        r = s->other(s, ev);
+                if (r < 0 && i == 0 && !run->write_failed) {
+                        km_log_error("write failed: %s", strerror(-r));
+                        run->write_failed = true;
+                }
+        }
+}
+
+static void feed(decode_run *run, const uint8_t *buf, size_t n)
+{
+        size_t off = 0;
+        km_event ev;
+        do {
+                off += km_decoder_push(&run->decoder, buf + off, n - off);
+                while (km_decoder_next(&run->decoder, &ev))
+                        dispatch(run, &ev);
+        } while (off < n);
+}
+
+static void finish(decode_run *run)
+{
+        km_event ev;
+        km_decoder_finish(&run->decoder);
+        while (km_decoder_next(&run->decoder, &ev))
+                dispatch(run, &ev);
+}
+
+/* Waits until the source is readable, serving the PostgreSQL sink meanwhile. */
+static void wait_input(decode_run *run, km_source *src)
+{
+        struct pollfd fds[2] = {{.fd = km_source_fd(src), .events = POLLIN}};
+        nfds_t n = 1;
+        int timeout = -1;
+#ifdef KM_HAVE_PG
+        if (run->pg) {
+                fds[1].fd = km_sink_postgresql_fd(run->pg);
+                fds[1].events = km_sink_postgresql_events(run->pg);
+                n = fds[1].fd >= 0 ? 2 : 1;
+                timeout = km_sink_postgresql_timeout_ms(run->pg);
+        }
+#endif
+        poll(fds, n, timeout);
+#ifdef KM_HAVE_PG
+        if (run->pg)
+                km_sink_postgresql_process(run->pg);
+#else
+        (void)run;
+#endif
+}
+
+static int read_loop(decode_run *run, km_source *src)
+{
+        static uint8_t buf[READ_CHUNK];
+        for (;;) {
+                if (stop_requested)
+                        return EX_OK;
+                ssize_t n = km_source_read(src, buf, sizeof(buf));
+                if (n > 0) {
+                        feed(run, buf, (size_t)n);
+                } else if (n == 0) {
+                        return EX_OK;
+                } else if (n == -EAGAIN || n == -EINTR) {
+                        wait_input(run, src);
+                } else {
+                        km_log_error("read failed: %s", strerror((int)-n));
+                        return EX_IOERR;
+                }
+        }
+}
+
+static void install_signals(void)
+{
+        struct sigaction sa = {.sa_handler = on_signal};
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+}
+
+static int close_run(decode_run *run, int status)
+{
+#ifdef KM_HAVE_PG
+        if (run->pg && km_sink_postgresql_drain(run->pg, PG_DRAIN_MS) < 0) {
+                km_log_error("PostgreSQL: rows still waiting after %d s, not written", PG_DRAIN_MS / 1000);
+                if (status == EX_OK)
+                        status = EX_UNAVAILABLE;
+        }
+#endif
+        for (size_t i = 0; i < run->n_sinks; i++)
+                km_sink_close(run->sinks[i]);
+        if (run->out && run->out != stdout && fclose(run->out) != 0 && status == EX_OK)
+                status = EX_IOERR;
+        if (run->write_failed && status == EX_OK)
+                status = EX_IOERR;
+        return status;
+}
+
+static int run_decode(int argc, char **argv, bool serial)
+{
+        decode_opts o;
+        int r = parse_options(argc, argv, serial, &o);
+        if (r != 0)
+                return r < 0 ? EX_OK : r;
+        static decode_run run;
+        memset(&run, 0, sizeof(run));
+        km_decoder_options dopt = {.ignore_checksum = o.ignore_checksum};
+        km_decoder_init(&run.decoder, &dopt);
+
+        km_source *src = NULL;
+        r = serial ? km_source_open_kind(o.input, strncmp(o.input, "tcp://", 6) == 0 ? KM_SOURCE_TCP : KM_SOURCE_SERIAL,
+                                         &o.serial_params, true, &src)
+                   : km_source_open_kind(o.input, KM_SOURCE_FILE, NULL, true, &src);
+        if (r < 0) {
+                km_log_error("cannot open %s: %s", o.input, strerror(-r));
+                return r == -ENOENT ? EX_NOINPUT : EX_IOERR;
+        }
+        int status = open_sinks(&o, &run);
+        if (status == EX_OK) {
+                install_signals();
+                status = read_loop(&run, src);
+                finish(&run);
+                if (o.stats)
+                        km_stats_print(stderr, &run.decoder.stats);
+        }
+        km_source_close(src);
+        return close_run(&run, status);
+}
+
+int km_cmd_parse_file(int argc, char **argv)
+{
+        return run_decode(argc, argv, false);
+}
+
+int km_cmd_serial(int argc, char **argv)
+{
+        return run_decode(argc, argv, true);
+}

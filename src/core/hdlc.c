@@ -1,0 +1,224 @@
+/*
+ * Streaming HDLC frame format type 3 framer.
+ *
+ * Bytes go into a fixed buffer; km_hdlc_next() hunts for a flag followed by a
+ * frame format byte 0xA?, reads the 11-bit length, parses the variable-length
+ * addresses and checks HCS and FCS (one CRC pass: the FCS continues from the
+ * HCS state). Meters do not byte-stuff, so the length field, never the next
+ * flag, ends a frame. Any failure resumes the hunt one byte after the opening
+ * flag that was tried, so a good frame that starts inside a damaged one is
+ * still found (protocol.md section b, step 5).
+ */
+#include "kaifa/hdlc.h"
+
+#include <string.h>
+
+void km_hdlc_init(km_hdlc *h)
+{
+        h->len = 0;
+        h->pos = 0;
+        h->eof = false;
+        h->ignore_checksum = false;
+}
+
+size_t km_hdlc_push(km_hdlc *h, const uint8_t *data, size_t n)
+{
+        if (h->pos > 0) {
+                memmove(h->buf, h->buf + h->pos, h->len - h->pos);
+                h->len -= h->pos;
+                h->pos = 0;
+        }
+        size_t room = sizeof(h->buf) - h->len;
+        size_t take = n < room ? n : room;
+        if (take)
+                memcpy(h->buf + h->len, data, take);
+        h->len += take;
+        h->eof = false;
+        return take;
+}
+
+void km_hdlc_finish(km_hdlc *h)
+{
+        h->eof = true;
+}
+
+/* Reads one address field (1..4 bytes, last byte has bit 0 set). Returns its
+ * length, 0 when more bytes are needed, -1 when it is longer than 4 bytes. */
+static int address_length(const uint8_t *p, size_t avail)
+{
+        for (size_t i = 0; i < 4; i++) {
+                if (i >= avail)
+                        return 0;
+                if (p[i] & 1)
+                        return (int)i + 1;
+        }
+        return -1;
+}
+
+static inline uint16_t le16(const uint8_t *p)
+{
+        return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+typedef enum { PARSE_OK, PARSE_NEED_MORE, PARSE_FAIL } parse_result;
+
+/* Parses the header of a candidate frame fr[0..avail) whose length field says
+ * len bytes. On PARSE_FAIL *status says why. *crc_state is the CRC register
+ * after the header and HCS, ready to continue over the information field. */
+static parse_result parse_header(const uint8_t *fr, size_t avail, size_t len, bool ignore_checksum,
+                                 km_hdlc_header *hd, uint16_t *crc_state, km_status *status)
+{
+        int dl = address_length(fr + 2, avail - 2);
+        if (dl == 0)
+                return PARSE_NEED_MORE;
+        if (dl < 0)
+                goto bad_length;
+        int sl = address_length(fr + 2 + dl, avail - 2 - (size_t)dl);
+        if (sl == 0)
+                return PARSE_NEED_MORE;
+        if (sl < 0)
+                goto bad_length;
+        size_t hdr_len = 2 + (size_t)dl + (size_t)sl + 1;
+        /* no information field: header + FCS; otherwise header + HCS + info + FCS */
+        if (len != hdr_len + 2 && len < hdr_len + 4)
+                goto bad_length;
+        hd->has_hcs = len != hdr_len + 2;
+        size_t need = hd->has_hcs ? hdr_len + 2 : hdr_len;
+        if (avail < need)
+                return PARSE_NEED_MORE;
+
+        hd->format = (uint16_t)(fr[0] << 8 | fr[1]);
+        hd->length = (uint16_t)len;
+        hd->segmented = (fr[0] & 0x08) != 0;
+        memcpy(hd->dst, fr + 2, (size_t)dl);
+        hd->dst_len = (uint8_t)dl;
+        memcpy(hd->src, fr + 2 + dl, (size_t)sl);
+        hd->src_len = (uint8_t)sl;
+        hd->control = fr[hdr_len - 1];
+        hd->hcs = 0;
+        uint16_t crc = km_crc16_x25_update(0xFFFF, fr, hdr_len);
+        if (hd->has_hcs) {
+                hd->hcs = le16(fr + hdr_len);
+                uint16_t computed = crc ^ 0xFFFFu;
+                if (computed != hd->hcs && !ignore_checksum) {
+                        *status = KM_ERR_HCS;
+                        return PARSE_FAIL;
+                }
+                crc = km_crc16_x25_update(crc, fr + hdr_len, 2);
+                hd->info = fr + hdr_len + 2;
+                hd->info_len = len - hdr_len - 4;
+        } else {
+                hd->info = fr + hdr_len;
+                hd->info_len = 0;
+        }
+        *crc_state = crc;
+        return PARSE_OK;
+
+bad_length:
+        *status = KM_ERR_BAD_LENGTH;
+        return PARSE_FAIL;
+}
+
+static km_status check_fcs(const uint8_t *fr, size_t len, const km_hdlc_header *hd, uint16_t crc,
+                           bool ignore_checksum, uint16_t *ret_fcs)
+{
+        size_t done = (size_t)(hd->info - fr);
+        uint16_t computed = km_crc16_x25_update(crc, fr + done, len - 2 - done) ^ 0xFFFFu;
+        *ret_fcs = le16(fr + len - 2);
+        return computed == *ret_fcs || ignore_checksum ? KM_OK : KM_ERR_FCS;
+}
+
+static km_hdlc_result reject(km_hdlc *h, km_hdlc_out *out, size_t flag_pos, km_status status,
+                             size_t len)
+{
+        size_t avail = h->len - flag_pos - 1;
+        out->status = status;
+        out->bytes = h->buf + flag_pos + 1;
+        out->len = len < avail ? len : avail;
+        h->pos = flag_pos + 1; /* hunt again right after the flag we tried */
+        return KM_HDLC_REJECT;
+}
+
+/* Advances h->pos to the next flag, counting the bytes passed over. */
+static bool seek_flag(km_hdlc *h, km_hdlc_out *out)
+{
+        if (h->buf[h->pos] == KM_HDLC_FLAG)
+                return true;
+        const uint8_t *f = memchr(h->buf + h->pos, KM_HDLC_FLAG, h->len - h->pos);
+        size_t fpos = f ? (size_t)(f - h->buf) : h->len;
+        out->skipped += fpos - h->pos;
+        h->pos = fpos;
+        return f != NULL;
+}
+
+km_hdlc_result km_hdlc_next(km_hdlc *h, km_hdlc_out *out)
+{
+        out->skipped = 0;
+        out->header_valid = false;
+        for (;;) {
+                if (h->pos >= h->len || !seek_flag(h, out))
+                        return KM_HDLC_NEED_MORE;
+                size_t fp = h->pos;
+                const uint8_t *fr = h->buf + fp + 1;
+                size_t avail = h->len - fp - 1;
+                if (avail == 0) {
+                        if (h->eof)
+                                h->pos = h->len;
+                        return KM_HDLC_NEED_MORE;
+                }
+                if (fr[0] == KM_HDLC_FLAG || (fr[0] & 0xF0) != 0xA0) {
+                        h->pos = fp + 1; /* repeated flag, or a flag that opens nothing */
+                        continue;
+                }
+                if (avail < 2) {
+                        if (!h->eof)
+                                return KM_HDLC_NEED_MORE;
+                        return reject(h, out, fp, KM_ERR_TRUNCATED, avail);
+                }
+                size_t len = (size_t)((fr[0] & 0x07) << 8 | fr[1]);
+                if (len < KM_HDLC_MIN_LEN)
+                        return reject(h, out, fp, KM_ERR_BAD_LENGTH, 2);
+
+                uint16_t crc = 0;
+                km_status status = KM_OK;
+                parse_result pr = parse_header(fr, avail < len ? avail : len, len, h->ignore_checksum,
+                                               &out->header, &crc, &status);
+                if (pr == PARSE_FAIL)
+                        return reject(h, out, fp, status, len);
+                if (pr == PARSE_NEED_MORE || avail < len) {
+                        if (!h->eof)
+                                return KM_HDLC_NEED_MORE;
+                        return reject(h, out, fp, KM_ERR_TRUNCATED, len);
+                }
+                out->header_valid = true;
+                status = check_fcs(fr, len, &out->header, crc, h->ignore_checksum, &out->header.fcs);
+                if (status != KM_OK)
+                        return reject(h, out, fp, status, len);
+                out->header.closing_flag = avail > len && fr[len] == KM_HDLC_FLAG;
+                out->status = KM_OK;
+                out->bytes = fr;
+                out->len = len;
+                h->pos = fp + 1 + len; /* the closing flag may open the next frame */
+                return KM_HDLC_FRAME;
+        }
+}
+
+km_status km_hdlc_parse_frame(const uint8_t *frame, size_t n, bool ignore_checksum, km_hdlc_header *ret)
+{
+        if (n < KM_HDLC_MIN_LEN || (frame[0] & 0xF0) != 0xA0)
+                return KM_ERR_BAD_LENGTH;
+        size_t len = (size_t)((frame[0] & 0x07) << 8 | frame[1]);
+        if (len < KM_HDLC_MIN_LEN)
+                return KM_ERR_BAD_LENGTH;
+        if (n < len)
+                return KM_ERR_TRUNCATED;
+        uint16_t crc = 0;
+        km_status status = KM_OK;
+        parse_result pr = parse_header(frame, len, len, ignore_checksum, ret, &crc, &status);
+        if (pr == PARSE_NEED_MORE)
+                return KM_ERR_TRUNCATED;
+        if (pr == PARSE_FAIL)
+                return status;
+        ret->closing_flag = n > len && frame[len] == KM_HDLC_FLAG;
+        return check_fcs(frame, len, ret, crc, ignore_checksum, &ret->fcs);
+}

@@ -1,0 +1,302 @@
+/*
+ * List decoding (see lists.h): the generic walker for lists that carry OBIS
+ * codes, dispatch of bare-value lists to their family, and the scaling pass.
+ */
+#include "lists.h"
+
+#include <string.h>
+
+static const km_family *const families[] = {
+        &km_family_kaifa,
+        &km_family_aidon,
+        &km_family_kamstrup,
+};
+
+#define N_FAMILIES (sizeof(families) / sizeof(families[0]))
+
+static const uint8_t obis_list_version[6] = {1, 1, 0, 2, 129, 255};
+
+void km_datetime_parse(const uint8_t p[12], km_datetime *dt)
+{
+        dt->year = (uint16_t)(p[0] << 8 | p[1]);
+        dt->month = p[2];
+        dt->day = p[3];
+        dt->weekday = p[4];
+        dt->hour = p[5];
+        dt->minute = p[6];
+        dt->second = p[7];
+        dt->hundredths = p[8];
+        dt->deviation = (int16_t)(uint16_t)(p[9] << 8 | p[10]);
+        dt->status = p[11];
+}
+
+static bool is_clock_code(const uint8_t o[6])
+{
+        return o[2] == 1 && o[3] == 0; /* x-x:1.0.x: clock */
+}
+
+static km_value *new_value(km_reading *r)
+{
+        if (r->n_values >= KM_READING_MAX_VALUES) {
+                r->n_dropped++;
+                return NULL;
+        }
+        km_value *v = &r->values[r->n_values++];
+        v->scaler = 0;
+        v->scaler_inline = false;
+        v->unit = KM_UNIT_NONE;
+        v->raw = 0;
+        v->real = 0;
+        v->text_len = 0;
+        v->text[0] = '\0';
+        return v;
+}
+
+static void set_text(km_value *v, const uint8_t *p, size_t n)
+{
+        if (n > KM_TEXT_MAX)
+                n = KM_TEXT_MAX;
+        memcpy(v->text, p, n);
+        v->text[n] = '\0';
+        v->text_len = (uint8_t)n;
+}
+
+/* Fills v from a scalar item; false for items that carry no value. */
+static bool fill_value(km_value *v, const km_axdr_item *it)
+{
+        switch (it->cls) {
+        case KM_AXDR_INTEGER:
+                v->kind = KM_VALUE_NUMBER;
+                v->raw = it->i;
+                return true;
+        case KM_AXDR_REAL:
+                v->kind = KM_VALUE_FLOAT;
+                v->real = it->f;
+                return true;
+        case KM_AXDR_BYTES:
+                if (it->len == 12 && (it->tag == KM_TAG_DATE_TIME ||
+                                      (it->tag == KM_TAG_OCTET_STRING && is_clock_code(v->obis)))) {
+                        v->kind = KM_VALUE_DATETIME;
+                        km_datetime_parse(it->bytes, &v->datetime);
+                } else {
+                        v->kind = KM_VALUE_TEXT;
+                        set_text(v, it->bytes, it->len);
+                }
+                return true;
+        default:
+                return false;
+        }
+}
+
+km_status km_list_read_value(km_cursor *c, const uint8_t obis[6], km_reading *r)
+{
+        km_axdr_item it;
+        km_status s = km_axdr_peek(c, &it);
+        if (s != KM_OK)
+                return s;
+        if (it.cls == KM_AXDR_CONTAINER)
+                return km_axdr_skip(c, 1);
+        s = km_axdr_read(c, &it);
+        if (s != KM_OK || it.cls == KM_AXDR_NONE)
+                return s;
+        km_value *v = new_value(r);
+        if (!v)
+                return KM_OK;
+        memcpy(v->obis, obis, 6);
+        v->info = km_obis_lookup(obis);
+        if (!fill_value(v, &it))
+                r->n_values--;
+        return KM_OK;
+}
+
+static bool is_obis_item(const km_axdr_item *it)
+{
+        return it->tag == KM_TAG_OCTET_STRING && it->len == 6;
+}
+
+static bool is_text_item(const km_axdr_item *it)
+{
+        return it->tag == KM_TAG_OCTET_STRING || it->tag == KM_TAG_VISIBLE_STRING ||
+               it->tag == KM_TAG_UTF8_STRING;
+}
+
+/* Reads an optional scaler-unit structure {integer scaler, enum unit} that
+ * follows a register value, and applies it to the last value read. */
+static km_status read_scaler_unit(km_cursor *c, km_reading *r, size_t values_before)
+{
+        km_axdr_item su, sc, un;
+        km_status s = km_axdr_peek(c, &su);
+        if (s != KM_OK)
+                return s;
+        if (su.tag != KM_TAG_STRUCTURE || su.count != 2)
+                return km_axdr_skip(c, 1);
+        if ((s = km_axdr_read(c, &su)) != KM_OK || (s = km_axdr_read(c, &sc)) != KM_OK ||
+            (s = km_axdr_read(c, &un)) != KM_OK)
+                return s;
+        if (sc.cls != KM_AXDR_INTEGER || un.cls != KM_AXDR_INTEGER)
+                return KM_ERR_MALFORMED;
+        if (r->n_values > values_before) {
+                km_value *v = &r->values[r->n_values - 1];
+                v->scaler = (int8_t)sc.i;
+                v->unit = km_unit_from_dlms((uint8_t)un.i);
+                v->scaler_inline = true;
+        }
+        return KM_OK;
+}
+
+/* A register structure {OBIS, value[, scaler-unit][, ...]}. */
+static km_status read_register(km_cursor *c, const km_axdr_item *st, km_reading *r)
+{
+        km_axdr_item first;
+        km_status s;
+        uint32_t done = 0;
+        if (st->count >= 2 && km_axdr_peek(c, &first) == KM_OK && is_obis_item(&first)) {
+                if ((s = km_axdr_read(c, &first)) != KM_OK)
+                        return s;
+                size_t before = r->n_values;
+                if ((s = km_list_read_value(c, first.bytes, r)) != KM_OK)
+                        return s;
+                done = 2;
+                if (st->count >= 3) {
+                        if ((s = read_scaler_unit(c, r, before)) != KM_OK)
+                                return s;
+                        done = 3;
+                }
+        }
+        for (; done < st->count; done++)
+                if ((s = km_axdr_skip(c, 1)) != KM_OK)
+                        return s;
+        return KM_OK;
+}
+
+/* Lists that name their objects: register structures, OBIS/value pairs, and
+ * a leading bare list version string (Kamstrup), in any mix. */
+static km_status decode_named(km_cursor *c, uint32_t count, km_reading *r)
+{
+        for (uint32_t i = 0; i < count; i++) {
+                km_axdr_item it;
+                km_status s = km_axdr_peek(c, &it);
+                if (s != KM_OK)
+                        return s;
+                if (it.tag == KM_TAG_STRUCTURE) {
+                        km_axdr_read(c, &it);
+                        s = read_register(c, &it, r);
+                } else if (is_obis_item(&it) && i + 1 < count) {
+                        km_axdr_read(c, &it);
+                        s = km_list_read_value(c, it.bytes, r);
+                        i++;
+                } else if (i == 0 && is_text_item(&it)) {
+                        s = km_list_read_value(c, obis_list_version, r);
+                } else {
+                        s = km_axdr_skip(c, 1); /* null placeholders, stray values */
+                }
+                if (s != KM_OK)
+                        return s;
+        }
+        return KM_OK;
+}
+
+/* True when the body's elements carry OBIS codes: the first element is a
+ * register structure or an OBIS code, or the second one is (after a list
+ * version string). */
+static bool names_objects(const km_cursor *body, uint32_t count)
+{
+        km_cursor c = *body;
+        for (uint32_t i = 0; i < count && i < 2; i++) {
+                km_axdr_item it;
+                if (km_axdr_read(&c, &it) != KM_OK)
+                        return false;
+                if (is_obis_item(&it))
+                        return true;
+                if (it.tag == KM_TAG_STRUCTURE) {
+                        km_axdr_item first;
+                        return it.count >= 2 && km_axdr_read(&c, &first) == KM_OK && is_obis_item(&first);
+                }
+                if (it.cls == KM_AXDR_CONTAINER || !is_text_item(&it))
+                        return false;
+        }
+        return false;
+}
+
+static const km_family *family_by_version(const km_reading *r)
+{
+        const char *version = km_reading_text(r, "obis_version");
+        if (!version)
+                return NULL;
+        for (size_t i = 0; i < N_FAMILIES; i++) {
+                size_t n = strlen(families[i]->version_prefix);
+                if (strncmp(version, families[i]->version_prefix, n) == 0)
+                        return families[i];
+        }
+        return NULL;
+}
+
+/* The unit a known quantity is counted in when nothing says otherwise:
+ * the display unit with its kilo taken off (kWh -> Wh). */
+static void default_scale(km_value *v)
+{
+        v->scaler = 0;
+        v->unit = KM_UNIT_NONE;
+        if (!v->info)
+                return;
+        switch (v->info->unit) {
+        case KM_UNIT_KWH:
+                v->unit = KM_UNIT_WH;
+                break;
+        case KM_UNIT_KVARH:
+                v->unit = KM_UNIT_VARH;
+                break;
+        case KM_UNIT_KVAH:
+                v->unit = KM_UNIT_VAH;
+                break;
+        default:
+                v->unit = v->info->unit;
+                break;
+        }
+}
+
+static void apply_scaling(km_reading *r, const km_family *fam)
+{
+        for (size_t i = 0; i < r->n_values; i++) {
+                km_value *v = &r->values[i];
+                if (v->scaler_inline || (v->kind != KM_VALUE_NUMBER && v->kind != KM_VALUE_FLOAT))
+                        continue;
+                if (!fam || !fam->scale || !fam->scale(v, r, &v->scaler, &v->unit))
+                        default_scale(v);
+        }
+}
+
+km_status km_list_decode(km_cursor *c, km_reading *r)
+{
+        km_axdr_item top;
+        km_status s = km_axdr_read(c, &top);
+        if (s != KM_OK)
+                return s;
+        if (top.cls != KM_AXDR_CONTAINER)
+                return KM_ERR_UNKNOWN_LIST;
+        const km_family *fam = NULL;
+        if (names_objects(c, top.count)) {
+                s = decode_named(c, top.count, r);
+                fam = family_by_version(r);
+                r->list_name = fam ? fam->version_prefix : "DLMS list";
+        } else {
+                s = KM_ERR_UNKNOWN_LIST;
+                for (size_t i = 0; i < N_FAMILIES && s == KM_ERR_UNKNOWN_LIST; i++) {
+                        if (!families[i]->positional)
+                                continue;
+                        km_cursor start = *c;
+                        s = families[i]->positional(c, top.count, r);
+                        if (s == KM_ERR_UNKNOWN_LIST) {
+                                *c = start;
+                                r->n_values = 0;
+                        } else {
+                                fam = families[i];
+                        }
+                }
+        }
+        if (s != KM_OK)
+                return s;
+        r->maker = fam ? fam->maker : NULL;
+        apply_scaling(r, fam);
+        return KM_OK;
+}

@@ -1,0 +1,44 @@
+/*
+ * List decoding: from the body of a data-notification to reading values.
+ *
+ * Two shapes exist. Lists that name their objects (Aidon, Kamstrup, Swedish
+ * Kaifa, Austrian and Polish meters) carry OBIS codes inline, either as
+ * register structures {OBIS, value[, scaler-unit]} or as OBIS/value pairs;
+ * one generic walker reads them all. Lists of bare values (Norwegian Kaifa)
+ * are read by the family that knows the positions.
+ *
+ * A meter family (src/core/meters/<family>.c) supplies what the frame does
+ * not say: positions of bare values and the scaler/unit of quantities sent
+ * without a scaler-unit. Adding a family is one file and one registry line.
+ */
+#ifndef KM_LISTS_H
+#define KM_LISTS_H
+
+#include "axdr.h"
+#include "kaifa/reading.h"
+
+typedef struct km_family {
+        const char *maker;
+        const char *version_prefix; /* the list version text names the family */
+        /* Scaler and unit for a NUMBER value the frame sent without them;
+         * false = use the generic default (OBIS base unit, scaler 0). */
+        bool (*scale)(const km_value *v, const km_reading *r, int8_t *ret_scaler, km_unit *ret_unit);
+        /* Decodes `count` bare values; NULL when the family sends none. */
+        km_status (*positional)(km_cursor *c, uint32_t count, km_reading *r);
+} km_family;
+
+extern const km_family km_family_kaifa;
+extern const km_family km_family_aidon;
+extern const km_family km_family_kamstrup;
+
+/* Decodes the notification body at c into r (values appended). */
+km_status km_list_decode(km_cursor *c, km_reading *r);
+
+/* Reads one Data value for obis into a new slot of r (for family decoders).
+ * Containers are skipped and leave no value. */
+km_status km_list_read_value(km_cursor *c, const uint8_t obis[6], km_reading *r);
+
+/* Parses a 12-byte COSEM date-time. */
+void km_datetime_parse(const uint8_t p[12], km_datetime *ret);
+
+#endif

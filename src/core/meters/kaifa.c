@@ -1,0 +1,146 @@
+/*
+ * Kaifa, OBIS list "KFM_001" (MA105H2E, MA304H3E, MA304H4, MA304T3, MA304T4).
+ *
+ * Norwegian Kaifa meters send structures of bare values: the element count
+ * says which list it is (1 = list 1, 9/13 = list 2 one/three-phase, 14/18 =
+ * list 3) and the position says what each value is. The raw integers are W,
+ * var, mA, 0.1 V and Wh/varh (the KFM_001 sheet's units are wrong; the
+ * captures confirm this). Swedish Kaifa meters send the same quantities with
+ * OBIS codes inline and no scaler-unit; the same scaling applies to them.
+ * Values are decoded by the tag actually present, never by assumed type.
+ */
+#include <string.h>
+
+#include "../lists.h"
+
+#define O(a, b, c, d, e, f) {a, b, c, d, e, f}
+
+static const uint8_t pos_version[6] = O(1, 1, 0, 2, 129, 255);
+static const uint8_t pos_meter_id[6] = O(0, 0, 96, 1, 0, 255);
+static const uint8_t pos_meter_type[6] = O(0, 0, 96, 1, 7, 255);
+static const uint8_t pos_p_import[6] = O(1, 0, 1, 7, 0, 255);
+static const uint8_t pos_p_export[6] = O(1, 0, 2, 7, 0, 255);
+static const uint8_t pos_q_import[6] = O(1, 0, 3, 7, 0, 255);
+static const uint8_t pos_q_export[6] = O(1, 0, 4, 7, 0, 255);
+static const uint8_t pos_il1[6] = O(1, 0, 31, 7, 0, 255);
+static const uint8_t pos_il2[6] = O(1, 0, 51, 7, 0, 255);
+static const uint8_t pos_il3[6] = O(1, 0, 71, 7, 0, 255);
+static const uint8_t pos_ul1[6] = O(1, 0, 32, 7, 0, 255);
+static const uint8_t pos_ul2[6] = O(1, 0, 52, 7, 0, 255);
+static const uint8_t pos_ul3[6] = O(1, 0, 72, 7, 0, 255);
+static const uint8_t pos_clock[6] = O(0, 0, 1, 0, 0, 255);
+static const uint8_t pos_a_import[6] = O(1, 0, 1, 8, 0, 255);
+static const uint8_t pos_a_export[6] = O(1, 0, 2, 8, 0, 255);
+static const uint8_t pos_r_import[6] = O(1, 0, 3, 8, 0, 255);
+static const uint8_t pos_r_export[6] = O(1, 0, 4, 8, 0, 255);
+
+typedef struct kaifa_layout {
+        uint32_t count;
+        const char *name;
+        const uint8_t *const *codes;
+} kaifa_layout;
+
+static const uint8_t *const list1[] = {pos_p_import};
+static const uint8_t *const list2_1p[] = {pos_version, pos_meter_id, pos_meter_type, pos_p_import, pos_p_export,
+                                          pos_q_import, pos_q_export, pos_il1,       pos_ul1};
+static const uint8_t *const list2_3p[] = {pos_version,  pos_meter_id, pos_meter_type, pos_p_import, pos_p_export,
+                                          pos_q_import, pos_q_export, pos_il1,        pos_il2,      pos_il3,
+                                          pos_ul1,      pos_ul2,      pos_ul3};
+static const uint8_t *const list3_1p[] = {pos_version,  pos_meter_id, pos_meter_type, pos_p_import, pos_p_export,
+                                          pos_q_import, pos_q_export, pos_il1,        pos_ul1,      pos_clock,
+                                          pos_a_import, pos_a_export, pos_r_import,   pos_r_export};
+static const uint8_t *const list3_3p[] = {pos_version,  pos_meter_id, pos_meter_type, pos_p_import, pos_p_export,
+                                          pos_q_import, pos_q_export, pos_il1,        pos_il2,      pos_il3,
+                                          pos_ul1,      pos_ul2,      pos_ul3,        pos_clock,    pos_a_import,
+                                          pos_a_export, pos_r_import, pos_r_export};
+
+static const kaifa_layout layouts[] = {
+        {1, "KFM_001 list 1", list1},
+        {9, "KFM_001 list 2 (1-phase)", list2_1p},
+        {13, "KFM_001 list 2 (3-phase)", list2_3p},
+        {14, "KFM_001 list 3 (1-phase)", list3_1p},
+        {18, "KFM_001 list 3 (3-phase)", list3_3p},
+};
+
+static const kaifa_layout *layout_for(uint32_t count)
+{
+        for (size_t i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++)
+                if (layouts[i].count == count)
+                        return &layouts[i];
+        return NULL;
+}
+
+/* The first element must match the layout: a number for list 1, the list
+ * version text for the others. */
+static bool first_element_fits(const km_cursor *c, uint32_t count)
+{
+        km_axdr_item it;
+        if (km_axdr_peek(c, &it) != KM_OK)
+                return false;
+        if (count == 1)
+                return it.cls == KM_AXDR_INTEGER;
+        return it.cls == KM_AXDR_BYTES && it.tag != KM_TAG_DATE_TIME;
+}
+
+static km_status kaifa_positional(km_cursor *c, uint32_t count, km_reading *r)
+{
+        const kaifa_layout *layout = layout_for(count);
+        if (!layout || !first_element_fits(c, count))
+                return KM_ERR_UNKNOWN_LIST;
+        for (uint32_t i = 0; i < count; i++) {
+                km_status s = km_list_read_value(c, layout->codes[i], r);
+                if (s != KM_OK)
+                        return s;
+        }
+        r->list_name = layout->name;
+        return KM_OK;
+}
+
+static bool kaifa_scale(const km_value *v, const km_reading *r, int8_t *scaler, km_unit *unit)
+{
+        (void)r;
+        const uint8_t *o = v->obis;
+        if (o[0] != 1 || o[4] != 0)
+                return false;
+        if (o[3] == 7) {
+                switch (o[2]) {
+                case 1:
+                case 2:
+                        *scaler = 0;
+                        *unit = KM_UNIT_W;
+                        return true;
+                case 3:
+                case 4:
+                        *scaler = 0;
+                        *unit = KM_UNIT_VAR;
+                        return true;
+                case 31:
+                case 51:
+                case 71:
+                        *scaler = -3; /* mA */
+                        *unit = KM_UNIT_A;
+                        return true;
+                case 32:
+                case 52:
+                case 72:
+                        *scaler = -1; /* 0.1 V */
+                        *unit = KM_UNIT_V;
+                        return true;
+                default:
+                        return false;
+                }
+        }
+        if (o[3] == 8 && o[2] >= 1 && o[2] <= 4) {
+                *scaler = -3; /* Wh counted, kWh shown: the original tool's output */
+                *unit = o[2] <= 2 ? KM_UNIT_KWH : KM_UNIT_KVARH;
+                return true;
+        }
+        return false;
+}
+
+const km_family km_family_kaifa = {
+        .maker = "Kaifa",
+        .version_prefix = "KFM_",
+        .scale = kaifa_scale,
+        .positional = kaifa_positional,
+};
