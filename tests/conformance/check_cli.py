@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""Behaviour of the kaifa-meter CLI on real captures and on bad input.
+
+Each check runs the real binary; the script prints one line per check and
+exits 1 if any failed.
+"""
+import argparse
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+
+FAILED = []
+
+
+def check(name, ok, detail=""):
+    print("%s %s%s" % ("ok  " if ok else "FAIL", name, (": " + detail) if detail and not ok else ""))
+    if not ok:
+        FAILED.append(name)
+
+
+def run(cli, *args, stdin=None):
+    return subprocess.run([cli, *args], input=stdin, capture_output=True, timeout=120, check=False)
+
+
+def stats_of(stderr):
+    out = {}
+    for line in stderr.decode(errors="replace").splitlines():
+        m = re.match(r"([a-z _]+): (\d+)", line)
+        if m:
+            out[m.group(1)] = int(m.group(2))
+    return out
+
+
+# Valid frame counts from the captures README (frames whose FCS checks).
+NORDBO_GOOD = {
+    "han-data-1095.bin": 14, "han-data-1109.bin": 39, "han-data-1190.bin": 17, "han-data-1954.bin": 321,
+    "han-data-2723.bin": 6593, "han-data-3617.bin": 4, "han-data-3735.bin": 8, "han-data-3770.bin": 10,
+    "han-data-3981.bin": 82, "han-data-MA304H3E-2017-01-18_1510-1559.bin": 1462,
+    "han-data-MA304H3E-2017-01-20_1202-1608.bin": 7358, "han-data-MA304T3-2017-01-23_1303-1557.bin": 5206,
+    "han-data-MA304T4-2017-01-18_1417-1507.bin": 1475, "han-data-MA304T4-2017-01-23_0835-1258.bin": 7892,
+    "han-data-clear.bin": 3,
+}
+# 2017 pilot files: FCS never matches (HCS does), or AES-ECB pilot ciphertext.
+NORDBO_BROKEN_FCS = {"han-data-MA105H2E-2017-01-26_0800-1100.bin": 4197,
+                     "han-data-MA304H4-C00001111222233334444555566667777-2017-02-02_0828-0929.bin": 1757}
+NORDBO_PILOT_ENCRYPTED = {"han-data-MA105H2E-C00112233445566778899AABBCCDDEEFF-2017-01-25_0800-1200.bin": 6733,
+                          "han-data-crypted.bin": 8}
+
+
+def check_nordbo(cli, captures):
+    d = os.path.join(captures, "nordbo")
+    for name, good in NORDBO_GOOD.items():
+        r = run(cli, "parse-file", os.path.join(d, name), "--stats", "--compact")
+        st = stats_of(r.stderr)
+        lines = r.stdout.count(b"\n")
+        check("nordbo %s decodes %d frames" % (name, good),
+              r.returncode == 0 and st.get("good frames") == good and st.get("decoded frames") == good
+              and lines == good, "%r, %d lines" % (st, lines))
+    for name, frames in NORDBO_BROKEN_FCS.items():
+        path = os.path.join(d, name)
+        r = run(cli, "parse-file", path, "--stats", "--compact")
+        st = stats_of(r.stderr)
+        check("nordbo %s: bad FCS counted, nothing published" % name,
+              r.returncode == 0 and st.get("good frames") == 0 and st.get("checksum failures", 0) >= frames
+              and r.stdout == b"", repr(st))
+        r = run(cli, "parse-file", path, "--stats", "--compact", "--ignore-checksum")
+        st = stats_of(r.stderr)
+        check("nordbo %s: --ignore-checksum decodes all %d" % (name, frames),
+              r.returncode == 0 and st.get("decoded frames") == frames, repr(st))
+    for name, frames in NORDBO_PILOT_ENCRYPTED.items():
+        r = run(cli, "parse-file", os.path.join(d, name), "--stats")
+        st = stats_of(r.stderr)
+        check("nordbo %s: pilot ciphertext counted, not fatal" % name,
+              r.returncode == 0 and st.get("good frames") == frames and st.get("decoded frames") == 0
+              and sum(v for k, v in st.items() if k.startswith("rejected ")) == frames, repr(st))
+    r = run(cli, "parse-file", os.path.join(d, "han-data-tcp-dump.bin"), "--stats")
+    st = stats_of(r.stderr)
+    check("nordbo tcp dump (mangled): no frame, exit 0",
+          r.returncode == 0 and st.get("decoded frames") == 0 and r.stdout == b"", repr(st))
+
+
+def check_amshan(cli, captures):
+    d = os.path.join(captures, "amshan")
+
+    def one(name):
+        r = run(cli, "parse-file", os.path.join(d, name), "--compact", "--stats")
+        objs = [json.loads(x) for x in r.stdout.decode().splitlines() if x.strip()]
+        return r, objs, stats_of(r.stderr)
+
+    r, objs, st = one("hdlc-frame-with-escape-character-in-info.bin")
+    check("amshan frame with 0x7D in it decodes (Aidon list 1, 1661 W)",
+          r.returncode == 0 and len(objs) == 1 and objs[0]["data"]["power_active_import"]["value"] == 1661, repr(objs))
+    r, objs, st = one("hdlc-frame-with-flag-sequence-character-in-info.bin")
+    check("amshan frame with 0x7E in its payload decodes (Kaifa list 1, 5502 W)",
+          r.returncode == 0 and len(objs) == 1 and objs[0]["data"]["power_active_import"]["value"] == 5502, repr(objs))
+    r, objs, st = one("hdlc-frame-empty-info.bin")
+    check("amshan frame without information field: good frame, counted as empty",
+          r.returncode == 0 and not objs and st.get("good frames") == 1 and st.get("rejected empty") == 1, repr(st))
+    r, objs, st = one("hdlc-frame-short-info.bin")
+    check("amshan frame with a non-DLMS info field: good frame, counted",
+          r.returncode == 0 and not objs and st.get("good frames") == 1 and st.get("rejected not_dlms") == 1, repr(st))
+    r, objs, st = one("hdlc-stuffed-frame-short-info.bin")
+    check("amshan byte-stuffed frame (not used by meters): no reading, exit 0", r.returncode == 0 and not objs, repr(st))
+
+
+def check_random(cli):
+    rnd = random.Random(20261121)
+    data = bytes(rnd.getrandbits(8) for _ in range(1 << 20))
+    r = run(cli, "parse-file", "-", "--stats", stdin=data)
+    st = stats_of(r.stderr)
+    check("1 MiB of random bytes: zero frames, exit 0",
+          r.returncode == 0 and st.get("decoded frames") == 0 and st.get("bytes read") == len(data), repr(st))
+
+
+def frames_of(data):
+    """Splits a clean capture into its frames (7E ... 7E), by length field."""
+    out, i = [], 0
+    while i + 3 <= len(data):
+        if data[i] == 0x7E and data[i + 1] & 0xF0 == 0xA0:
+            n = (data[i + 1] & 7) << 8 | data[i + 2]
+            out.append(data[i + 1:i + 1 + n])
+            i += n + 1
+        else:
+            i += 1
+    return out
+
+
+def check_damage(cli, captures):
+    """Damage in one frame never costs the next good frame."""
+    with open(os.path.join(captures, "smidsrod/KFM_001/MA304T4-3-ok.bin"), "rb") as f:
+        frames = frames_of(f.read())
+    rnd = random.Random(7)
+    stream, damaged = bytearray(), 0
+    for k, fr in enumerate(frames):
+        fr = bytearray(fr)
+        mode = k % 4
+        if mode == 1:  # flip a byte
+            fr[rnd.randrange(len(fr))] ^= 1 << rnd.randrange(8)
+            damaged += 1
+        elif mode == 2:  # cut the frame short
+            fr = fr[:rnd.randrange(1, len(fr))]
+            damaged += 1
+        elif mode == 3:  # garbage before it, with a fake flag and header
+            stream += bytes([0x00, 0xFF, 0x7E, 0xA0, 0x30, 0x12, 0x7E, 0x7E])
+        stream += b"\x7e" + fr + b"\x7e"
+    r = run(cli, "parse-file", "-", "--stats", "--compact", stdin=bytes(stream))
+    st = stats_of(r.stderr)
+    check("damaged frames in a real capture: every undamaged frame decodes (%d of %d)"
+          % (len(frames) - damaged, len(frames)),
+          r.returncode == 0 and st.get("decoded frames") == len(frames) - damaged, repr(st))
+
+
+def check_usage(cli, captures):
+    cap = os.path.join(captures, "smidsrod/KFM_001/MA304H3E-1-ok.bin")
+    for args in ([], ["frobnicate"], ["parse-file"], ["parse-file", cap, "--frob"], ["parse-file", cap, cap],
+                 ["serial", "/dev/null", "--parity", "mark"], ["serial", "/dev/null", "--baud", "fast"],
+                 ["parse-file", cap, "-o"]):
+        r = run(cli, *args)
+        lines = r.stderr.decode().strip().splitlines()
+        check("usage error %r exits 64 with one line" % (args,), r.returncode == 64 and len(lines) == 1, repr(lines))
+    r = run(cli, "parse-file", "/nonexistent/capture.bin")
+    check("missing input file exits 66 with one line",
+          r.returncode == 66 and len(r.stderr.decode().strip().splitlines()) == 1, r.stderr.decode())
+    for args in (["--help"], ["parse-file", "--help"], ["serial", "--help"]):
+        r = run(cli, *args)
+        check("%r exits 0 and prints usage" % (args,), r.returncode == 0 and b"Usage" in r.stdout)
+    r = run(cli, "--version")
+    check("--version", r.returncode == 0 and r.stdout.startswith(b"kaifa-meter "))
+
+
+def check_outputs(cli, captures):
+    cap = os.path.join(captures, "smidsrod/KFM_001/MA304H3E-1-ok.bin")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "readings.jsonl")
+        for _ in range(2):
+            r = run(cli, "parse-file", cap, "--compact", "-o", out)
+        with open(out) as f:
+            lines = f.read().splitlines()
+        check("-o appends (2 runs x 14 frames)", r.returncode == 0 and len(lines) == 28 and r.stdout == b"",
+              "%d lines" % len(lines))
+    r = run(cli, "parse-file", cap, "--json")
+    text = r.stdout.decode()
+    check("--json pretty-prints one object per frame", r.returncode == 0 and text.count('"data"') == 14
+          and "\n  " in text)
+    r = run(cli, "parse-file", cap)
+    text = r.stdout.decode()
+    check("terminal output shows names, values and units",
+          r.returncode == 0 and "phase_voltage_l1" in text and " V " in text and "MA304H3E" in text, text[:300])
+    with open(cap, "rb") as f:
+        data = f.read()
+    r = run(cli, "parse-file", "-", "--hex", "--stats", stdin=data[:60] + data[70:])  # 2nd frame cut
+    text = r.stdout.decode()
+    check("--hex --stats prints frame bytes, and the rejected ones",
+          r.returncode == 0 and "hex: 7ea0" in text and "rejected:" in text, text[:400])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cli", required=True)
+    ap.add_argument("--captures", required=True)
+    a = ap.parse_args()
+    check_nordbo(a.cli, a.captures)
+    check_amshan(a.cli, a.captures)
+    check_random(a.cli)
+    check_damage(a.cli, a.captures)
+    check_usage(a.cli, a.captures)
+    check_outputs(a.cli, a.captures)
+    print("%d failed" % len(FAILED))
+    return 1 if FAILED else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
