@@ -1,0 +1,27 @@
+# The simulated Kaifa meter: `kaifa-meter simulate` and its frame encoder
+# (src/sim), with the encode -> decode unit test and the pipe test.
+add_library(km_sim STATIC
+  ${PROJECT_SOURCE_DIR}/src/sim/kfm_encode.c
+  ${PROJECT_SOURCE_DIR}/src/sim/meter_sim.c
+)
+target_include_directories(km_sim PUBLIC ${PROJECT_SOURCE_DIR}/src)
+target_link_libraries(km_sim PUBLIC kaifa_core m)
+
+target_sources(kaifa-meter PRIVATE ${PROJECT_SOURCE_DIR}/src/cli/cmd_simulate.c)
+target_compile_definitions(kaifa-meter PRIVATE KM_HAVE_SIMULATE)
+target_link_libraries(kaifa-meter PRIVATE km_sim km_util m)
+
+if(KM_BUILD_TESTS)
+  pkg_check_modules(KM_SIM_CMOCKA REQUIRED IMPORTED_TARGET cmocka)
+  add_executable(test_kfm_encode ${PROJECT_SOURCE_DIR}/tests/integration/simulate/test_kfm_encode.c)
+  target_link_libraries(test_kfm_encode PRIVATE km_sim kaifa_core PkgConfig::KM_SIM_CMOCKA)
+  add_test(NAME sim_encode_decode COMMAND test_kfm_encode)
+
+  find_package(Python3 COMPONENTS Interpreter)
+  if(Python3_Interpreter_FOUND)
+    add_test(NAME sim_pipe_one_hour
+      COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tests/integration/simulate/test_simulate.py
+              $<TARGET_FILE:kaifa-meter> ${PROJECT_SOURCE_DIR}/tests/data/captures)
+    set_tests_properties(sim_pipe_one_hour PROPERTIES TIMEOUT 60 LABELS integration)
+  endif()
+endif()

@@ -1,0 +1,487 @@
+/*
+ * `kaifa-meter simulate`: a Kaifa KFM_001 meter on stdout, in a file or on a
+ * new pseudo-terminal, in real time or faster; or the replay of a capture at
+ * the pace its meter sent it.
+ *
+ * The frames come from src/sim (timetable, load model, encoder). Pacing uses
+ * absolute CLOCK_MONOTONIC deadlines, so a slow reader never makes the
+ * simulated clock drift. On a pty nobody may be reading: the master is
+ * non-blocking and a frame that does not fit is dropped (and counted), as
+ * the real meter's would be.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "kaifa/decoder.h"
+#include "sim/kfm_encode.h"
+#include "sim/meter_sim.h"
+#include "util/log.h"
+
+typedef struct sim_args {
+        int phases;
+        double speed;         /* 0: as fast as the output takes it */
+        int64_t duration;     /* simulated seconds; -1: forever */
+        const char *output;   /* NULL or "-": stdout */
+        bool pty;
+        const char *link;     /* symlink to the pty */
+        const char *replay;
+        int64_t start;
+        bool have_start;
+        uint64_t seed;
+        const char *meter_id;
+        const char *meter_type;
+        bool stats;
+} sim_args;
+
+typedef struct sim_out {
+        int fd;
+        int pty_slave;        /* kept open so the line stays raw and never hangs up */
+        bool pty;
+        struct timespec t0;   /* monotonic time of simulated second 0 */
+        int64_t origin;       /* simulated time at t0 */
+        uint64_t written;
+        uint64_t dropped;
+        uint64_t per_list[4];
+} sim_out;
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+        (void)sig;
+        stop_requested = 1;
+}
+
+static void usage(FILE *f)
+{
+        fputs("Usage: kaifa-meter simulate [OPTIONS]\n"
+              "Writes the frames of a simulated Kaifa KFM_001 meter (list 1 every 2 s, list 2\n"
+              "every 10 s, list 3 at xx:00:10), or replays a capture at its meter's pace.\n"
+              "\n"
+              "  --phases 1|3        one-phase (MA105H2E) or three-phase meter (default 3)\n"
+              "  --speed N           N times faster than real time; 0 = no waiting (default 1)\n"
+              "  --duration D        simulated time to run: 3600, 3600s, 90m, 1h, 2d (default: forever)\n"
+              "  --start TIME        meter clock of the first frame, 2026-01-01T00:00:00\n"
+              "                      (default: the local time now)\n"
+              "  --seed N            seed of the load model (default 1)\n"
+              "  --meter-id ID       16-digit meter id (default 7359992890941742)\n"
+              "  --meter-type TYPE   meter type (default MA304H3E, or MA105H2E for 1 phase)\n"
+              "  -o, --output FILE   write to FILE (truncated; a FIFO works) or - for stdout\n"
+              "  --pty               create a pseudo-terminal, print its name, write there\n"
+              "  --link PATH         with --pty: also make PATH a symlink to it\n"
+              "  --replay CAPTURE    replay the good frames of a capture instead of simulating\n"
+              "  --stats             print the number of frames written to stderr at the end\n"
+              "  -h, --help          show this help\n",
+              f);
+}
+
+enum { OPT_PHASES = 256, OPT_SPEED, OPT_DURATION, OPT_START, OPT_SEED, OPT_METER_ID,
+       OPT_METER_TYPE, OPT_PTY, OPT_LINK, OPT_REPLAY, OPT_STATS };
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+        char msg[256];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        km_log_error("simulate: %s (see kaifa-meter simulate --help)", msg);
+        return EX_USAGE;
+}
+
+/* Returns -1 to go on, or an exit code (0 after --help). */
+static int parse_args(int argc, char **argv, sim_args *a)
+{
+        static const struct option longopts[] = {
+                {"phases", required_argument, NULL, OPT_PHASES},
+                {"speed", required_argument, NULL, OPT_SPEED},
+                {"duration", required_argument, NULL, OPT_DURATION},
+                {"start", required_argument, NULL, OPT_START},
+                {"seed", required_argument, NULL, OPT_SEED},
+                {"meter-id", required_argument, NULL, OPT_METER_ID},
+                {"meter-type", required_argument, NULL, OPT_METER_TYPE},
+                {"output", required_argument, NULL, 'o'},
+                {"pty", no_argument, NULL, OPT_PTY},
+                {"link", required_argument, NULL, OPT_LINK},
+                {"replay", required_argument, NULL, OPT_REPLAY},
+                {"stats", no_argument, NULL, OPT_STATS},
+                {"help", no_argument, NULL, 'h'},
+                {NULL, 0, NULL, 0},
+        };
+        *a = (sim_args){.phases = 3, .speed = 1.0, .duration = -1, .seed = 1};
+        optind = 0;
+        opterr = 0;
+        int c;
+        char *end;
+        while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
+                switch (c) {
+                case OPT_PHASES:
+                        if (strcmp(optarg, "1") != 0 && strcmp(optarg, "3") != 0)
+                                return usage_error("--phases must be 1 or 3, not '%s'", optarg);
+                        a->phases = atoi(optarg);
+                        break;
+                case OPT_SPEED:
+                        errno = 0;
+                        a->speed = strtod(optarg, &end);
+                        if (end == optarg || *end || errno || !(a->speed >= 0) || isinf(a->speed))
+                                return usage_error("--speed needs a number >= 0, not '%s'", optarg);
+                        break;
+                case OPT_DURATION:
+                        if (km_sim_parse_duration(optarg, &a->duration) < 0)
+                                return usage_error("bad --duration '%s' (try 3600s, 90m, 1h)", optarg);
+                        break;
+                case OPT_START:
+                        if (km_sim_parse_time(optarg, &a->start) < 0)
+                                return usage_error("bad --start '%s' (try 2026-01-01T00:00:00)", optarg);
+                        a->have_start = true;
+                        break;
+                case OPT_SEED:
+                        errno = 0;
+                        a->seed = strtoull(optarg, &end, 0);
+                        if (end == optarg || *end || errno)
+                                return usage_error("bad --seed '%s'", optarg);
+                        break;
+                case OPT_METER_ID:
+                        if (strlen(optarg) == 0 || strlen(optarg) > 32)
+                                return usage_error("--meter-id needs 1 to 32 characters");
+                        a->meter_id = optarg;
+                        break;
+                case OPT_METER_TYPE:
+                        if (strlen(optarg) == 0 || strlen(optarg) > 32)
+                                return usage_error("--meter-type needs 1 to 32 characters");
+                        a->meter_type = optarg;
+                        break;
+                case 'o':
+                        a->output = optarg;
+                        break;
+                case OPT_PTY:
+                        a->pty = true;
+                        break;
+                case OPT_LINK:
+                        a->link = optarg;
+                        break;
+                case OPT_REPLAY:
+                        a->replay = optarg;
+                        break;
+                case OPT_STATS:
+                        a->stats = true;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                case ':':
+                        return usage_error("option %s needs a value", argv[optind - 1]);
+                default:
+                        return usage_error("unknown option '%s'", argv[optind - 1]);
+                }
+        }
+        if (optind < argc)
+                return usage_error("unexpected argument '%s'", argv[optind]);
+        if (a->pty && a->output)
+                return usage_error("--pty and --output exclude each other");
+        if (a->link && !a->pty)
+                return usage_error("--link needs --pty");
+        return -1;
+}
+
+/* Creates the pty, makes its line raw (no echo, no CR/LF mapping, no
+ * XON/XOFF, no line editing: the frames are binary) and prints its name. */
+static int open_pty(const sim_args *a, sim_out *o)
+{
+        int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0) {
+                km_log_error("simulate: cannot create a pty: %s", strerror(errno));
+                if (m >= 0)
+                        close(m);
+                return -errno;
+        }
+        const char *name = ptsname(m);
+        int s = name ? open(name, O_RDWR | O_NOCTTY | O_CLOEXEC) : -1;
+        struct termios tio;
+        if (s < 0 || tcgetattr(s, &tio) < 0) {
+                km_log_error("simulate: cannot open the pty: %s", strerror(errno));
+                close(m);
+                if (s >= 0)
+                        close(s);
+                return -EIO;
+        }
+        cfmakeraw(&tio);
+        cfsetispeed(&tio, B2400);
+        cfsetospeed(&tio, B2400);
+        tcsetattr(s, TCSANOW, &tio);
+        fcntl(m, F_SETFL, fcntl(m, F_GETFL) | O_NONBLOCK);
+        if (a->link) {
+                unlink(a->link);
+                if (symlink(name, a->link) < 0) {
+                        km_log_error("simulate: cannot link %s: %s", a->link, strerror(errno));
+                        close(m);
+                        close(s);
+                        return -EIO;
+                }
+        }
+        printf("%s\n", name);
+        fflush(stdout);
+        o->fd = m;
+        o->pty_slave = s;
+        o->pty = true;
+        return 0;
+}
+
+static int open_output(const sim_args *a, sim_out *o)
+{
+        *o = (sim_out){.fd = STDOUT_FILENO, .pty_slave = -1};
+        if (a->pty)
+                return open_pty(a, o);
+        if (!a->output || strcmp(a->output, "-") == 0)
+                return 0;
+        int fd = open(a->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0) {
+                km_log_error("simulate: cannot open %s: %s", a->output, strerror(errno));
+                return -errno;
+        }
+        o->fd = fd;
+        return 0;
+}
+
+static void close_output(const sim_args *a, sim_out *o)
+{
+        if (o->fd != STDOUT_FILENO)
+                close(o->fd);
+        if (o->pty_slave >= 0)
+                close(o->pty_slave);
+        if (a->link)
+                unlink(a->link);
+}
+
+/* Waits until simulated time t is due. Returns false when asked to stop. */
+static bool pace(const sim_out *o, double speed, int64_t t)
+{
+        if (speed <= 0)
+                return !stop_requested;
+        double delay = (double)(t - o->origin) / speed;
+        if (delay < 0)
+                delay = 0;
+        struct timespec due = o->t0;
+        double whole = floor(delay);
+        due.tv_sec += (time_t)whole;
+        due.tv_nsec += (long)((delay - whole) * 1e9);
+        if (due.tv_nsec >= 1000000000L) {
+                due.tv_sec++;
+                due.tv_nsec -= 1000000000L;
+        }
+        while (!stop_requested && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL) == EINTR)
+                ;
+        return !stop_requested;
+}
+
+/* Writes one frame. Returns 0, or -EPIPE when the reader went away (the end),
+ * or another negative errno. A pty that cannot take the frame drops it. */
+static int emit(sim_out *o, const uint8_t *buf, size_t n)
+{
+        if (o->pty) {
+                struct pollfd p = {.fd = o->fd, .events = POLLOUT};
+                if (poll(&p, 1, 0) != 1 || !(p.revents & POLLOUT)) {
+                        o->dropped++;
+                        return 0;
+                }
+        }
+        size_t off = 0;
+        while (off < n) {
+                ssize_t w = write(o->fd, buf + off, n - off);
+                if (w > 0) {
+                        off += (size_t)w;
+                        continue;
+                }
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w < 0 && errno == EAGAIN) {
+                        struct pollfd p = {.fd = o->fd, .events = POLLOUT};
+                        if (poll(&p, 1, 1000) == 1)
+                                continue;
+                        o->dropped++; /* a reader stuck mid-frame: give up on it */
+                        return 0;
+                }
+                return w < 0 ? -errno : -EIO;
+        }
+        o->written++;
+        return 0;
+}
+
+static void start_clock(sim_out *o, int64_t origin)
+{
+        clock_gettime(CLOCK_MONOTONIC, &o->t0);
+        o->origin = origin;
+}
+
+static int64_t local_now(void)
+{
+        time_t now = time(NULL);
+        struct tm tm;
+        localtime_r(&now, &tm);
+        return (int64_t)timegm(&tm);
+}
+
+static int run_model(const sim_args *a, sim_out *o)
+{
+        km_sim_options opt = {
+                .phases = a->phases,
+                .start = a->have_start ? a->start : local_now(),
+                .seed = a->seed,
+                .meter_id = a->meter_id,
+                .meter_type = a->meter_type,
+        };
+        km_sim sim;
+        km_sim_init(&sim, &opt);
+        start_clock(o, opt.start);
+        int64_t first = sim.t;
+        while (a->duration < 0 || sim.t < first + a->duration) {
+                km_kfm_values v;
+                int64_t t = km_sim_next(&sim, &v);
+                uint8_t frame[KM_KFM_FRAME_MAX];
+                int n = km_kfm_encode(&v, frame, sizeof frame);
+                if (n < 0)
+                        return n;
+                if (!pace(o, a->speed, t))
+                        break;
+                int r = emit(o, frame, (size_t)n);
+                if (r < 0)
+                        return r;
+                o->per_list[v.list]++;
+        }
+        return 0;
+}
+
+static int64_t datetime_seconds(const km_datetime *dt)
+{
+        struct tm tm = {.tm_year = dt->year - 1900, .tm_mon = dt->month - 1, .tm_mday = dt->day,
+                        .tm_hour = dt->hour, .tm_min = dt->minute, .tm_sec = dt->second};
+        return (int64_t)timegm(&tm);
+}
+
+/* Simulated send time of a replayed frame: its clock when that moves
+ * forward, otherwise the meter's 2 s after the previous frame (frames
+ * without a clock, and the Kaifa list 3 whose clock is the freeze time). */
+static int64_t replay_time(const km_event *ev, int64_t prev, bool first)
+{
+        const km_reading *r = ev->reading;
+        bool clock_ok = r && r->has_clock && r->clock.year != 0xFFFF && r->clock.month <= 12 &&
+                        r->clock.day <= 31 && r->clock.hour < 24 && r->clock.minute < 60 &&
+                        r->clock.second < 60;
+        int64_t t = clock_ok ? datetime_seconds(&r->clock) : 0;
+        if (first)
+                return clock_ok ? t : 0;
+        if (ev->kind == KM_EVENT_SEGMENT)
+                return prev;
+        return clock_ok && t > prev && t - prev < 3600 ? t : prev + 2;
+}
+
+static int replay_event(const sim_args *a, sim_out *o, const km_event *ev, int64_t *t, bool *first)
+{
+        if (ev->kind != KM_EVENT_READING && ev->kind != KM_EVENT_SEGMENT)
+                return 0;
+        *t = replay_time(ev, *t, *first);
+        if (*first) {
+                start_clock(o, *t);
+                *first = false;
+        }
+        if (a->duration >= 0 && *t >= o->origin + a->duration)
+                return 1;
+        if (!pace(o, a->speed, *t))
+                return 1;
+        uint8_t buf[KM_HDLC_MAX_LEN + 2];
+        if (ev->len > KM_HDLC_MAX_LEN)
+                return 0;
+        buf[0] = KM_HDLC_FLAG;
+        memcpy(buf + 1, ev->bytes, ev->len);
+        buf[ev->len + 1] = KM_HDLC_FLAG;
+        return emit(o, buf, ev->len + 2);
+}
+
+static int run_replay(const sim_args *a, sim_out *o)
+{
+        FILE *f = fopen(a->replay, "rb");
+        if (!f) {
+                km_log_error("simulate: cannot open %s: %s", a->replay, strerror(errno));
+                return -errno;
+        }
+        static km_decoder d; /* about 20 KB: keep it off the stack */
+        km_decoder_init(&d, NULL);
+        uint8_t buf[4096];
+        int64_t t = 0;
+        bool first = true, eof = false;
+        int r = 0;
+        while (r == 0 && !eof) {
+                size_t n = fread(buf, 1, sizeof buf, f);
+                if (n == 0) {
+                        eof = true;
+                        km_decoder_finish(&d);
+                }
+                size_t off = 0;
+                do {
+                        off += km_decoder_push(&d, buf + off, n - off);
+                        km_event ev;
+                        while (r == 0 && km_decoder_next(&d, &ev))
+                                r = replay_event(a, o, &ev, &t, &first);
+                } while (r == 0 && off < n);
+        }
+        if (ferror(f)) {
+                km_log_error("simulate: reading %s: %s", a->replay, strerror(errno));
+                r = -EIO;
+        }
+        fclose(f);
+        return r < 0 ? r : 0;
+}
+
+static void setup_signals(void)
+{
+        struct sigaction sa = {.sa_handler = on_signal};
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        signal(SIGPIPE, SIG_IGN);
+}
+
+int km_cmd_simulate(int argc, char **argv)
+{
+        sim_args a;
+        int code = parse_args(argc, argv, &a);
+        if (code >= 0)
+                return code;
+        if (a.replay && access(a.replay, R_OK) < 0) {
+                km_log_error("simulate: cannot read %s: %s", a.replay, strerror(errno));
+                return EX_NOINPUT;
+        }
+        sim_out o;
+        if (open_output(&a, &o) < 0)
+                return a.pty ? EX_OSERR : EX_CANTCREAT;
+        setup_signals();
+        int r = a.replay ? run_replay(&a, &o) : run_model(&a, &o);
+        if (r < 0 && r != -EPIPE)
+                km_log_error("simulate: writing failed: %s", strerror(-r));
+        if (a.stats)
+                fprintf(stderr,
+                        "frames written: %llu (list 1: %llu, list 2: %llu, list 3: %llu), dropped: %llu\n",
+                        (unsigned long long)o.written, (unsigned long long)o.per_list[1],
+                        (unsigned long long)o.per_list[2], (unsigned long long)o.per_list[3],
+                        (unsigned long long)o.dropped);
+        close_output(&a, &o);
+        return r < 0 && r != -EPIPE ? EX_IOERR : 0;
+}

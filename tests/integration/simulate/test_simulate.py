@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""Integration test of `kaifa-meter simulate` with the project's own decoder.
+
+Usage: test_simulate.py KAIFA_METER CAPTURES_DIR
+
+- One simulated hour at --speed 3600 piped into `parse-file - --stats`:
+  exactly 1800 good frames, 1800 decoded, 0 checksum failures, 0 skipped
+  bytes, and it takes about one second of real time.
+- One-phase hour as JSON: 1440 list 1, 359 list 2, 1 list 3 at 00:00:10
+  carrying the 00:00:00 clock; no L2/L3 values.
+- --pty: the printed pty is read by `kaifa-meter serial`; frames decode.
+- --replay: a real capture comes out frame for frame, at its meter's pace.
+- Usage errors exit 64 with one line.
+Standard library only; every child process is killed at the end.
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+KM = sys.argv[1]
+CAPTURES = sys.argv[2]
+START = "2026-01-01T00:00:00"
+children = []
+failures = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+
+
+def spawn(args, **kw):
+    p = subprocess.Popen(args, **kw)
+    children.append(p)
+    return p
+
+
+def stats_of(text):
+    """Parses the --stats lines ('good frames: 1800') into a dict."""
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r"^([a-z ]+): (\d+)", line.strip())
+        if m:
+            out[m.group(1)] = int(m.group(2))
+    return out
+
+
+def test_pipe_one_hour():
+    t0 = time.monotonic()
+    sim = spawn([KM, "simulate", "--speed", "3600", "--duration", "1h", "--start", START],
+                stdout=subprocess.PIPE)
+    dec = spawn([KM, "parse-file", "-", "--stats"], stdin=sim.stdout,
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    sim.stdout.close()
+    _, err = dec.communicate(timeout=30)
+    sim.wait(timeout=5)
+    elapsed = time.monotonic() - t0
+    s = stats_of(err)
+    check(sim.returncode == 0 and dec.returncode == 0, "pipe: both exit 0")
+    check(s.get("good frames") == 1800, "pipe: 1800 good frames (got %s)" % s.get("good frames"))
+    check(s.get("decoded frames") == 1800, "pipe: 1800 decoded frames")
+    check(s.get("checksum failures") == 0, "pipe: no checksum failure")
+    check(s.get("skipped bytes") == 0, "pipe: no skipped byte")
+    check(0.8 < elapsed < 10, "pipe: paced to about 1 s of real time (%.2f s)" % elapsed)
+
+
+def test_one_phase_json():
+    sim = subprocess.run([KM, "simulate", "--phases", "1", "--speed", "0", "--duration", "1h",
+                          "--start", START, "--seed", "7", "--stats"],
+                         capture_output=True, timeout=30)
+    check(sim.returncode == 0, "1-phase: simulate exits 0")
+    check(b"frames written: 1800 (list 1: 1440, list 2: 359, list 3: 1)" in sim.stderr,
+          "1-phase: simulate --stats counts 1440/359/1")
+    dec = subprocess.run([KM, "parse-file", "-", "--compact"], input=sim.stdout,
+                         capture_output=True, timeout=30)
+    frames = [json.loads(line) for line in dec.stdout.decode().splitlines() if line.strip()]
+    check(len(frames) == 1800, "1-phase: 1800 JSON frames (got %d)" % len(frames))
+    lists = [len(f["data"]) for f in frames]
+    check(lists.count(1) == 1440 and lists.count(9) == 359 and lists.count(14) == 1,
+          "1-phase: 1440 x 1 item, 359 x 9 items, 1 x 14 items")
+    l3 = [i for i, f in enumerate(frames) if "meter_timestamp" in f["data"]]
+    check(l3 == [5], "1-phase: list 3 is the 6th frame, sent at 00:00:10 (%s)" % l3)
+    if l3:
+        d = frames[l3[0]]["data"]
+        check(d["meter_timestamp"]["value"].startswith("2026-01-01 00:00:00"),
+              "1-phase: list 3 clock is the freeze time 00:00:00 (%s)" % d["meter_timestamp"]["value"])
+        check(d["meter_type"]["value"] == "MA105H2E", "1-phase: meter type MA105H2E")
+        check(all(k not in d for k in ("phase_current_l2", "phase_voltage_l3")), "1-phase: no L2/L3")
+        check(d["energy_active_cum_import"]["unit"] == "kWh" and
+              d["energy_active_cum_import"]["value"] > 0, "1-phase: energy in kWh, positive")
+    # same seed, same bytes; other seed, other bytes
+    again = subprocess.run([KM, "simulate", "--phases", "1", "--speed", "0", "--duration", "1h",
+                            "--start", START, "--seed", "7"], capture_output=True, timeout=30)
+    other = subprocess.run([KM, "simulate", "--phases", "1", "--speed", "0", "--duration", "1h",
+                            "--start", START, "--seed", "8"], capture_output=True, timeout=30)
+    check(again.stdout == sim.stdout and other.stdout != sim.stdout,
+          "seed: reproducible, and the seed matters")
+
+
+def test_pty():
+    sim = spawn([KM, "simulate", "--pty", "--speed", "10", "--duration", "60s", "--start", START],
+                stdout=subprocess.PIPE, text=True)
+    name = sim.stdout.readline().strip()
+    check(name.startswith("/dev/pts/"), "pty: name printed (%s)" % name)
+    dec = spawn([KM, "serial", name, "--compact"], stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = dec.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        dec.kill()
+        out, err = dec.communicate()
+    sim.wait(timeout=5)
+    frames = [json.loads(line) for line in out.splitlines() if line.strip()]
+    # 30 frames written over 6 s; the reader may miss the first one or two
+    check(25 <= len(frames) <= 30, "pty: serial decodes the frames (%d of 30)" % len(frames))
+    check(any("meter_timestamp" in f["data"] for f in frames), "pty: the list 3 came through")
+
+
+def test_replay():
+    cap = os.path.join(CAPTURES, "smidsrod", "KFM_001", "MA304H3E-1-ok.bin")
+    t0 = time.monotonic()
+    sim = subprocess.run([KM, "simulate", "--replay", cap, "--speed", "10"], capture_output=True,
+                         timeout=30)
+    elapsed = time.monotonic() - t0
+    check(sim.returncode == 0, "replay: exit 0")
+    # the capture spans 26 s of meter time (15:46:14 .. 15:46:40): 2.6 s at speed 10
+    check(2.3 < elapsed < 8, "replay: paced by the meter clock (%.2f s)" % elapsed)
+    want = subprocess.run([KM, "parse-file", cap, "--compact"], capture_output=True, timeout=30)
+    got = subprocess.run([KM, "parse-file", "-", "--compact"], input=sim.stdout,
+                         capture_output=True, timeout=30)
+    want_data = [json.loads(l)["data"] for l in want.stdout.decode().splitlines() if l.strip()]
+    got_data = [json.loads(l)["data"] for l in got.stdout.decode().splitlines() if l.strip()]
+    check(len(want_data) == 14 and got_data == want_data, "replay: the 14 frames, equal data")
+
+
+def test_usage():
+    for args in (["--phases", "2"], ["--duration", "soon"], ["--speed", "-1"], ["--start", "x"],
+                 ["--bogus"], ["--pty", "--output", "x"], ["extra"]):
+        r = subprocess.run([KM, "simulate"] + args, capture_output=True, timeout=10)
+        lines = r.stderr.decode().strip().splitlines()
+        check(r.returncode == 64 and len(lines) == 1 and not r.stdout,
+              "usage: simulate %s exits 64 with one line" % " ".join(args))
+
+
+def main():
+    try:
+        test_pipe_one_hour()
+        test_one_phase_json()
+        test_pty()
+        test_replay()
+        test_usage()
+    finally:
+        for p in children:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(timeout=3)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+    if failures:
+        print("%d check(s) failed" % len(failures))
+        return 1
+    print("all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
