@@ -1,0 +1,23 @@
+# PostgreSQL output (libpq): the sink used by parse-file, serial and the
+# daemon, `kaifa-meter initdb`, and the tests against a real server.
+pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
+
+add_library(km_sink_postgresql STATIC ${PROJECT_SOURCE_DIR}/src/sinks/postgresql.c)
+target_include_directories(km_sink_postgresql PUBLIC ${PROJECT_SOURCE_DIR}/src)
+target_link_libraries(km_sink_postgresql PUBLIC kaifa_core km_util PRIVATE PkgConfig::LIBPQ)
+
+target_sources(kaifa-meter PRIVATE ${PROJECT_SOURCE_DIR}/src/cli/cmd_initdb.c)
+target_compile_definitions(kaifa-meter PRIVATE KM_HAVE_PG)
+target_link_libraries(kaifa-meter PRIVATE km_sink_postgresql)
+
+if(KM_BUILD_TESTS)
+  find_package(Python3 COMPONENTS Interpreter)
+  if(Python3_Interpreter_FOUND)
+    foreach(t initdb parse_file outage)
+      add_test(NAME pg_${t}
+        COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tests/integration/pg/test_pg.py ${t}
+                $<TARGET_FILE:kaifa-meter> ${PROJECT_SOURCE_DIR}/tests/data/captures)
+      set_tests_properties(pg_${t} PROPERTIES TIMEOUT 90 LABELS "integration;postgresql")
+    endforeach()
+  endif()
+endif()
