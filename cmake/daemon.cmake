@@ -1,0 +1,67 @@
+# kaifa-meterd: the systemd service that publishes every value to MQTT with
+# Home Assistant discovery (src/daemon/, src/sinks/mqtt.c,
+# src/sinks/homeassistant.c), and its integration tests
+# (tests/integration/daemon/, python3 standard library, real mosquitto,
+# socat ptys and a real NOTIFY_SOCKET listener).
+
+pkg_check_modules(MOSQUITTO REQUIRED IMPORTED_TARGET libmosquitto)
+pkg_check_modules(LIBSYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
+pkg_check_modules(INIH REQUIRED IMPORTED_TARGET inih)
+# src/CMakeLists.txt's imported targets are local to that directory.
+pkg_check_modules(KMD_JSONC REQUIRED IMPORTED_TARGET json-c)
+
+# The MQTT connection: the only code that includes mosquitto.h.
+add_library(km_sink_mqtt STATIC ${PROJECT_SOURCE_DIR}/src/sinks/mqtt.c)
+target_include_directories(km_sink_mqtt PUBLIC ${PROJECT_SOURCE_DIR}/src)
+target_link_libraries(km_sink_mqtt PRIVATE PkgConfig::MOSQUITTO)
+
+# Home Assistant discovery documents (json-c).
+add_library(km_sink_homeassistant STATIC ${PROJECT_SOURCE_DIR}/src/sinks/homeassistant.c)
+target_include_directories(km_sink_homeassistant PUBLIC ${PROJECT_SOURCE_DIR}/src)
+target_link_libraries(km_sink_homeassistant PUBLIC PkgConfig::KMD_JSONC)
+
+add_executable(kaifa-meterd
+  ${PROJECT_SOURCE_DIR}/src/daemon/main.c
+  ${PROJECT_SOURCE_DIR}/src/daemon/config.c
+  ${PROJECT_SOURCE_DIR}/src/daemon/daemon.c
+  ${PROJECT_SOURCE_DIR}/src/daemon/publish.c
+  ${PROJECT_SOURCE_DIR}/src/daemon/values.c)
+target_include_directories(kaifa-meterd PRIVATE ${PROJECT_SOURCE_DIR}/src)
+target_link_libraries(kaifa-meterd PRIVATE
+  km_sink_mqtt km_sink_homeassistant km_sources km_sink_json km_util kaifa_core
+  PkgConfig::LIBSYSTEMD PkgConfig::INIH PkgConfig::KMD_JSONC)
+
+# A daemon: sbin, where the systemd units (cmake/packaging.cmake) look for it.
+set(KM_DAEMON_INSTALL_DIR "${CMAKE_INSTALL_SBINDIR}")
+install(TARGETS kaifa-meterd RUNTIME DESTINATION ${KM_DAEMON_INSTALL_DIR})
+
+if(KM_BUILD_TESTS)
+  find_package(Python3 COMPONENTS Interpreter)
+  set(KM_DAEMON_TESTS ${PROJECT_SOURCE_DIR}/tests/integration/daemon)
+  set(KM_DAEMON_TEST_ENV
+    "KM_DAEMON=$<TARGET_FILE:kaifa-meterd>"
+    "KM_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+  if(Python3_Interpreter_FOUND)
+    # name | script | timeout (s)
+    set(KM_DAEMON_TEST_CASES
+      "daemon_config|test_config.py|60"
+      "daemon_publish|test_publish.py|90"
+      "daemon_broker_outage|test_broker_outage.py|120"
+      "daemon_serial_reconnect|test_serial_reconnect.py|90"
+      "daemon_notify|test_notify.py|60")
+    foreach(case ${KM_DAEMON_TEST_CASES})
+      string(REPLACE "|" ";" f "${case}")
+      list(GET f 0 name)
+      list(GET f 1 script)
+      list(GET f 2 timeout)
+      add_test(NAME ${name} COMMAND ${Python3_EXECUTABLE} ${KM_DAEMON_TESTS}/${script})
+      set_tests_properties(${name} PROPERTIES
+        ENVIRONMENT "${KM_DAEMON_TEST_ENV}"
+        TIMEOUT ${timeout}
+        LABELS "integration;daemon")
+    endforeach()
+  endif()
+  add_test(NAME daemon_demo
+    COMMAND bash ${KM_DAEMON_TESTS}/demo.sh --check --daemon $<TARGET_FILE:kaifa-meterd>)
+  set_tests_properties(daemon_demo PROPERTIES TIMEOUT 60 LABELS "integration;daemon")
+endif()

@@ -1,0 +1,604 @@
+/*
+ * Reads the daemon's INI file with inih, driven by two tables: the known
+ * sections and the known keys (section, name, parser, field offset, default
+ * text). inih is fed through a line reader of our own so that every message
+ * carries the right line number, and so that a section header is checked
+ * even when the section is empty. The first problem wins; the caller prints
+ * it as "FILE:LINE: message" and exits 78.
+ */
+#include "daemon/config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+/* Longest line accepted; inih's own buffer is INI_MAX_LINE (200) in Debian's build. */
+#define LINE_MAX_CHARS (INI_MAX_LINE - 3)
+
+typedef struct parse_ctx parse_ctx;
+/* A key parser: value in, field written, or a message returned. */
+typedef const char *(*key_parser)(parse_ctx *c, const char *value, void *field, const void *arg);
+
+typedef struct key_def {
+        const char *section;
+        const char *name;
+        key_parser parse;
+        size_t offset;
+        const void *arg;
+        const char *def; /* default, as it would be written in the file */
+} key_def;
+
+typedef struct int_range {
+        long min, max;
+} int_range;
+
+struct parse_ctx {
+        km_config *cfg;
+        const char *name; /* file name for messages */
+        FILE *file;       /* reading a file, or */
+        const char *text; /* reading a string */
+        int line;
+        char section[64];
+        bool section_known;
+        int key_line[64]; /* line where each key was set, 0 = default */
+        int err_line;
+        char err[KM_CONFIG_ERR_MAX];
+        char msgbuf[256];
+};
+
+/* ---- parsers ---------------------------------------------------------- */
+
+static const char *msg(parse_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static const char *msg(parse_ctx *c, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->msgbuf, sizeof(c->msgbuf), fmt, ap);
+        va_end(ap);
+        return c->msgbuf;
+}
+
+static const char *set_string(char **field, const char *value)
+{
+        char *copy = strdup(value);
+        if (!copy)
+                return "out of memory";
+        free(*field);
+        *field = copy;
+        return NULL;
+}
+
+/* Any text; empty means "not set" (NULL). */
+static const char *parse_string(parse_ctx *c, const char *value, void *field, const void *arg)
+{
+        (void)c;
+        (void)arg;
+        char **f = field;
+        if (!*value) {
+                free(*f);
+                *f = NULL;
+                return NULL;
+        }
+        return set_string(f, value);
+}
+
+static const char *parse_nonempty(parse_ctx *c, const char *value, void *field, const void *arg)
+{
+        (void)arg;
+        if (!*value)
+                return msg(c, "a value is required");
+        return set_string(field, value);
+}
+
+static const char *parse_int(parse_ctx *c, const char *value, void *field, const void *arg)
+{
+        const int_range *r = arg;
+        char *end;
+        errno = 0;
+        long v = strtol(value, &end, 10);
+        if (!*value || *end || errno)
+                return msg(c, "'%s' is not a whole number", value);
+        if (v < r->min || v > r->max)
+                return msg(c, "%ld is out of range (%ld to %ld)", v, r->min, r->max);
+        *(int *)field = (int)v;
+        return NULL;
+}
+
+static const char *parse_baud(parse_ctx *c, const char *value, void *field, const void *arg)
+{
+        static const int rates[] = {300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200};
+        static const int_range any = {1, INT_MAX};
+        (void)arg;
+        const char *m = parse_int(c, value, field, &any);
+        if (m)
+                return m;
+        for (size_t i = 0; i < sizeof(rates) / sizeof(rates[0]); i++)
+                if (*(int *)field == rates[i])
+                        return NULL;
+        return msg(c, "%s is not a supported baud rate (300 to 115200; HAN ports use 2400)", value);
+}
+
+static const char *parse_bool(parse_ctx *c, const char *value, void *field, const void *arg)
+{
+        static const char *const yes[] = {"yes", "true", "on", "1"};
+        static const char *const no[] = {"no", "false", "off", "0"};
+        (void)arg;
+        for (size_t i = 0; i < 4; i++) {
+                if (strcasecmp(value, yes[i]) == 0) {
+                        *(bool *)field = true;
+                        return NULL;
+                }
+                if (strcasecmp(value, no[i]) == 0) {
+                        *(bool *)field = false;
+                        return NULL;
+                }
+        }
+        return msg(c, "'%s' is not a boolean (yes/no, true/false, on/off, 1/0)", value);
+}
+
+static const char *parse_parity(parse_ctx *c, const char *value, void *field, const void *arg)
+{
+        (void)field;
+        (void)arg;
+        if (strcasecmp(value, "auto") == 0) {
+                c->cfg->serial.parity_auto = true;
+                return NULL;
+        }
+        if (strcasecmp(value, "even") == 0 || strcasecmp(value, "none") == 0 ||
+            strcasecmp(value, "odd") == 0) {
+                km_parity p;
+                if (km_parity_parse(value, &p) < 0)
+                        return msg(c, "'%s' is not a parity", value);
+                c->cfg->serial.parity = p;
+                c->cfg->serial.parity_auto = false;
+                return NULL;
+        }
+        return msg(c, "'%s' is not a parity (auto, even, none, odd)", value);
+}
+
+static const char *const list_names[] = {"auto", "kaifa", "aidon", "kamstrup"};
+
+const char *km_meter_list_name(km_meter_list l)
+{
+        return (unsigned)l < sizeof(list_names) / sizeof(list_names[0]) ? list_names[l] : "?";
+}
+
+static const char *parse_list(parse_ctx *c, const char *value, void *field, const void *arg)
+{
+        (void)arg;
+        for (size_t i = 0; i < sizeof(list_names) / sizeof(list_names[0]); i++)
+                if (strcasecmp(value, list_names[i]) == 0) {
+                        *(km_meter_list *)field = (km_meter_list)i;
+                        return NULL;
+                }
+        return msg(c, "'%s' is not a meter list (auto, kaifa, aidon, kamstrup)", value);
+}
+
+static const char *parse_level(parse_ctx *c, const char *value, void *field, const void *arg)
+{
+        (void)arg;
+        int l = km_log_level_parse(value);
+        if (l < 0)
+                return msg(c, "'%s' is not a log level (debug, info, notice, warning, error)", value);
+        *(int *)field = l;
+        return NULL;
+}
+
+/* An MQTT topic prefix: no wildcards, no empty levels at either end. */
+static const char *parse_topic(parse_ctx *c, const char *value, void *field, const void *arg)
+{
+        (void)arg;
+        if (!*value)
+                return msg(c, "a topic prefix is required");
+        if (strpbrk(value, "+#"))
+                return msg(c, "'%s' contains an MQTT wildcard (+ or #)", value);
+        if (value[0] == '/' || value[strlen(value) - 1] == '/')
+                return msg(c, "'%s' must not start or end with '/'", value);
+        for (const char *p = value; *p; p++)
+                if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                        return msg(c, "topic prefix contains a control character");
+        return set_string(field, value);
+}
+
+static const char *parse_client_id(parse_ctx *c, const char *value, void *field, const void *arg)
+{
+        if (strlen(value) > 64)
+                return msg(c, "client_id is longer than 64 characters");
+        for (const char *p = value; *p; p++)
+                if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+                        return msg(c, "client_id contains a space or control character");
+        return parse_string(c, value, field, arg);
+}
+
+/* A file that must be readable now (TLS material). */
+static const char *parse_readable(parse_ctx *c, const char *value, void *field, const void *arg)
+{
+        if (*value && access(value, R_OK) < 0)
+                return msg(c, "%s: %s", value, strerror(errno));
+        return parse_string(c, value, field, arg);
+}
+
+/* password_file: the password is its first line (without the newline). */
+static const char *parse_password_file(parse_ctx *c, const char *value, void *field, const void *arg)
+{
+        (void)arg;
+        if (!*value)
+                return NULL;
+        FILE *f = fopen(value, "re");
+        if (!f)
+                return msg(c, "%s: %s", value, strerror(errno));
+        char buf[512];
+        char *got = fgets(buf, sizeof(buf), f);
+        fclose(f);
+        if (!got)
+                return msg(c, "%s: the file is empty", value);
+        buf[strcspn(buf, "\r\n")] = '\0';
+        if (!*buf)
+                return msg(c, "%s: the first line is empty", value);
+        const char *m = set_string(&c->cfg->mqtt.password, buf);
+        explicit_bzero(buf, sizeof(buf));
+        return m ? m : set_string(field, value);
+}
+
+/* ---- the tables ------------------------------------------------------- */
+
+static const char *const sections[] = {"serial", "meter", "mqtt", "homeassistant", "log"};
+
+static const int_range r_port = {1, 65535};
+static const int_range r_keepalive = {5, 3600};
+static const int_range r_qos = {0, 2};
+static const int_range r_queue = {10, 1000000};
+
+#define F(field) offsetof(km_config, field)
+
+static const key_def keys[] = {
+        {"serial", "port", parse_nonempty, F(serial.port), NULL, "/dev/ttyUSB0"},
+        {"serial", "baud", parse_baud, F(serial.baud), NULL, "2400"},
+        {"serial", "parity", parse_parity, 0, NULL, "auto"},
+        {"meter", "list", parse_list, F(meter.list), NULL, "auto"},
+        {"meter", "name", parse_string, F(meter.name), NULL, ""},
+        {"mqtt", "host", parse_nonempty, F(mqtt.host), NULL, "localhost"},
+        {"mqtt", "port", parse_int, F(mqtt.port), &r_port, ""},
+        {"mqtt", "client_id", parse_client_id, F(mqtt.client_id), NULL, ""},
+        {"mqtt", "username", parse_string, F(mqtt.username), NULL, ""},
+        {"mqtt", "password", parse_string, F(mqtt.password), NULL, ""},
+        {"mqtt", "password_file", parse_password_file, F(mqtt.password_file), NULL, ""},
+        {"mqtt", "cafile", parse_readable, F(mqtt.cafile), NULL, ""},
+        {"mqtt", "certfile", parse_readable, F(mqtt.certfile), NULL, ""},
+        {"mqtt", "keyfile", parse_readable, F(mqtt.keyfile), NULL, ""},
+        {"mqtt", "keepalive", parse_int, F(mqtt.keepalive), &r_keepalive, "60"},
+        {"mqtt", "qos", parse_int, F(mqtt.qos), &r_qos, "1"},
+        {"mqtt", "prefix", parse_topic, F(mqtt.prefix), NULL, "kaifa"},
+        {"mqtt", "queue_limit", parse_int, F(mqtt.queue_limit), &r_queue, "10000"},
+        {"homeassistant", "discovery", parse_bool, F(homeassistant.discovery), NULL, "yes"},
+        {"homeassistant", "discovery_prefix", parse_topic, F(homeassistant.discovery_prefix), NULL,
+         "homeassistant"},
+        {"log", "level", parse_level, F(log.level), NULL, "info"},
+};
+
+#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+#define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
+
+_Static_assert(N_KEYS <= 64, "parse_ctx.key_line is too small");
+
+static int key_index(const char *section, const char *name)
+{
+        for (size_t i = 0; i < N_KEYS; i++)
+                if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0)
+                        return (int)i;
+        return -1;
+}
+
+static bool section_known(const char *name)
+{
+        for (size_t i = 0; i < N_SECTIONS; i++)
+                if (strcmp(sections[i], name) == 0)
+                        return true;
+        return false;
+}
+
+/* ---- inih glue -------------------------------------------------------- */
+
+static void fail(parse_ctx *c, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail(parse_ctx *c, int line, const char *fmt, ...)
+{
+        if (c->err_line)
+                return; /* the first problem wins */
+        c->err_line = line;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->err, sizeof(c->err), fmt, ap);
+        va_end(ap);
+}
+
+static bool read_line(parse_ctx *c, char *line, size_t size, bool *ret_long)
+{
+        size_t n = 0;
+        int ch;
+        *ret_long = false;
+        for (;;) {
+                if (c->file)
+                        ch = getc(c->file);
+                else
+                        ch = *c->text ? (unsigned char)*c->text++ : EOF;
+                if (ch == EOF) {
+                        if (n == 0)
+                                return false;
+                        break;
+                }
+                if (n + 1 < size)
+                        line[n++] = (char)ch;
+                else if (ch != '\n')
+                        *ret_long = true;
+                if (ch == '\n')
+                        break;
+        }
+        line[n] = '\0';
+        return true;
+}
+
+/* Checks a "[section]" line as it passes, so empty unknown sections fail too. */
+static void check_section_line(parse_ctx *c, const char *line)
+{
+        while (*line == ' ' || *line == '\t')
+                line++;
+        if (*line != '[')
+                return;
+        const char *end = strchr(line, ']');
+        if (!end) {
+                fail(c, c->line, "syntax error: '[' without ']'");
+                return;
+        }
+        const char *start = line + 1;
+        while (start < end && (*start == ' ' || *start == '\t'))
+                start++;
+        size_t len = (size_t)(end - start);
+        while (len > 0 && (start[len - 1] == ' ' || start[len - 1] == '\t'))
+                len--;
+        if (len >= sizeof(c->section))
+                len = sizeof(c->section) - 1;
+        memcpy(c->section, start, len);
+        c->section[len] = '\0';
+        c->section_known = section_known(c->section);
+        if (!c->section_known)
+                fail(c, c->line, "unknown section [%s] (known: [serial] [meter] [mqtt] [homeassistant] [log])",
+                     c->section);
+}
+
+static char *ini_reader_fn(char *str, int num, void *stream)
+{
+        parse_ctx *c = stream;
+        char line[1024];
+        bool too_long;
+        if (!read_line(c, line, sizeof(line), &too_long))
+                return NULL;
+        c->line++;
+        size_t len = strcspn(line, "\r\n");
+        if (too_long || len > LINE_MAX_CHARS || len >= (size_t)num - 1) {
+                fail(c, c->line, "line is too long (at most %d characters)", LINE_MAX_CHARS);
+                /* hand inih a comment so it does not report the rest of the line */
+                snprintf(str, (size_t)num, "#\n");
+                return str;
+        }
+        /* Leading blanks are dropped: indentation is allowed, and inih never
+         * sees a continuation line (multi-line values are not supported). */
+        const char *start = line + strspn(line, " \t");
+        check_section_line(c, start);
+        snprintf(str, (size_t)num, "%s", start);
+        return str;
+}
+
+/* Strips one pair of surrounding double quotes: name = "My meter". */
+static void unquote(char *s)
+{
+        size_t n = strlen(s);
+        if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+                memmove(s, s + 1, n - 2);
+                s[n - 2] = '\0';
+        }
+}
+
+static int ini_handler_fn(void *user, const char *section, const char *name, const char *value)
+{
+        parse_ctx *c = user;
+        if (!*section) {
+                fail(c, c->line, "'%s' is outside of any section", name);
+                return 0;
+        }
+        if (!c->section_known)
+                return 0; /* already reported at the header */
+        int k = key_index(section, name);
+        if (k < 0) {
+                fail(c, c->line, "unknown key '%s' in [%s]", name, section);
+                return 0;
+        }
+        if (c->key_line[k]) {
+                fail(c, c->line, "'%s' in [%s] is set twice (first on line %d)", name, section,
+                     c->key_line[k]);
+                return 0;
+        }
+        c->key_line[k] = c->line;
+        char v[INI_MAX_LINE];
+        snprintf(v, sizeof(v), "%s", value);
+        unquote(v);
+        const char *m = keys[k].parse(c, v, (char *)c->cfg + keys[k].offset, keys[k].arg);
+        explicit_bzero(v, sizeof(v));
+        if (m) {
+                fail(c, c->line, "[%s] %s: %s", section, name, m);
+                return 0;
+        }
+        return 1;
+}
+
+static int line_of(const parse_ctx *c, const char *section, const char *name)
+{
+        int k = key_index(section, name);
+        return k >= 0 ? c->key_line[k] : 0;
+}
+
+static int later(int a, int b)
+{
+        return a > b ? a : b;
+}
+
+/* Rules that involve more than one key, reported at the later line. */
+static void check_combinations(parse_ctx *c)
+{
+        const km_config *cfg = c->cfg;
+        int pw = line_of(c, "mqtt", "password"), pwf = line_of(c, "mqtt", "password_file");
+        int user = line_of(c, "mqtt", "username");
+        int ca = line_of(c, "mqtt", "cafile"), cert = line_of(c, "mqtt", "certfile");
+        int key = line_of(c, "mqtt", "keyfile");
+
+        if (pw && pwf && cfg->mqtt.password_file)
+                fail(c, later(pw, pwf), "[mqtt] password and password_file are both set; keep one");
+        else if ((pw || pwf) && cfg->mqtt.password && !cfg->mqtt.username)
+                fail(c, later(pw, pwf), "[mqtt] a password needs a username");
+        else if (!cfg->mqtt.certfile != !cfg->mqtt.keyfile)
+                fail(c, later(cert, key), "[mqtt] certfile and keyfile go together; set both or neither");
+        else if (cfg->mqtt.certfile && !cfg->mqtt.cafile)
+                fail(c, later(cert, key), "[mqtt] certfile needs cafile (the broker's CA certificate)");
+        (void)user;
+        (void)ca;
+}
+
+int km_config_defaults(km_config *cfg)
+{
+        memset(cfg, 0, sizeof(*cfg));
+        parse_ctx c = {.cfg = cfg, .name = "(defaults)"};
+        cfg->serial.parity_auto = true;
+        cfg->serial.parity = KM_PARITY_EVEN;
+        for (size_t i = 0; i < N_KEYS; i++) {
+                if (!keys[i].def[0] && keys[i].parse != parse_nonempty)
+                        continue; /* not set */
+                const char *m = keys[i].parse(&c, keys[i].def, (char *)cfg + keys[i].offset, keys[i].arg);
+                if (m) {
+                        km_config_free(cfg);
+                        return -ENOMEM;
+                }
+        }
+        return 0;
+}
+
+static int load(parse_ctx *c, km_config *ret_cfg, char *err, size_t err_size)
+{
+        int r = km_config_defaults(ret_cfg);
+        if (r < 0) {
+                snprintf(err, err_size, "%s: out of memory", c->name);
+                return r;
+        }
+        ret_cfg->path = strdup(c->name);
+        c->cfg = ret_cfg;
+        int line = ini_parse_stream(ini_reader_fn, c, ini_handler_fn, c);
+        if (line > 0 && !c->err_line)
+                fail(c, line, "syntax error: expected 'key = value', '[section]' or a comment");
+        if (line < 0 && !c->err_line)
+                fail(c, 0, "out of memory");
+        if (!c->err_line)
+                check_combinations(c);
+        if (c->err_line || c->err[0]) {
+                if (c->err_line > 0)
+                        snprintf(err, err_size, "%s:%d: %s", c->name, c->err_line, c->err);
+                else
+                        snprintf(err, err_size, "%s: %s", c->name, c->err);
+                km_config_free(ret_cfg);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+int km_config_load(const char *path, km_config *ret_cfg, char *err, size_t err_size)
+{
+        memset(ret_cfg, 0, sizeof(*ret_cfg));
+        FILE *f = fopen(path, "re");
+        if (!f) {
+                int e = errno;
+                snprintf(err, err_size, "%s: cannot open: %s", path, strerror(e));
+                return -e;
+        }
+        parse_ctx c = {.name = path, .file = f};
+        int r = load(&c, ret_cfg, err, err_size);
+        if (r == 0 && ferror(f)) {
+                snprintf(err, err_size, "%s: read error", path);
+                km_config_free(ret_cfg);
+                r = -EIO;
+        }
+        fclose(f);
+        return r;
+}
+
+int km_config_load_string(const char *name, const char *text, km_config *ret_cfg, char *err,
+                          size_t err_size)
+{
+        memset(ret_cfg, 0, sizeof(*ret_cfg));
+        parse_ctx c = {.name = name, .text = text};
+        return load(&c, ret_cfg, err, err_size);
+}
+
+void km_config_free(km_config *cfg)
+{
+        if (!cfg)
+                return;
+        char **strings[] = {
+                &cfg->path,          &cfg->serial.port,   &cfg->meter.name,
+                &cfg->mqtt.host,     &cfg->mqtt.client_id, &cfg->mqtt.username,
+                &cfg->mqtt.password, &cfg->mqtt.password_file, &cfg->mqtt.cafile,
+                &cfg->mqtt.certfile, &cfg->mqtt.keyfile,  &cfg->mqtt.prefix,
+                &cfg->homeassistant.discovery_prefix,
+        };
+        for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
+                if (*strings[i] && strings[i] == &cfg->mqtt.password)
+                        explicit_bzero(*strings[i], strlen(*strings[i]));
+                free(*strings[i]);
+                *strings[i] = NULL;
+        }
+}
+
+static const char *level_name(int level)
+{
+        switch (level) {
+        case LOG_DEBUG: return "debug";
+        case LOG_INFO: return "info";
+        case LOG_NOTICE: return "notice";
+        case LOG_WARNING: return "warning";
+        case LOG_ERR: return "error";
+        default: return "crit";
+        }
+}
+
+static const char *or_empty(const char *s)
+{
+        return s ? s : "";
+}
+
+void km_config_dump(const km_config *cfg, FILE *f)
+{
+        fprintf(f, "[serial]\nport = %s\nbaud = %d\nparity = %s\n\n", cfg->serial.port, cfg->serial.baud,
+                cfg->serial.parity_auto ? "auto" : km_parity_name(cfg->serial.parity));
+        fprintf(f, "[meter]\nlist = %s\nname = %s\n\n", km_meter_list_name(cfg->meter.list),
+                or_empty(cfg->meter.name));
+        fprintf(f, "[mqtt]\nhost = %s\n", cfg->mqtt.host);
+        if (cfg->mqtt.port)
+                fprintf(f, "port = %d\n", cfg->mqtt.port);
+        else
+                fprintf(f, "port =\n");
+        fprintf(f, "client_id = %s\nusername = %s\npassword = %s\npassword_file = %s\n",
+                or_empty(cfg->mqtt.client_id), or_empty(cfg->mqtt.username),
+                cfg->mqtt.password ? "********" : "", or_empty(cfg->mqtt.password_file));
+        fprintf(f, "cafile = %s\ncertfile = %s\nkeyfile = %s\n", or_empty(cfg->mqtt.cafile),
+                or_empty(cfg->mqtt.certfile), or_empty(cfg->mqtt.keyfile));
+        fprintf(f, "keepalive = %d\nqos = %d\nprefix = %s\nqueue_limit = %d\n\n", cfg->mqtt.keepalive,
+                cfg->mqtt.qos, cfg->mqtt.prefix, cfg->mqtt.queue_limit);
+        fprintf(f, "[homeassistant]\ndiscovery = %s\ndiscovery_prefix = %s\n\n",
+                cfg->homeassistant.discovery ? "yes" : "no", cfg->homeassistant.discovery_prefix);
+        fprintf(f, "[log]\nlevel = %s\n", level_name(cfg->log.level));
+}

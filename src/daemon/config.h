@@ -1,0 +1,90 @@
+/*
+ * The daemon's configuration: an INI file read with inih into one plain
+ * struct, every key described once in a table (section, name, parser, field,
+ * default). Unknown sections and keys, bad values and contradictions are
+ * reported as "FILE:LINE: message"; the caller exits with EX_CONFIG (78).
+ *
+ * Adding a section (say [postgresql]) is one edit in config.c: a row in the
+ * section table, rows in the key table, and fields here.
+ */
+#ifndef KM_DAEMON_CONFIG_H
+#define KM_DAEMON_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "sources/source.h"
+
+#define KM_CONFIG_DEFAULT_PATH "/etc/kaifa-meter/kaifa-meter.conf"
+#define KM_CONFIG_ERR_MAX 512
+
+typedef enum km_meter_list {
+        KM_METER_LIST_AUTO = 0,
+        KM_METER_LIST_KAIFA,
+        KM_METER_LIST_AIDON,
+        KM_METER_LIST_KAMSTRUP,
+} km_meter_list;
+
+typedef struct km_config {
+        char *path; /* the file read */
+
+        struct {
+                char *port;       /* device, tcp://host:port, file or FIFO */
+                int baud;
+                bool parity_auto; /* try 8E1, then 8N1 */
+                km_parity parity; /* when !parity_auto */
+        } serial;
+
+        struct {
+                km_meter_list list;
+                char *name; /* device name in Home Assistant; NULL = maker and type */
+        } meter;
+
+        struct {
+                char *host;
+                int port;      /* 0 = 1883, or 8883 with TLS */
+                char *client_id;
+                char *username;
+                char *password; /* from password= or the first line of password_file */
+                char *password_file;
+                char *cafile;
+                char *certfile;
+                char *keyfile;
+                int keepalive;
+                int qos;
+                char *prefix;
+                int queue_limit;
+        } mqtt;
+
+        struct {
+                bool discovery;
+                char *discovery_prefix;
+        } homeassistant;
+
+        struct {
+                int level; /* syslog priority */
+        } log;
+} km_config;
+
+/* Fills *cfg with the defaults (strings are heap copies). */
+int km_config_defaults(km_config *cfg);
+
+/* Reads path over the defaults. Returns 0, or -EINVAL (bad content) or a
+ * negative errno (file unreadable) with "FILE:LINE: message" in err. */
+int km_config_load(const char *path, km_config *ret_cfg, char *err, size_t err_size);
+
+/* Same, from a string (tests); name is used in messages. */
+int km_config_load_string(const char *name, const char *text, km_config *ret_cfg, char *err,
+                          size_t err_size);
+
+/* Frees the strings; accepts a zeroed struct. */
+void km_config_free(km_config *cfg);
+
+const char *km_meter_list_name(km_meter_list l);
+
+/* Writes the effective configuration as INI (password masked), for
+ * --check-config with -v and for the docs test. */
+void km_config_dump(const km_config *cfg, FILE *f);
+
+#endif

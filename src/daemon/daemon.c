@@ -1,0 +1,731 @@
+/*
+ * The kaifa-meterd service loop. Everything runs on one sd-event loop and
+ * nothing sleeps or blocks on the network:
+ *
+ *   - the meter's fd (serial port, pty, TCP serial server, file or FIFO) is
+ *     read when readable and fed to the decoder; a port that is missing or
+ *     vanishes is reopened from a timer with backoff (0.5 s doubling to 30 s);
+ *   - the MQTT socket is watched the same way (libmosquitto without its
+ *     thread); a lost broker is reconnected from a timer with backoff (1 s
+ *     doubling to 10 s) while QoS 1 messages queue up, bounded;
+ *   - a 1 s tick drives MQTT keepalive, STATUS= and the health mark the
+ *     watchdog timer checks before it sends WATCHDOG=1;
+ *   - SIGTERM/SIGINT publish "offline", disconnect and exit 0 within 1 s;
+ *     SIGHUP reloads the configuration.
+ */
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/publish.h"
+#include "kaifa/decoder.h"
+#include "sinks/mqtt.h"
+#include "sources/source.h"
+#include "util/log.h"
+
+#define USEC_PER_SEC UINT64_C(1000000)
+#define USEC_PER_MSEC UINT64_C(1000)
+
+#define SERIAL_BACKOFF_MIN (500 * USEC_PER_MSEC)
+#define SERIAL_BACKOFF_MAX (30 * USEC_PER_SEC)
+#define MQTT_BACKOFF_MIN (1 * USEC_PER_SEC)
+#define MQTT_BACKOFF_MAX (10 * USEC_PER_SEC)
+#define TICK_USEC (1 * USEC_PER_SEC)
+#define STOP_GRACE_USEC (700 * USEC_PER_MSEC)
+/* parity auto: give up on a parity after this many checksum failures (or
+ * bytes) without one good frame */
+#define PARITY_MAX_BAD 3
+#define PARITY_MAX_BYTES 4096
+
+typedef struct backoff {
+        uint64_t cur, min, max;
+} backoff;
+
+static uint64_t backoff_next(backoff *b)
+{
+        uint64_t d = b->cur ? b->cur : b->min;
+        b->cur = d * 2 > b->max ? b->max : d * 2;
+        return d;
+}
+
+static void backoff_reset(backoff *b)
+{
+        b->cur = 0;
+}
+
+typedef struct kmd {
+        km_config cfg;
+        const char *config_path;
+        sd_event *ev;
+
+        /* the meter */
+        km_source *src;
+        sd_event_source *src_io;
+        sd_event_source *src_timer;
+        backoff src_backoff;
+        int src_last_err; /* last logged open/read problem, 0 = none */
+        km_serial_params params;
+        bool parity_locked;
+        uint64_t parity_good0, parity_bad0, parity_bytes0;
+        km_decoder *dec;
+        uint64_t last_frame_usec;
+
+        /* the broker */
+        km_mqtt *mqtt;
+        km_publisher *pub;
+        sd_event_source *mqtt_io;
+        int mqtt_io_fd;
+        sd_event_source *mqtt_timer;
+        backoff mqtt_backoff;
+        char mqtt_reason[128]; /* last logged problem, "" = none */
+        char client_id[128];
+
+        /* housekeeping */
+        sd_event_source *tick;
+        uint64_t tick_count, last_tick_usec;
+        sd_event_source *watchdog;
+        uint64_t watchdog_usec;
+        bool stopping;
+        sd_event_source *stop_timer;
+        char last_status[256];
+} kmd;
+
+static uint64_t now_usec(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* One timer source per purpose, re-armed as a one-shot. */
+static int arm_timer(kmd *d, sd_event_source **s, uint64_t delay, sd_event_time_handler_t cb)
+{
+        if (!*s)
+                return sd_event_add_time_relative(d->ev, s, CLOCK_MONOTONIC, delay, 0, cb, d);
+        int r = sd_event_source_set_time_relative(*s, delay);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(*s, SD_EVENT_ONESHOT);
+        return r;
+}
+
+static void mqtt_sync(kmd *d);
+static void serial_open(kmd *d);
+static int on_mqtt_retry(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* ---- the meter ---------------------------------------------------------- */
+
+static uint64_t checksum_errors(const km_stats *s)
+{
+        return s->rejected[-KM_ERR_HCS] + s->rejected[-KM_ERR_FCS];
+}
+
+static void parity_mark(kmd *d)
+{
+        d->parity_good0 = d->dec->stats.frames_good;
+        d->parity_bad0 = checksum_errors(&d->dec->stats);
+        d->parity_bytes0 = d->dec->stats.bytes_in;
+}
+
+static void on_meter_changed(kmd *d)
+{
+        const char *status = km_publisher_status_topic(d->pub);
+        km_mqtt_set_will(d->mqtt, status, "offline", d->cfg.mqtt.qos ? d->cfg.mqtt.qos : 1, true);
+        switch (km_mqtt_get_state(d->mqtt)) {
+        case KM_MQTT_IDLE:
+                arm_timer(d, &d->mqtt_timer, 0, on_mqtt_retry);
+                break;
+        case KM_MQTT_CONNECTED:
+        case KM_MQTT_CONNECTING:
+                /* the will belongs to the connection: connect again with the new one */
+                km_mqtt_disconnect(d->mqtt);
+                arm_timer(d, &d->mqtt_timer, 200 * USEC_PER_MSEC, on_mqtt_retry);
+                break;
+        case KM_MQTT_DISCONNECTED:
+                break; /* the pending retry uses the new will */
+        }
+}
+
+static void handle_event(kmd *d, const km_event *ev)
+{
+        if (ev->kind != KM_EVENT_READING)
+                return;
+        d->last_frame_usec = now_usec();
+        if (km_publisher_reading(d->pub, ev->reading) == KM_PUBLISH_NEW_METER)
+                on_meter_changed(d);
+}
+
+static void feed(kmd *d, const uint8_t *buf, size_t n)
+{
+        size_t off = 0;
+        km_event ev;
+        while (off < n) {
+                off += km_decoder_push(d->dec, buf + off, n - off);
+                while (km_decoder_next(d->dec, &ev))
+                        handle_event(d, &ev);
+        }
+}
+
+/* Parity auto: 8E1 first; no good frame and checksum failures (or a pile of
+ * bytes) -> try the other; the first parity that yields a good frame stays. */
+static void parity_check(kmd *d)
+{
+        if (!d->cfg.serial.parity_auto || d->parity_locked || !d->src ||
+            km_source_get_kind(d->src) != KM_SOURCE_SERIAL)
+                return;
+        const km_stats *s = &d->dec->stats;
+        if (s->frames_good > d->parity_good0) {
+                d->parity_locked = true;
+                km_log_info("%s: parity %s gives good frames; keeping it", d->cfg.serial.port,
+                            km_parity_name(d->params.parity));
+                return;
+        }
+        if (checksum_errors(s) - d->parity_bad0 < PARITY_MAX_BAD && s->bytes_in - d->parity_bytes0 < PARITY_MAX_BYTES)
+                return;
+        km_parity next = d->params.parity == KM_PARITY_EVEN ? KM_PARITY_NONE : KM_PARITY_EVEN;
+        km_log_info("%s: no good frame with parity %s; trying %s", d->cfg.serial.port,
+                    km_parity_name(d->params.parity), km_parity_name(next));
+        d->params.parity = next;
+        int r = km_source_set_params(d->src, &d->params);
+        if (r < 0)
+                km_log_warning("%s: cannot set parity %s: %s", d->cfg.serial.port, km_parity_name(next), strerror(-r));
+        parity_mark(d);
+}
+
+static void serial_close(kmd *d)
+{
+        d->src_io = sd_event_source_disable_unref(d->src_io);
+        km_source_close(d->src);
+        d->src = NULL;
+        /* a frame cut short by the loss is dropped; counters are kept */
+        km_stats keep = d->dec->stats;
+        km_decoder_init(d->dec, NULL);
+        d->dec->stats = keep;
+}
+
+static int on_serial_retry(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        (void)s;
+        (void)usec;
+        serial_open(userdata);
+        return 0;
+}
+
+static void serial_retry_later(kmd *d)
+{
+        uint64_t delay = backoff_next(&d->src_backoff);
+        km_log_debug("%s: next try in %" PRIu64 " ms", d->cfg.serial.port, delay / USEC_PER_MSEC);
+        arm_timer(d, &d->src_timer, delay, on_serial_retry);
+}
+
+static bool is_regular_file(const char *path)
+{
+        struct stat st;
+        return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* End of input (0) or a read error (negative errno). */
+static void serial_lost(kmd *d, ssize_t r)
+{
+        bool replay_done = d->src && km_source_get_kind(d->src) == KM_SOURCE_FILE &&
+                           is_regular_file(d->cfg.serial.port);
+        serial_close(d);
+        if (replay_done) {
+                km_log_notice("%s: end of file; waiting for SIGHUP or SIGTERM", d->cfg.serial.port);
+                return;
+        }
+        int err = r == 0 ? -ENODEV : (int)r;
+        km_log_warning("%s: %s; reopening with backoff (up to 30 s)", d->cfg.serial.port,
+                       r == 0 ? "closed or unplugged" : strerror((int)-r));
+        d->src_last_err = err;
+        backoff_reset(&d->src_backoff);
+        serial_retry_later(d);
+}
+
+static int on_serial_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        (void)s;
+        (void)fd;
+        kmd *d = userdata;
+        uint8_t buf[4096];
+        bool got = false;
+        for (int i = 0; i < 16 && d->src; i++) {
+                ssize_t n = km_source_read(d->src, buf, sizeof(buf));
+                if (n == -EAGAIN)
+                        break;
+                if (n == -EINTR)
+                        continue;
+                if (n <= 0) {
+                        serial_lost(d, n);
+                        break;
+                }
+                got = true;
+                feed(d, buf, (size_t)n);
+                if ((size_t)n < sizeof(buf))
+                        break;
+        }
+        /* a hang-up with nothing to read would wake us forever */
+        if (d->src && !got && (revents & (EPOLLHUP | EPOLLERR)))
+                serial_lost(d, 0);
+        parity_check(d);
+        mqtt_sync(d);
+        return 0;
+}
+
+static void serial_open(kmd *d)
+{
+        if (d->src || d->stopping)
+                return;
+        km_source *src = NULL;
+        int r = km_source_open(d->cfg.serial.port, &d->params, true, &src);
+        if (r < 0) {
+                if (r != d->src_last_err)
+                        km_log_warning("%s: cannot open: %s; retrying with backoff (up to 30 s)", d->cfg.serial.port,
+                                       strerror(-r));
+                d->src_last_err = r;
+                serial_retry_later(d);
+                return;
+        }
+        r = sd_event_add_io(d->ev, &d->src_io, km_source_fd(src), EPOLLIN, on_serial_io, d);
+        if (r < 0) {
+                km_log_error("%s: cannot watch: %s", d->cfg.serial.port, strerror(-r));
+                km_source_close(src);
+                serial_retry_later(d);
+                return;
+        }
+        d->src = src;
+        d->src_last_err = 0;
+        backoff_reset(&d->src_backoff);
+        parity_mark(d);
+        if (km_source_get_kind(src) == KM_SOURCE_SERIAL)
+                km_log_notice("%s: reading at %d baud, parity %s%s", d->cfg.serial.port, d->params.baud,
+                              km_parity_name(d->params.parity),
+                              d->cfg.serial.parity_auto && !d->parity_locked ? " (auto)" : "");
+        else
+                km_log_notice("%s: reading", d->cfg.serial.port);
+}
+
+/* ---- the broker --------------------------------------------------------- */
+
+static int on_mqtt_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        (void)s;
+        (void)fd;
+        kmd *d = userdata;
+        if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
+                km_mqtt_on_readable(d->mqtt);
+        if ((revents & EPOLLOUT) && km_mqtt_fd(d->mqtt) >= 0)
+                km_mqtt_on_writable(d->mqtt);
+        mqtt_sync(d);
+        return 0;
+}
+
+/* Keeps the io source in step with libmosquitto's socket: dropped when the
+ * socket closed (right after the call that closed it, before any other fd
+ * can take its number), added for a new socket, EPOLLOUT while there is
+ * something to write. */
+static void mqtt_sync(kmd *d)
+{
+        int fd = d->mqtt ? km_mqtt_fd(d->mqtt) : -1;
+        if (d->mqtt_io && (fd < 0 || fd != d->mqtt_io_fd || km_mqtt_get_state(d->mqtt) == KM_MQTT_DISCONNECTED)) {
+                d->mqtt_io = sd_event_source_disable_unref(d->mqtt_io);
+                d->mqtt_io_fd = -1;
+        }
+        if (fd >= 0 && !d->mqtt_io) {
+                if (sd_event_add_io(d->ev, &d->mqtt_io, fd, EPOLLIN, on_mqtt_io, d) >= 0)
+                        d->mqtt_io_fd = fd;
+        }
+        if (d->mqtt_io)
+                sd_event_source_set_io_events(d->mqtt_io, EPOLLIN | (km_mqtt_want_write(d->mqtt) ? EPOLLOUT : 0));
+        if (d->stopping && fd < 0)
+                sd_event_exit(d->ev, 0);
+}
+
+static void mqtt_problem(kmd *d, const char *reason)
+{
+        if (strcmp(d->mqtt_reason, reason) != 0)
+                km_log_warning("broker %s:%d: %s; reconnecting with backoff", d->cfg.mqtt.host,
+                               d->cfg.mqtt.port, reason);
+        snprintf(d->mqtt_reason, sizeof(d->mqtt_reason), "%s", reason);
+}
+
+static void mqtt_connect(kmd *d)
+{
+        if (d->stopping || !km_publisher_meter_id(d->pub)[0])
+                return;
+        const char *why = NULL;
+        int r = km_mqtt_connect(d->mqtt, &why);
+        if (r < 0) {
+                mqtt_problem(d, why ? why : strerror(-r));
+                arm_timer(d, &d->mqtt_timer, backoff_next(&d->mqtt_backoff), on_mqtt_retry);
+        }
+        mqtt_sync(d);
+}
+
+static int on_mqtt_retry(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        (void)s;
+        (void)usec;
+        mqtt_connect(userdata);
+        return 0;
+}
+
+static void mqtt_connected(void *userdata)
+{
+        kmd *d = userdata;
+        km_log_notice("broker %s:%d: connected%s", d->cfg.mqtt.host, d->cfg.mqtt.port,
+                      d->mqtt_reason[0] ? " again" : "");
+        d->mqtt_reason[0] = '\0';
+        backoff_reset(&d->mqtt_backoff);
+        km_publisher_connected(d->pub);
+}
+
+static void mqtt_disconnected(void *userdata, const char *reason)
+{
+        kmd *d = userdata;
+        if (d->stopping)
+                return;
+        mqtt_problem(d, reason);
+        arm_timer(d, &d->mqtt_timer, backoff_next(&d->mqtt_backoff), on_mqtt_retry);
+}
+
+static void mqtt_message(void *userdata, const char *topic, const char *payload, size_t len)
+{
+        (void)len;
+        kmd *d = userdata;
+        km_publisher_message(d->pub, topic, payload);
+}
+
+static int mqtt_create(kmd *d)
+{
+        const km_config *c = &d->cfg;
+        if (c->mqtt.client_id) {
+                snprintf(d->client_id, sizeof(d->client_id), "%s", c->mqtt.client_id);
+        } else {
+                char host[64] = "localhost";
+                gethostname(host, sizeof(host) - 1);
+                snprintf(d->client_id, sizeof(d->client_id), "kaifa-meterd-%s", host);
+        }
+        if (!c->mqtt.port)
+                d->cfg.mqtt.port = c->mqtt.cafile ? 8883 : 1883;
+        km_mqtt_options o = {
+                .host = c->mqtt.host,
+                .port = c->mqtt.port,
+                .client_id = d->client_id,
+                .username = c->mqtt.username,
+                .password = c->mqtt.password,
+                .cafile = c->mqtt.cafile,
+                .certfile = c->mqtt.certfile,
+                .keyfile = c->mqtt.keyfile,
+                .keepalive = c->mqtt.keepalive,
+                .queue_limit = c->mqtt.queue_limit,
+        };
+        km_mqtt_handlers h = {.connected = mqtt_connected, .disconnected = mqtt_disconnected, .message = mqtt_message};
+        km_publisher_options po = {
+                .prefix = c->mqtt.prefix,
+                .qos = c->mqtt.qos,
+                .discovery = c->homeassistant.discovery,
+                .discovery_prefix = c->homeassistant.discovery_prefix,
+                .device_name = c->meter.name,
+                .list = c->meter.list,
+        };
+        int r = km_mqtt_new(&o, &h, d, &d->mqtt);
+        if (r < 0) {
+                km_log_error("MQTT client: %s", strerror(-r));
+                return r;
+        }
+        r = km_publisher_new(&po, &d->pub);
+        if (r < 0)
+                return r;
+        km_publisher_set_mqtt(d->pub, d->mqtt);
+        d->mqtt_backoff = (backoff){0, MQTT_BACKOFF_MIN, MQTT_BACKOFF_MAX};
+        d->mqtt_reason[0] = '\0';
+        return 0;
+}
+
+/* Publishes offline, says DISCONNECT and pushes it out now (the socket buffer
+ * takes a few hundred bytes without blocking), then frees the client. */
+static void mqtt_destroy(kmd *d)
+{
+        if (d->mqtt && km_mqtt_get_state(d->mqtt) == KM_MQTT_CONNECTED) {
+                km_publisher_offline(d->pub);
+                km_mqtt_disconnect(d->mqtt);
+                for (int i = 0; i < 4 && km_mqtt_fd(d->mqtt) >= 0 && km_mqtt_want_write(d->mqtt); i++)
+                        km_mqtt_on_writable(d->mqtt);
+        }
+        d->mqtt_io = sd_event_source_disable_unref(d->mqtt_io);
+        d->mqtt_io_fd = -1;
+        d->mqtt_timer = sd_event_source_disable_unref(d->mqtt_timer);
+        km_publisher_free(d->pub);
+        d->pub = NULL;
+        km_mqtt_free(d->mqtt);
+        d->mqtt = NULL;
+}
+
+/* ---- status, watchdog, signals ------------------------------------------ */
+
+static void notify_status(kmd *d)
+{
+        km_mqtt_stats ms;
+        km_mqtt_get_stats(d->mqtt, &ms);
+        const km_stats *s = &d->dec->stats;
+        char since[48], broker[64];
+        if (d->last_frame_usec)
+                snprintf(since, sizeof(since), "%" PRIu64 " s since last frame",
+                         (now_usec() - d->last_frame_usec) / USEC_PER_SEC);
+        else
+                snprintf(since, sizeof(since), "no frame yet");
+        if (km_mqtt_get_state(d->mqtt) == KM_MQTT_IDLE)
+                snprintf(broker, sizeof(broker), "broker waiting for meter id");
+        else
+                snprintf(broker, sizeof(broker), "broker %s", km_mqtt_state_name(km_mqtt_get_state(d->mqtt)));
+        char status[256];
+        snprintf(status, sizeof(status),
+                 "%" PRIu64 " frames decoded, %" PRIu64 " checksum errors, %s, %s, %" PRIu64 " queued, %" PRIu64
+                 " dropped%s",
+                 s->readings, checksum_errors(s), broker, since, ms.queued, ms.dropped, d->src ? "" : ", meter not open");
+        if (strcmp(status, d->last_status) != 0) {
+                sd_notifyf(0, "STATUS=%s", status);
+                snprintf(d->last_status, sizeof(d->last_status), "%s", status);
+        }
+}
+
+static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        (void)usec;
+        kmd *d = userdata;
+        d->tick_count++;
+        d->last_tick_usec = now_usec();
+        if (d->mqtt && km_mqtt_fd(d->mqtt) >= 0)
+                km_mqtt_tick(d->mqtt);
+        mqtt_sync(d);
+        if (d->mqtt)
+                notify_status(d);
+        sd_event_source_set_time_relative(s, TICK_USEC);
+        sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return 0;
+}
+
+/* WATCHDOG=1 only while the loop is healthy: the tick ran recently. */
+static int on_watchdog(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        (void)usec;
+        kmd *d = userdata;
+        if (now_usec() - d->last_tick_usec <= 3 * TICK_USEC)
+                sd_notify(0, "WATCHDOG=1");
+        else
+                km_log_warning("loop unhealthy: no tick for %" PRIu64 " ms; not feeding the watchdog",
+                               (now_usec() - d->last_tick_usec) / USEC_PER_MSEC);
+        sd_event_source_set_time_relative(s, d->watchdog_usec / 2);
+        sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return 0;
+}
+
+static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        (void)s;
+        (void)usec;
+        kmd *d = userdata;
+        km_log_debug("broker did not take the goodbye in time; exiting anyway");
+        sd_event_exit(d->ev, 0);
+        return 0;
+}
+
+static int on_stop(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+        (void)s;
+        (void)si;
+        kmd *d = userdata;
+        if (d->stopping)
+                return 0;
+        d->stopping = true;
+        sd_notify(0, "STOPPING=1");
+        km_log_info("stopping");
+        d->src_timer = sd_event_source_disable_unref(d->src_timer);
+        if (d->src)
+                serial_close(d);
+        if (d->mqtt && km_mqtt_get_state(d->mqtt) == KM_MQTT_CONNECTED) {
+                km_publisher_offline(d->pub);
+                km_mqtt_disconnect(d->mqtt);
+                arm_timer(d, &d->stop_timer, STOP_GRACE_USEC, on_stop_timeout);
+                mqtt_sync(d);
+                return 0;
+        }
+        sd_event_exit(d->ev, 0);
+        return 0;
+}
+
+static bool str_differs(const char *a, const char *b)
+{
+        return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+static bool serial_changed(const km_config *a, const km_config *b)
+{
+        return str_differs(a->serial.port, b->serial.port) || a->serial.baud != b->serial.baud ||
+               a->serial.parity_auto != b->serial.parity_auto || a->serial.parity != b->serial.parity;
+}
+
+static bool publishing_changed(const km_config *a, const km_config *b)
+{
+        const char *sa[] = {a->mqtt.host, a->mqtt.client_id, a->mqtt.username, a->mqtt.password, a->mqtt.cafile,
+                            a->mqtt.certfile, a->mqtt.keyfile, a->mqtt.prefix, a->homeassistant.discovery_prefix,
+                            a->meter.name};
+        const char *sb[] = {b->mqtt.host, b->mqtt.client_id, b->mqtt.username, b->mqtt.password, b->mqtt.cafile,
+                            b->mqtt.certfile, b->mqtt.keyfile, b->mqtt.prefix, b->homeassistant.discovery_prefix,
+                            b->meter.name};
+        for (size_t i = 0; i < sizeof(sa) / sizeof(sa[0]); i++)
+                if (str_differs(sa[i], sb[i]))
+                        return true;
+        int pa = a->mqtt.port ? a->mqtt.port : (a->mqtt.cafile ? 8883 : 1883);
+        int pb = b->mqtt.port ? b->mqtt.port : (b->mqtt.cafile ? 8883 : 1883);
+        return pa != pb || a->mqtt.keepalive != b->mqtt.keepalive || a->mqtt.qos != b->mqtt.qos ||
+               a->mqtt.queue_limit != b->mqtt.queue_limit || a->homeassistant.discovery != b->homeassistant.discovery ||
+               a->meter.list != b->meter.list;
+}
+
+static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+        (void)s;
+        (void)si;
+        kmd *d = userdata;
+        if (d->stopping)
+                return 0;
+        sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64, now_usec());
+        km_config next;
+        char err[KM_CONFIG_ERR_MAX];
+        if (km_config_load(d->config_path, &next, err, sizeof(err)) < 0) {
+                km_log_error("%s; keeping the running configuration", err);
+                sd_notify(0, "READY=1");
+                return 0;
+        }
+        km_log_set_level(next.log.level);
+        bool serial = serial_changed(&d->cfg, &next);
+        bool publishing = publishing_changed(&d->cfg, &next);
+        km_config_free(&d->cfg);
+        d->cfg = next;
+        if (!d->cfg.mqtt.port && d->mqtt && !publishing)
+                d->cfg.mqtt.port = d->cfg.mqtt.cafile ? 8883 : 1883;
+        if (serial) {
+                km_log_info("reload: reopening %s", d->cfg.serial.port);
+                if (d->src)
+                        serial_close(d);
+                d->params = (km_serial_params)KM_SERIAL_PARAMS_DEFAULT;
+                d->params.baud = d->cfg.serial.baud;
+                d->params.parity = d->cfg.serial.parity_auto ? KM_PARITY_EVEN : d->cfg.serial.parity;
+                d->parity_locked = false;
+                d->src_last_err = 0;
+                backoff_reset(&d->src_backoff);
+                serial_open(d);
+        }
+        if (publishing) {
+                km_log_info("reload: new MQTT settings; connecting again once the meter names itself");
+                mqtt_destroy(d);
+                if (mqtt_create(d) < 0) {
+                        sd_event_exit(d->ev, EX_SOFTWARE);
+                        return 0;
+                }
+        }
+        km_log_info("configuration reloaded");
+        sd_notify(0, "READY=1");
+        return 0;
+}
+
+/* ---- setup -------------------------------------------------------------- */
+
+static int setup(kmd *d)
+{
+        int r = sd_event_default(&d->ev);
+        if (r < 0)
+                return r;
+        int sigs[] = {SIGTERM, SIGINT};
+        for (size_t i = 0; i < 2; i++)
+                if ((r = sd_event_add_signal(d->ev, NULL, sigs[i] | SD_EVENT_SIGNAL_PROCMASK, on_stop, d)) < 0)
+                        return r;
+        if ((r = sd_event_add_signal(d->ev, NULL, SIGHUP | SD_EVENT_SIGNAL_PROCMASK, on_reload, d)) < 0)
+                return r;
+        signal(SIGPIPE, SIG_IGN);
+        if ((r = sd_event_add_time_relative(d->ev, &d->tick, CLOCK_MONOTONIC, TICK_USEC, 0, on_tick, d)) < 0)
+                return r;
+        d->last_tick_usec = now_usec();
+        if (sd_watchdog_enabled(0, &d->watchdog_usec) > 0 && d->watchdog_usec > 0) {
+                r = sd_event_add_time_relative(d->ev, &d->watchdog, CLOCK_MONOTONIC, d->watchdog_usec / 2, 0,
+                                               on_watchdog, d);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int km_daemon_run(km_config *cfg, const char *config_path)
+{
+        kmd *d = calloc(1, sizeof(*d));
+        if (!d)
+                return EX_OSERR;
+        d->dec = malloc(sizeof(*d->dec));
+        if (!d->dec) {
+                free(d);
+                return EX_OSERR;
+        }
+        d->cfg = *cfg;
+        memset(cfg, 0, sizeof(*cfg));
+        d->config_path = config_path;
+        d->mqtt_io_fd = -1;
+        km_decoder_init(d->dec, NULL);
+        d->src_backoff = (backoff){0, SERIAL_BACKOFF_MIN, SERIAL_BACKOFF_MAX};
+        d->params = (km_serial_params)KM_SERIAL_PARAMS_DEFAULT;
+        d->params.baud = d->cfg.serial.baud;
+        d->params.parity = d->cfg.serial.parity_auto ? KM_PARITY_EVEN : d->cfg.serial.parity;
+
+        int ret = EX_OK;
+        int r = km_mqtt_lib_init();
+        if (r >= 0)
+                r = setup(d);
+        if (r >= 0)
+                r = mqtt_create(d);
+        if (r < 0) {
+                km_log_error("cannot start: %s", strerror(-r));
+                ret = EX_OSERR;
+                goto out;
+        }
+        serial_open(d);
+        notify_status(d);
+        sd_notify(0, "READY=1");
+        km_log_info("running (config %s)", config_path);
+        r = sd_event_loop(d->ev);
+        if (r < 0) {
+                km_log_error("event loop: %s", strerror(-r));
+                ret = EX_SOFTWARE;
+        } else {
+                ret = r;
+        }
+out:
+        if (d->src)
+                serial_close(d);
+        d->src_timer = sd_event_source_disable_unref(d->src_timer);
+        d->mqtt_io = sd_event_source_disable_unref(d->mqtt_io);
+        d->mqtt_timer = sd_event_source_disable_unref(d->mqtt_timer);
+        d->tick = sd_event_source_disable_unref(d->tick);
+        d->watchdog = sd_event_source_disable_unref(d->watchdog);
+        d->stop_timer = sd_event_source_disable_unref(d->stop_timer);
+        km_publisher_free(d->pub);
+        km_mqtt_free(d->mqtt);
+        km_mqtt_lib_cleanup();
+        sd_event_unref(d->ev);
+        km_config_free(&d->cfg);
+        free(d->dec);
+        free(d);
+        return ret;
+}

@@ -1,0 +1,374 @@
+/*
+ * The publisher: turns each reading into retained MQTT messages under
+ * <prefix>/<meter id>/, keeps the latest payload of every value it has seen
+ * (the "slots") for the merged state document and for Home Assistant
+ * discovery, and holds readings that carry no meter id until one does.
+ */
+#include "daemon/publish.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "daemon/values.h"
+#include "sinks/homeassistant.h"
+#include "util/log.h"
+
+#define MAX_SLOTS 96
+#define MAX_HELD 8
+
+typedef struct slot {
+        char key[KM_KEY_MAX];
+        char payload[KM_PAYLOAD_MAX];
+        bool numeric;
+        const km_obis_info *info;
+        const char *unit;         /* static symbol */
+        const char *device_class; /* static, may be NULL */
+        bool diagnostic;
+        bool announced;
+} slot;
+
+struct km_publisher {
+        char *prefix;
+        int qos;
+        bool discovery;
+        char *discovery_prefix;
+        char *device_name;
+        km_meter_list list;
+        km_mqtt *mqtt;
+
+        char meter_id[KM_METER_ID_MAX];
+        char status_topic[KM_TOPIC_MAX];
+        const char *maker; /* static, from the readings */
+        char list_name[64];
+        bool warned_ignored;
+
+        slot slots[MAX_SLOTS];
+        size_t n_slots;
+
+        km_reading *held; /* ring of MAX_HELD */
+        size_t held_start, held_count;
+        unsigned long long published;
+};
+
+static const char *const list_makers[] = {NULL, "Kaifa", "Aidon", "Kamstrup"};
+
+int km_publisher_new(const km_publisher_options *opt, km_publisher **ret)
+{
+        km_publisher *p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        p->prefix = strdup(opt->prefix);
+        p->discovery_prefix = strdup(opt->discovery_prefix);
+        p->device_name = opt->device_name ? strdup(opt->device_name) : NULL;
+        p->held = calloc(MAX_HELD, sizeof(km_reading));
+        p->qos = opt->qos;
+        p->discovery = opt->discovery;
+        p->list = opt->list;
+        if (!p->prefix || !p->discovery_prefix || !p->held || (opt->device_name && !p->device_name)) {
+                km_publisher_free(p);
+                return -ENOMEM;
+        }
+        *ret = p;
+        return 0;
+}
+
+void km_publisher_free(km_publisher *p)
+{
+        if (!p)
+                return;
+        free(p->prefix);
+        free(p->discovery_prefix);
+        free(p->device_name);
+        free(p->held);
+        free(p);
+}
+
+void km_publisher_set_mqtt(km_publisher *p, km_mqtt *m)
+{
+        p->mqtt = m;
+}
+
+const char *km_publisher_meter_id(const km_publisher *p)
+{
+        return p->meter_id;
+}
+
+const char *km_publisher_status_topic(const km_publisher *p)
+{
+        return p->status_topic;
+}
+
+size_t km_publisher_held(const km_publisher *p)
+{
+        return p->held_count;
+}
+
+unsigned long long km_publisher_published(const km_publisher *p)
+{
+        return p->published;
+}
+
+static void publish(km_publisher *p, const char *topic, const char *payload, bool keep)
+{
+        if (!p->mqtt)
+                return;
+        int r = km_mqtt_publish(p->mqtt, topic, payload, p->qos, true, keep);
+        if (r == 0)
+                p->published++;
+        else if (r != -ENOBUFS)
+                km_log_debug("publish %s: %s", topic, strerror(-r));
+}
+
+/* ---- slots and discovery ------------------------------------------------ */
+
+static slot *find_slot(km_publisher *p, const char *key)
+{
+        for (size_t i = 0; i < p->n_slots; i++)
+                if (strcmp(p->slots[i].key, key) == 0)
+                        return &p->slots[i];
+        return NULL;
+}
+
+static const char *slot_text(km_publisher *p, const char *key)
+{
+        slot *s = find_slot(p, key);
+        return s ? s->payload : NULL;
+}
+
+static void announce(km_publisher *p, slot *s)
+{
+        if (!p->discovery || !p->mqtt || km_mqtt_get_state(p->mqtt) != KM_MQTT_CONNECTED || !p->meter_id[0])
+                return;
+        char state_topic[KM_TOPIC_MAX];
+        snprintf(state_topic, sizeof(state_topic), "%s/%s/%s", p->prefix, p->meter_id, s->key);
+        km_ha_device dev = {
+                .meter_id = p->meter_id,
+                .manufacturer = p->maker ? p->maker : "Unknown",
+                .model = slot_text(p, "meter_type"),
+                .name = p->device_name,
+                .sw_version = slot_text(p, "obis_version"),
+        };
+        km_ha_origin origin = {.name = "kaifa-meterd", .sw_version = KM_VERSION, .support_url = NULL};
+        km_ha_entity e = {
+                .key = s->key,
+                .state_topic = state_topic,
+                .unit = s->unit,
+                .device_class = s->device_class,
+                .state_class = s->info ? s->info->state_class : NULL,
+                .diagnostic = s->diagnostic,
+        };
+        char *topic = NULL, *json = NULL;
+        if (km_ha_config(p->discovery_prefix, p->status_topic, &dev, &origin, &e, &topic, &json) < 0)
+                return;
+        /* discovery configs are kept like energy values: HA needs them */
+        publish(p, topic, json, true);
+        s->announced = true;
+        free(topic);
+        free(json);
+}
+
+static void announce_all(km_publisher *p)
+{
+        for (size_t i = 0; i < p->n_slots; i++)
+                announce(p, &p->slots[i]);
+}
+
+/* Updates the slot of one value; returns it, or NULL when full. */
+static slot *update_slot(km_publisher *p, const km_value *v, const char *key, const char *payload, bool numeric,
+                         bool *ret_new)
+{
+        slot *s = find_slot(p, key);
+        *ret_new = false;
+        if (!s) {
+                if (p->n_slots >= MAX_SLOTS)
+                        return NULL;
+                s = &p->slots[p->n_slots++];
+                memset(s, 0, sizeof(*s));
+                snprintf(s->key, sizeof(s->key), "%s", key);
+                *ret_new = true;
+        }
+        snprintf(s->payload, sizeof(s->payload), "%s", payload);
+        s->numeric = numeric;
+        s->info = v->info;
+        s->unit = numeric ? km_value_unit(v) : NULL;
+        s->device_class = v->info ? v->info->device_class : NULL;
+        /* Home Assistant's timestamp class needs a time zone; the meter may not send one */
+        if (v->kind == KM_VALUE_DATETIME && v->datetime.deviation == KM_DEVIATION_UNSPECIFIED)
+                s->device_class = NULL;
+        s->diagnostic = !numeric;
+        return s;
+}
+
+/* ---- readings ----------------------------------------------------------- */
+
+static json_object *state_document(km_publisher *p)
+{
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "meter_id", json_object_new_string(p->meter_id));
+        json_object_object_add(o, "list", json_object_new_string(p->list_name));
+        char now[32];
+        time_t t = time(NULL);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        json_object_object_add(o, "received", json_object_new_string(now));
+        for (size_t i = 0; i < p->n_slots; i++) {
+                const slot *s = &p->slots[i];
+                if (strcmp(s->key, "meter_id") == 0)
+                        continue;
+                json_object *v = s->numeric ? json_object_new_double_s(strtod(s->payload, NULL), s->payload)
+                                            : json_object_new_string(s->payload);
+                json_object_object_add(o, s->key, v);
+        }
+        return o;
+}
+
+static void publish_reading(km_publisher *p, const km_reading *r)
+{
+        bool keep = false, device_changed = false;
+        char topic[KM_TOPIC_MAX];
+        if (r->maker)
+                p->maker = r->maker;
+        if (r->list_name)
+                snprintf(p->list_name, sizeof(p->list_name), "%s", r->list_name);
+        for (size_t i = 0; i < r->n_values; i++) {
+                const km_value *v = &r->values[i];
+                char key[KM_KEY_MAX], payload[KM_PAYLOAD_MAX];
+                bool numeric, is_new;
+                km_value_key(v, key, sizeof(key));
+                km_value_payload(v, payload, sizeof(payload), &numeric);
+                bool energy = v->info && v->info->state_class && strcmp(v->info->state_class, "total_increasing") == 0;
+                keep |= energy;
+                slot *s = find_slot(p, key);
+                if (s && (strcmp(key, "meter_type") == 0 || strcmp(key, "obis_version") == 0) &&
+                    strcmp(s->payload, payload) != 0)
+                        device_changed = true;
+                s = update_slot(p, v, key, payload, numeric, &is_new);
+                snprintf(topic, sizeof(topic), "%s/%s/%s", p->prefix, p->meter_id, key);
+                publish(p, topic, payload, energy);
+                if (s && (is_new || !s->announced))
+                        announce(p, s);
+        }
+        if (device_changed)
+                announce_all(p);
+        json_object *doc = state_document(p);
+        snprintf(topic, sizeof(topic), "%s/%s/state", p->prefix, p->meter_id);
+        publish(p, topic, json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+                keep);
+        json_object_put(doc);
+}
+
+static void hold(km_publisher *p, const km_reading *r)
+{
+        size_t idx = (p->held_start + p->held_count) % MAX_HELD;
+        if (p->held_count == MAX_HELD) {
+                p->held_start = (p->held_start + 1) % MAX_HELD; /* the oldest goes */
+                idx = (p->held_start + p->held_count - 1) % MAX_HELD;
+        } else {
+                p->held_count++;
+        }
+        p->held[idx] = *r;
+}
+
+static void flush_held(km_publisher *p)
+{
+        while (p->held_count > 0) {
+                publish_reading(p, &p->held[p->held_start]);
+                p->held_start = (p->held_start + 1) % MAX_HELD;
+                p->held_count--;
+        }
+}
+
+static void set_meter(km_publisher *p, const char *id)
+{
+        if (p->meter_id[0]) {
+                km_log_notice("meter id changed from %s to %s", p->meter_id, id);
+                km_publisher_offline(p);
+                p->n_slots = 0;
+        } else {
+                km_log_notice("meter id %s", id);
+        }
+        km_ha_sanitize(id, p->meter_id, sizeof(p->meter_id));
+        snprintf(p->status_topic, sizeof(p->status_topic), "%s/%s/status", p->prefix, p->meter_id);
+}
+
+km_publish_result km_publisher_reading(km_publisher *p, const km_reading *r)
+{
+        const char *want = list_makers[p->list];
+        if (want && (!r->maker || strcasecmp(r->maker, want) != 0)) {
+                if (!p->warned_ignored)
+                        km_log_warning("ignoring %s readings: [meter] list = %s",
+                                       r->maker ? r->maker : "unknown", km_meter_list_name(p->list));
+                p->warned_ignored = true;
+                return KM_PUBLISH_IGNORED;
+        }
+        const char *id = km_reading_text(r, "meter_id");
+        km_publish_result res = KM_PUBLISH_DONE;
+        if (id && *id) {
+                char clean[KM_METER_ID_MAX];
+                km_ha_sanitize(id, clean, sizeof(clean));
+                if (strcmp(clean, p->meter_id) != 0) {
+                        set_meter(p, id);
+                        res = KM_PUBLISH_NEW_METER;
+                }
+        }
+        if (!p->meter_id[0]) {
+                hold(p, r);
+                return KM_PUBLISH_HELD;
+        }
+        if (res == KM_PUBLISH_NEW_METER && r->maker)
+                p->maker = r->maker;
+        /* identification first, so discovery of held values names the device */
+        if (p->held_count) {
+                for (size_t i = 0; i < r->n_values; i++) {
+                        char key[KM_KEY_MAX], payload[KM_PAYLOAD_MAX];
+                        bool numeric, is_new;
+                        km_value_key(&r->values[i], key, sizeof(key));
+                        if (strcmp(key, "meter_type") != 0 && strcmp(key, "obis_version") != 0)
+                                continue;
+                        km_value_payload(&r->values[i], payload, sizeof(payload), &numeric);
+                        update_slot(p, &r->values[i], key, payload, numeric, &is_new);
+                }
+                flush_held(p);
+        }
+        publish_reading(p, r);
+        return res;
+}
+
+void km_publisher_connected(km_publisher *p)
+{
+        if (!p->mqtt || !p->meter_id[0])
+                return;
+        publish(p, p->status_topic, "online", false);
+        if (p->discovery) {
+                char topic[KM_TOPIC_MAX];
+                snprintf(topic, sizeof(topic), "%s/status", p->discovery_prefix);
+                km_mqtt_subscribe(p->mqtt, topic, 1);
+                announce_all(p);
+        }
+}
+
+void km_publisher_message(km_publisher *p, const char *topic, const char *payload)
+{
+        char want[KM_TOPIC_MAX];
+        snprintf(want, sizeof(want), "%s/status", p->discovery_prefix);
+        if (strcmp(topic, want) == 0 && strcmp(payload, "online") == 0) {
+                km_log_info("Home Assistant is online: sending discovery again");
+                announce_all(p);
+        }
+}
+
+int km_publisher_offline(km_publisher *p)
+{
+        if (!p->mqtt || !p->meter_id[0])
+                return -ENOTCONN;
+        int r = km_mqtt_publish(p->mqtt, p->status_topic, "offline", p->qos ? p->qos : 1, true, true);
+        if (r == 0)
+                p->published++;
+        return r;
+}

@@ -1,0 +1,296 @@
+/*
+ * libmosquitto driven from the daemon's own event loop: the socket is
+ * exposed, reads and writes happen when the loop says the socket is ready,
+ * keepalive and retries happen in km_mqtt_tick(). Nothing here sleeps or
+ * blocks, except the host name lookup inside mosquitto_connect_async() (a
+ * literal address or a name from /etc/hosts costs nothing).
+ *
+ * What libmosquitto 2.0 does with QoS > 0 publishes while the connection is
+ * down: mosquitto_publish() answers MOSQ_ERR_NO_CONN, but the message stays
+ * in the client's outgoing queue and is sent after the next successful
+ * connect (also when the client has never been connected). That queue has
+ * no bound of its own, so this file counts what is outstanding (published
+ * and not yet acknowledged) and refuses new messages past queue_limit.
+ */
+#include "sinks/mqtt.h"
+
+#include <errno.h>
+#include <mosquitto.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct km_mqtt {
+        struct mosquitto *mosq;
+        km_mqtt_options opt;
+        km_mqtt_handlers h;
+        void *userdata;
+        km_mqtt_state state;
+        km_mqtt_stats stats;
+        const char *last_reason;
+};
+
+static int errno_of(int rc)
+{
+        switch (rc) {
+        case MOSQ_ERR_SUCCESS: return 0;
+        case MOSQ_ERR_NOMEM: return -ENOMEM;
+        case MOSQ_ERR_INVAL: return -EINVAL;
+        case MOSQ_ERR_NO_CONN: return -ENOTCONN;
+        case MOSQ_ERR_CONN_LOST: return -ECONNRESET;
+        case MOSQ_ERR_CONN_REFUSED: return -ECONNREFUSED;
+        case MOSQ_ERR_PAYLOAD_SIZE: return -EMSGSIZE;
+        case MOSQ_ERR_EAI: return -EHOSTUNREACH;
+        case MOSQ_ERR_ERRNO: return errno > 0 ? -errno : -EIO;
+        case MOSQ_ERR_TLS: return -EPROTO;
+        default: return -EIO;
+        }
+}
+
+static const char *reason_of(int rc)
+{
+        if (rc == MOSQ_ERR_ERRNO)
+                return strerror(errno);
+        return mosquitto_strerror(rc);
+}
+
+/* ---- callbacks (run inside the loop_* calls) --------------------------- */
+
+static void on_connect(struct mosquitto *mosq, void *obj, int rc)
+{
+        km_mqtt *m = obj;
+        if (rc != 0) {
+                /* refused: bad credentials, client id, protocol */
+                m->state = KM_MQTT_DISCONNECTED;
+                m->last_reason = mosquitto_connack_string(rc);
+                mosquitto_disconnect(mosq);
+                if (m->h.disconnected)
+                        m->h.disconnected(m->userdata, m->last_reason);
+                return;
+        }
+        m->state = KM_MQTT_CONNECTED;
+        m->stats.connects++;
+        if (m->h.connected)
+                m->h.connected(m->userdata);
+}
+
+static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
+{
+        (void)mosq;
+        km_mqtt *m = obj;
+        bool was_down = m->state == KM_MQTT_DISCONNECTED;
+        m->state = KM_MQTT_DISCONNECTED;
+        if (was_down)
+                return; /* already reported (refused CONNACK) */
+        m->last_reason = rc == 0 ? "disconnected" : reason_of(rc);
+        if (m->h.disconnected)
+                m->h.disconnected(m->userdata, m->last_reason);
+}
+
+static void on_publish(struct mosquitto *mosq, void *obj, int mid)
+{
+        (void)mosq;
+        (void)mid;
+        km_mqtt *m = obj;
+        if (m->stats.queued > 0)
+                m->stats.queued--;
+        m->stats.delivered++;
+}
+
+static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg)
+{
+        (void)mosq;
+        km_mqtt *m = obj;
+        if (!m->h.message || !msg->topic)
+                return;
+        /* payloads here are short texts ("online"); make a terminated copy */
+        char buf[256];
+        size_t n = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
+        if (n >= sizeof(buf))
+                n = sizeof(buf) - 1;
+        if (n)
+                memcpy(buf, msg->payload, n);
+        buf[n] = '\0';
+        m->h.message(m->userdata, msg->topic, buf, n);
+}
+
+/* ---- public ------------------------------------------------------------ */
+
+int km_mqtt_lib_init(void)
+{
+        return errno_of(mosquitto_lib_init());
+}
+
+void km_mqtt_lib_cleanup(void)
+{
+        mosquitto_lib_cleanup();
+}
+
+int km_mqtt_new(const km_mqtt_options *opt, const km_mqtt_handlers *h, void *userdata,
+                km_mqtt **ret_mqtt)
+{
+        km_mqtt *m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        m->opt = *opt;
+        if (h)
+                m->h = *h;
+        m->userdata = userdata;
+        m->mosq = mosquitto_new(opt->client_id, true, m);
+        if (!m->mosq) {
+                int e = errno ? -errno : -ENOMEM;
+                free(m);
+                return e;
+        }
+        mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+        mosquitto_connect_callback_set(m->mosq, on_connect);
+        mosquitto_disconnect_callback_set(m->mosq, on_disconnect);
+        mosquitto_publish_callback_set(m->mosq, on_publish);
+        mosquitto_message_callback_set(m->mosq, on_message);
+        int rc = MOSQ_ERR_SUCCESS;
+        if (opt->username)
+                rc = mosquitto_username_pw_set(m->mosq, opt->username, opt->password);
+        if (rc == MOSQ_ERR_SUCCESS && opt->cafile)
+                rc = mosquitto_tls_set(m->mosq, opt->cafile, NULL, opt->certfile, opt->keyfile, NULL);
+        if (rc != MOSQ_ERR_SUCCESS) {
+                int e = errno_of(rc);
+                km_mqtt_free(m);
+                return e;
+        }
+        *ret_mqtt = m;
+        return 0;
+}
+
+int km_mqtt_set_will(km_mqtt *m, const char *topic, const char *payload, int qos, bool retain)
+{
+        return errno_of(mosquitto_will_set(m->mosq, topic, (int)strlen(payload), payload, qos, retain));
+}
+
+int km_mqtt_connect(km_mqtt *m, const char **ret_reason)
+{
+        errno = 0;
+        int rc = mosquitto_connect_async(m->mosq, m->opt.host, m->opt.port, m->opt.keepalive);
+        if (rc != MOSQ_ERR_SUCCESS) {
+                m->state = KM_MQTT_DISCONNECTED;
+                m->last_reason = reason_of(rc);
+                if (ret_reason)
+                        *ret_reason = m->last_reason;
+                return errno_of(rc) ? errno_of(rc) : -EIO;
+        }
+        m->state = KM_MQTT_CONNECTING;
+        return 0;
+}
+
+int km_mqtt_fd(km_mqtt *m)
+{
+        return mosquitto_socket(m->mosq);
+}
+
+bool km_mqtt_want_write(km_mqtt *m)
+{
+        return mosquitto_want_write(m->mosq);
+}
+
+static int after(km_mqtt *m, int rc)
+{
+        if (rc == MOSQ_ERR_SUCCESS)
+                return 0;
+        /* loop_read/loop_write have closed the socket and run on_disconnect;
+         * make sure the state says so even when they did not */
+        if (m->state != KM_MQTT_DISCONNECTED) {
+                m->state = KM_MQTT_DISCONNECTED;
+                m->last_reason = reason_of(rc);
+                if (m->h.disconnected)
+                        m->h.disconnected(m->userdata, m->last_reason);
+        }
+        return errno_of(rc) ? errno_of(rc) : -EIO;
+}
+
+int km_mqtt_on_readable(km_mqtt *m)
+{
+        if (mosquitto_socket(m->mosq) < 0)
+                return -ENOTCONN;
+        return after(m, mosquitto_loop_read(m->mosq, 1));
+}
+
+int km_mqtt_on_writable(km_mqtt *m)
+{
+        if (mosquitto_socket(m->mosq) < 0)
+                return -ENOTCONN;
+        return after(m, mosquitto_loop_write(m->mosq, 1));
+}
+
+int km_mqtt_tick(km_mqtt *m)
+{
+        if (mosquitto_socket(m->mosq) < 0)
+                return m->state == KM_MQTT_CONNECTED ? after(m, MOSQ_ERR_NO_CONN) : 0;
+        int rc = mosquitto_loop_misc(m->mosq);
+        if (rc == MOSQ_ERR_NO_CONN && m->state != KM_MQTT_CONNECTED)
+                return 0;
+        return after(m, rc);
+}
+
+km_mqtt_state km_mqtt_get_state(const km_mqtt *m)
+{
+        return m->state;
+}
+
+const char *km_mqtt_state_name(km_mqtt_state s)
+{
+        switch (s) {
+        case KM_MQTT_IDLE: return "idle";
+        case KM_MQTT_CONNECTING: return "connecting";
+        case KM_MQTT_CONNECTED: return "connected";
+        case KM_MQTT_DISCONNECTED: return "disconnected";
+        }
+        return "?";
+}
+
+int km_mqtt_publish(km_mqtt *m, const char *topic, const char *payload, int qos, bool retain, bool keep)
+{
+        bool connected = m->state == KM_MQTT_CONNECTED;
+        uint64_t limit = (uint64_t)m->opt.queue_limit * (keep ? 2 : 1);
+        if ((qos == 0 && !connected) || (qos > 0 && m->stats.queued >= limit)) {
+                m->stats.dropped++;
+                return -ENOBUFS;
+        }
+        int rc = mosquitto_publish(m->mosq, NULL, topic, (int)strlen(payload), payload, qos, retain);
+        if (rc == MOSQ_ERR_SUCCESS || (rc == MOSQ_ERR_NO_CONN && qos > 0)) {
+                /* NO_CONN with QoS > 0: kept in libmosquitto's queue (see above) */
+                m->stats.published++;
+                if (qos > 0)
+                        m->stats.queued++;
+                return 0;
+        }
+        m->stats.dropped++;
+        return errno_of(rc);
+}
+
+int km_mqtt_subscribe(km_mqtt *m, const char *topic, int qos)
+{
+        return errno_of(mosquitto_subscribe(m->mosq, NULL, topic, qos));
+}
+
+int km_mqtt_disconnect(km_mqtt *m)
+{
+        int rc = mosquitto_disconnect(m->mosq);
+        if (rc == MOSQ_ERR_SUCCESS && m->state != KM_MQTT_DISCONNECTED) {
+                /* a clean DISCONNECT is not a failure to report */
+                m->state = KM_MQTT_DISCONNECTED;
+                m->last_reason = "disconnected";
+        }
+        return errno_of(rc);
+}
+
+void km_mqtt_get_stats(const km_mqtt *m, km_mqtt_stats *ret_stats)
+{
+        *ret_stats = m->stats;
+}
+
+void km_mqtt_free(km_mqtt *m)
+{
+        if (!m)
+                return;
+        if (m->mosq)
+                mosquitto_destroy(m->mosq);
+        free(m);
+}
