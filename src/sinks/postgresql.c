@@ -305,6 +305,15 @@ static void drop_connection(pg_sink *s, const char *what, bool immediately)
         schedule_retry(s, immediately);
 }
 
+/* Server notices (and the FATAL a shutting-down server sends) go to the
+ * log at debug level instead of libpq's default, a bare line on stderr. */
+static void on_notice(void *arg, const char *message)
+{
+        char line[256];
+        (void)arg;
+        km_log_debug("postgresql: server says: %s", one_line(message, line, sizeof line));
+}
+
 static void start_connect(pg_sink *s)
 {
         s->conn = PQconnectStartParams(s->keys, s->values, 1);
@@ -312,6 +321,7 @@ static void start_connect(pg_sink *s)
                 drop_connection(s, "cannot connect", false);
                 return;
         }
+        PQsetNoticeProcessor(s->conn, on_notice, NULL);
         s->state = ST_CONNECTING;
         s->polling = PGRES_POLLING_WRITING;
         s->deadline = now_ms() + CONNECT_TIMEOUT_MS;
@@ -331,10 +341,11 @@ static void connected(pg_sink *s)
         s->stats.connected = true;
         s->stats.connects++;
         s->backoff_ms = BACKOFF_FIRST_MS;
-        km_log_info("postgresql: connected to database %s as %s%s", PQdb(s->conn), PQuser(s->conn),
-                    s->failing ? " again" : "");
-        if (s->count)
-                km_log_info("postgresql: writing %zu queued rows", s->count);
+        if (s->failing)
+                km_log_info("postgresql: connected to database %s as %s again, writing %zu queued rows",
+                            PQdb(s->conn), PQuser(s->conn), s->count);
+        else
+                km_log_info("postgresql: connected to database %s as %s", PQdb(s->conn), PQuser(s->conn));
         s->failing = false;
 }
 
@@ -727,13 +738,13 @@ int km_pg_initdb(const km_pg_options *opt, FILE *msg)
 {
         char line[256];
         if (!table_name_valid(opt->table)) {
-                fprintf(msg, "kaifa-meter: a table name of 1 to 63 characters is needed\n");
+                km_log_error("a table name of 1 to 63 characters is needed");
                 return -EINVAL;
         }
         pg_sink params = {0};
         int r = build_params(&params, opt);
         if (r < 0) {
-                fprintf(msg, "kaifa-meter: cannot read the password file: %s\n", strerror(-r));
+                km_log_error("cannot read the password file %s: %s", opt->password_file, strerror(-r));
                 return r;
         }
         char *quoted = NULL, *create = NULL;
@@ -743,8 +754,8 @@ int km_pg_initdb(const km_pg_options *opt, FILE *msg)
                 goto out;
         }
         if (PQstatus(conn) != CONNECTION_OK) {
-                fprintf(msg, "kaifa-meter: cannot connect to PostgreSQL: %s\n",
-                        one_line(PQerrorMessage(conn), line, sizeof line));
+                km_log_error("cannot connect to PostgreSQL: %s",
+                     one_line(PQerrorMessage(conn), line, sizeof line));
                 r = -ECONNREFUSED;
                 goto out;
         }
@@ -760,8 +771,8 @@ int km_pg_initdb(const km_pg_options *opt, FILE *msg)
                       strcmp(PQgetvalue(res, 0, 0), "t") == 0;
         bool checked = PQresultStatus(res) == PGRES_TUPLES_OK;
         if (!checked)
-                fprintf(msg, "kaifa-meter: cannot look for table %s: %s\n", quoted,
-                        one_line(PQresultErrorMessage(res), line, sizeof line));
+                km_log_error("cannot look for table %s: %s", quoted,
+                             one_line(PQresultErrorMessage(res), line, sizeof line));
         PQclear(res);
         if (!checked) {
                 r = -EIO;
@@ -782,8 +793,8 @@ int km_pg_initdb(const km_pg_options *opt, FILE *msg)
         if (PQresultStatus(res) == PGRES_COMMAND_OK) {
                 fprintf(msg, "Created table %s.\n", quoted);
         } else {
-                fprintf(msg, "kaifa-meter: cannot create table %s: %s\n", quoted,
-                        one_line(PQresultErrorMessage(res), line, sizeof line));
+                km_log_error("cannot create table %s: %s", quoted,
+                             one_line(PQresultErrorMessage(res), line, sizeof line));
                 r = -EIO;
         }
         PQclear(res);

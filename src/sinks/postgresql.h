@@ -91,7 +91,7 @@ int km_sink_postgresql_drain(km_sink *s, int timeout_ms);
 /* Creates the table if it is missing (blocking; for `kaifa-meter initdb`)
  * and writes one line to msg saying which happened. Returns 0 when the table
  * exists afterwards, -ECONNREFUSED when the server cannot be reached, -EIO
- * for an SQL error, -EINVAL for bad options. Errors are written to msg too. */
+ * for an SQL error, -EINVAL for bad options; errors are logged (one line). */
 int km_pg_initdb(const km_pg_options *opt, FILE *msg);
 
 #endif
