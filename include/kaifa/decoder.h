@@ -74,7 +74,7 @@ typedef struct km_decoder {
         km_decoder_options opt;
         km_hdlc hdlc;
         km_stats stats;
-        km_hdlc_header header;         /* of the frame behind the current event */
+        km_hdlc_out out;               /* the frame behind the current event */
         size_t apdu_len;
         bool assembling;
         km_hdlc_header segment_header; /* header of the first segment */
@@ -102,6 +102,12 @@ km_status km_apdu_decode(const uint8_t *apdu, size_t n, km_reading *ret_reading)
 /* Same, for an information field that may start with the LLC header E6 E7 00
  * (or E6 E6 00). */
 km_status km_info_decode(const uint8_t *info, size_t n, km_reading *ret_reading);
+
+/* The same, for a reading that holds an earlier frame decoded by these
+ * functions (or has n_known = 0): table look-ups of the codes it already
+ * holds are skipped. The decoder uses these. */
+km_status km_apdu_decode_again(const uint8_t *apdu, size_t n, km_reading *reading);
+km_status km_info_decode_again(const uint8_t *info, size_t n, km_reading *reading);
 
 /* True when an information field starts with the LLC header. */
 bool km_info_has_llc(const uint8_t *info, size_t n);

@@ -72,6 +72,8 @@ typedef struct km_reading {
         km_datetime clock;
         size_t n_values;
         size_t n_dropped;       /* values past KM_READING_MAX_VALUES */
+        size_t n_known;         /* internal: slots whose obis/info are left from an
+                                 * earlier frame and may be reused (0 = none) */
         km_value values[KM_READING_MAX_VALUES];
 } km_reading;
 

@@ -44,6 +44,12 @@ static km_status read_header_clock(km_cursor *c, km_reading *r)
 
 km_status km_apdu_decode(const uint8_t *apdu, size_t n, km_reading *r)
 {
+        r->n_known = 0; /* r may be new: nothing in it can be trusted */
+        return km_apdu_decode_again(apdu, n, r);
+}
+
+km_status km_apdu_decode_again(const uint8_t *apdu, size_t n, km_reading *r)
+{
         reading_reset(r);
         if (n == 0)
                 return KM_ERR_EMPTY;
@@ -73,15 +79,21 @@ bool km_info_has_llc(const uint8_t *info, size_t n)
 
 km_status km_info_decode(const uint8_t *info, size_t n, km_reading *r)
 {
+        r->n_known = 0;
+        return km_info_decode_again(info, n, r);
+}
+
+km_status km_info_decode_again(const uint8_t *info, size_t n, km_reading *r)
+{
         if (n == 0) {
                 reading_reset(r);
                 return KM_ERR_EMPTY;
         }
         if (km_info_has_llc(info, n))
-                return km_apdu_decode(info + 3, n - 3, r);
+                return km_apdu_decode_again(info + 3, n - 3, r);
         if (info[0] == TAG_DATA_NOTIFICATION || info[0] == TAG_GENERAL_GLO_CIPHERING ||
             info[0] == TAG_GENERAL_DED_CIPHERING)
-                return km_apdu_decode(info, n, r);
+                return km_apdu_decode_again(info, n, r);
         reading_reset(r);
         return KM_ERR_NOT_DLMS;
 }

@@ -84,6 +84,8 @@ static inline size_t km_cursor_left(const km_cursor *c)
 km_status km_axdr_read_length(km_cursor *c, uint32_t *ret_len);
 km_status km_axdr_read(km_cursor *c, km_axdr_item *ret_item);
 km_status km_axdr_skip(km_cursor *c, unsigned depth);
+/* Skips the `count` elements of a container whose header was just read. */
+km_status km_axdr_skip_elements(km_cursor *c, uint32_t count, unsigned depth);
 /* Reads the next item without consuming it. */
 km_status km_axdr_peek(const km_cursor *c, km_axdr_item *ret_item);
 

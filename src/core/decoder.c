@@ -20,6 +20,7 @@ void km_decoder_init(km_decoder *d, const km_decoder_options *opt)
         d->apdu_len = 0;
         d->assembling = false;
         d->reading.n_values = 0;
+        d->reading.n_known = 0;
 }
 
 size_t km_decoder_push(km_decoder *d, const uint8_t *data, size_t n)
@@ -54,7 +55,7 @@ static bool append_segment(km_decoder *d, const uint8_t *p, size_t n)
  * dropped; the APDU grows until the segment with S = 0 arrives. */
 static km_status take_segment(km_decoder *d)
 {
-        const km_hdlc_header *h = &d->header;
+        const km_hdlc_header *h = &d->out.header;
         const uint8_t *p = h->info;
         size_t n = h->info_len;
         if (!d->assembling) {
@@ -74,26 +75,25 @@ static km_status take_segment(km_decoder *d)
 
 static km_status decode_frame(km_decoder *d)
 {
-        const km_hdlc_header *h = &d->header;
+        const km_hdlc_header *h = &d->out.header;
         if (!d->assembling)
-                return km_info_decode(h->info, h->info_len, &d->reading);
+                return km_info_decode_again(h->info, h->info_len, &d->reading);
         d->assembling = false;
         if (!append_segment(d, h->info, h->info_len))
                 return KM_ERR_SEGMENT;
-        return km_apdu_decode(d->apdu, d->apdu_len, &d->reading);
+        return km_apdu_decode_again(d->apdu, d->apdu_len, &d->reading);
 }
 
 static bool frame_event(km_decoder *d, const km_hdlc_out *out, km_event *ev)
 {
         d->stats.frames_good++;
-        d->header = out->header;
         ev->bytes = out->bytes;
         ev->len = out->len;
-        ev->header = &d->header;
+        ev->header = &out->header;
         ev->reading = NULL;
         ev->reject = KM_OK;
         km_status s;
-        if (d->header.segmented) {
+        if (out->header.segmented) {
                 s = take_segment(d);
                 if (s == KM_OK) {
                         d->stats.segments++;
@@ -117,18 +117,18 @@ static bool frame_event(km_decoder *d, const km_hdlc_out *out, km_event *ev)
 
 bool km_decoder_next(km_decoder *d, km_event *ev)
 {
-        km_hdlc_out out;
-        km_hdlc_result r = km_hdlc_next(&d->hdlc, &out);
-        d->stats.bytes_skipped += out.skipped;
+        km_hdlc_out *out = &d->out;
+        km_hdlc_result r = km_hdlc_next(&d->hdlc, out);
+        d->stats.bytes_skipped += out->skipped;
         switch (r) {
         case KM_HDLC_FRAME:
-                return frame_event(d, &out, ev);
+                return frame_event(d, out, ev);
         case KM_HDLC_REJECT:
-                count_reject(d, out.status);
+                count_reject(d, out->status);
                 ev->kind = KM_EVENT_REJECT;
-                ev->reject = out.status;
-                ev->bytes = out.bytes;
-                ev->len = out.len;
+                ev->reject = out->status;
+                ev->bytes = out->bytes;
+                ev->len = out->len;
                 ev->header = NULL;
                 ev->reading = NULL;
                 return true;

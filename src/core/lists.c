@@ -88,26 +88,40 @@ static bool fill_value(km_value *v, const km_axdr_item *it)
         }
 }
 
-km_status km_list_read_value(km_cursor *c, const uint8_t obis[6], km_reading *r)
+/* Stores the scalar item it (already read) as the value of obis. Containers
+ * are skipped and leave no value. */
+static km_status store_value(km_cursor *c, const km_axdr_item *it, const uint8_t obis[6], km_reading *r)
 {
-        km_axdr_item it;
-        km_status s = km_axdr_peek(c, &it);
-        if (s != KM_OK)
-                return s;
-        if (it.cls == KM_AXDR_CONTAINER)
-                return km_axdr_skip(c, 1);
-        s = km_axdr_read(c, &it);
-        if (s != KM_OK || it.cls == KM_AXDR_NONE)
-                return s;
+        if (it->cls == KM_AXDR_CONTAINER)
+                return km_axdr_skip_elements(c, it->count, 2);
+        if (it->cls == KM_AXDR_NONE)
+                return KM_OK;
+        size_t slot = r->n_values;
         km_value *v = new_value(r);
         if (!v)
                 return KM_OK;
-        memcpy(v->obis, obis, 6);
-        v->info = km_obis_lookup(obis);
-        if (!fill_value(v, &it))
+        /* Meters repeat their lists: the slot usually held this code in the
+         * previous frame, so its table entry need not be looked up again. */
+        if (slot >= r->n_known || memcmp(v->obis, obis, 6) != 0) {
+                memcpy(v->obis, obis, 6);
+                v->info = km_obis_lookup(obis);
+                if (slot >= r->n_known)
+                        r->n_known = slot + 1;
+        }
+        if (!fill_value(v, it))
                 r->n_values--;
         return KM_OK;
 }
+
+km_status km_list_read_value(km_cursor *c, const uint8_t obis[6], km_reading *r)
+{
+        km_axdr_item it;
+        km_status s = km_axdr_read(c, &it);
+        if (s != KM_OK)
+                return s;
+        return store_value(c, &it, obis, r);
+}
+
 
 static bool is_obis_item(const km_axdr_item *it)
 {
@@ -120,18 +134,23 @@ static bool is_text_item(const km_axdr_item *it)
                it->tag == KM_TAG_UTF8_STRING;
 }
 
-/* Reads an optional scaler-unit structure {integer scaler, enum unit} that
- * follows a register value, and applies it to the last value read. */
+/* Skips what is left of an item just read: the elements of a container. */
+static km_status skip_rest(km_cursor *c, const km_axdr_item *it)
+{
+        return it->cls == KM_AXDR_CONTAINER ? km_axdr_skip_elements(c, it->count, 2) : KM_OK;
+}
+
+/* Reads the scaler-unit structure {integer scaler, enum unit} that follows a
+ * register value, and applies it to the value read just before (if any). */
 static km_status read_scaler_unit(km_cursor *c, km_reading *r, size_t values_before)
 {
         km_axdr_item su, sc, un;
-        km_status s = km_axdr_peek(c, &su);
+        km_status s = km_axdr_read(c, &su);
         if (s != KM_OK)
                 return s;
         if (su.tag != KM_TAG_STRUCTURE || su.count != 2)
-                return km_axdr_skip(c, 1);
-        if ((s = km_axdr_read(c, &su)) != KM_OK || (s = km_axdr_read(c, &sc)) != KM_OK ||
-            (s = km_axdr_read(c, &un)) != KM_OK)
+                return skip_rest(c, &su);
+        if ((s = km_axdr_read(c, &sc)) != KM_OK || (s = km_axdr_read(c, &un)) != KM_OK)
                 return s;
         if (sc.cls != KM_AXDR_INTEGER || un.cls != KM_AXDR_INTEGER)
                 return KM_ERR_MALFORMED;
@@ -144,15 +163,18 @@ static km_status read_scaler_unit(km_cursor *c, km_reading *r, size_t values_bef
         return KM_OK;
 }
 
-/* A register structure {OBIS, value[, scaler-unit][, ...]}. */
+/* A register structure {OBIS, value[, scaler-unit][, ...]}; structures that
+ * do not start with an OBIS code are skipped. */
 static km_status read_register(km_cursor *c, const km_axdr_item *st, km_reading *r)
 {
+        if (st->count == 0)
+                return KM_OK;
         km_axdr_item first;
-        km_status s;
-        uint32_t done = 0;
-        if (st->count >= 2 && km_axdr_peek(c, &first) == KM_OK && is_obis_item(&first)) {
-                if ((s = km_axdr_read(c, &first)) != KM_OK)
-                        return s;
+        km_status s = km_axdr_read(c, &first);
+        if (s != KM_OK)
+                return s;
+        uint32_t done = 1;
+        if (st->count >= 2 && is_obis_item(&first)) {
                 size_t before = r->n_values;
                 if ((s = km_list_read_value(c, first.bytes, r)) != KM_OK)
                         return s;
@@ -162,11 +184,10 @@ static km_status read_register(km_cursor *c, const km_axdr_item *st, km_reading 
                                 return s;
                         done = 3;
                 }
+        } else if ((s = skip_rest(c, &first)) != KM_OK) {
+                return s;
         }
-        for (; done < st->count; done++)
-                if ((s = km_axdr_skip(c, 1)) != KM_OK)
-                        return s;
-        return KM_OK;
+        return km_axdr_skip_elements(c, st->count - done, 2);
 }
 
 /* Lists that name their objects: register structures, OBIS/value pairs, and
@@ -175,21 +196,19 @@ static km_status decode_named(km_cursor *c, uint32_t count, km_reading *r)
 {
         for (uint32_t i = 0; i < count; i++) {
                 km_axdr_item it;
-                km_status s = km_axdr_peek(c, &it);
+                km_status s = km_axdr_read(c, &it);
                 if (s != KM_OK)
                         return s;
                 if (it.tag == KM_TAG_STRUCTURE) {
-                        km_axdr_read(c, &it);
                         s = read_register(c, &it, r);
                 } else if (is_obis_item(&it) && i + 1 < count) {
-                        km_axdr_read(c, &it);
                         s = km_list_read_value(c, it.bytes, r);
                         i++;
                 } else if (i == 0 && is_text_item(&it)) {
-                        s = km_list_read_value(c, obis_list_version, r);
-                } else {
-                        s = km_axdr_skip(c, 1); /* null placeholders, stray values */
-                }
+                        s = store_value(c, &it, obis_list_version, r);
+                } else if (it.cls == KM_AXDR_CONTAINER) {
+                        s = km_axdr_skip_elements(c, it.count, 2); /* stray containers */
+                }                                                  /* null placeholders, stray values */
                 if (s != KM_OK)
                         return s;
         }

@@ -19,66 +19,73 @@
 #define DESC_U "Phase voltage 4W meter, line voltage 3W meter"
 
 static const km_obis_info obis_table[] = {
-        /* exact-code rows (B is significant) */
+        /* sorted by code: km_obis_lookup() searches it by halves */
         {{0, 0, 1, 0, 0, 255}, "meter_timestamp", "Meter timestamp", KM_UNIT_NONE, "timestamp", NULL},
-        {{0, 1, 1, 0, 0, 255}, "meter_timestamp", "Meter timestamp", KM_UNIT_NONE, "timestamp", NULL},
-        {{1, 1, 0, 2, 129, 255}, "obis_version", "OBIS list version identifier", KM_UNIT_NONE, NULL, NULL},
-        {{1, 0, 0, 2, 129, 255}, "obis_version", "OBIS list version identifier", KM_UNIT_NONE, NULL, NULL},
+        {{0, 0, 42, 0, 0, 255}, "logical_device_name", "COSEM logical device name", KM_UNIT_NONE, NULL, NULL},
         {{0, 0, 96, 1, 0, 255}, "meter_id", "Meter ID (GIAI GS1)", KM_UNIT_NONE, NULL, NULL},
-        {{1, 1, 0, 0, 5, 255}, "meter_id", "Meter ID (GIAI GS1)", KM_UNIT_NONE, NULL, NULL},
         {{0, 0, 96, 1, 1, 255}, "meter_id", "Equipment identifier", KM_UNIT_NONE, NULL, NULL},
         {{0, 0, 96, 1, 7, 255}, "meter_type", "Meter type", KM_UNIT_NONE, NULL, NULL},
-        {{1, 1, 96, 1, 1, 255}, "meter_type", "Meter type", KM_UNIT_NONE, NULL, NULL},
-        {{0, 0, 42, 0, 0, 255}, "logical_device_name", "COSEM logical device name", KM_UNIT_NONE, NULL, NULL},
         {{0, 0, 96, 14, 0, 255}, "tariff_indicator", "Active tariff number", KM_UNIT_NONE, NULL, NULL},
-        {{1, 3, 0, 2, 8, 255}, "dsmr_version", "DSMR version", KM_UNIT_NONE, NULL, NULL},
-        /* electricity rows, B folded to 0 */
+        {{0, 1, 1, 0, 0, 255}, "meter_timestamp", "Meter timestamp", KM_UNIT_NONE, "timestamp", NULL},
+        {{1, 0, 0, 2, 129, 255}, "obis_version", "OBIS list version identifier", KM_UNIT_NONE, NULL, NULL},
         {{1, 0, 1, 7, 0, 255}, "power_active_import", DESC_P_IMPORT, KM_UNIT_W, "power", "measurement"},
-        {{1, 0, 2, 7, 0, 255}, "power_active_export", DESC_P_EXPORT, KM_UNIT_W, "power", "measurement"},
-        {{1, 0, 3, 7, 0, 255}, "power_reactive_import", DESC_Q_IMPORT, KM_UNIT_VAR, "reactive_power", "measurement"},
-        {{1, 0, 4, 7, 0, 255}, "power_reactive_export", DESC_Q_EXPORT, KM_UNIT_VAR, "reactive_power", "measurement"},
-        {{1, 0, 9, 7, 0, 255}, "power_apparent_import", "Apparent power import", KM_UNIT_VA, "apparent_power", "measurement"},
-        {{1, 0, 10, 7, 0, 255}, "power_apparent_export", "Apparent power export", KM_UNIT_VA, "apparent_power", "measurement"},
-        {{1, 0, 21, 7, 0, 255}, "power_active_import_l1", "Active power import L1", KM_UNIT_W, "power", "measurement"},
-        {{1, 0, 41, 7, 0, 255}, "power_active_import_l2", "Active power import L2", KM_UNIT_W, "power", "measurement"},
-        {{1, 0, 61, 7, 0, 255}, "power_active_import_l3", "Active power import L3", KM_UNIT_W, "power", "measurement"},
-        {{1, 0, 22, 7, 0, 255}, "power_active_export_l1", "Active power export L1", KM_UNIT_W, "power", "measurement"},
-        {{1, 0, 42, 7, 0, 255}, "power_active_export_l2", "Active power export L2", KM_UNIT_W, "power", "measurement"},
-        {{1, 0, 62, 7, 0, 255}, "power_active_export_l3", "Active power export L3", KM_UNIT_W, "power", "measurement"},
-        {{1, 0, 23, 7, 0, 255}, "power_reactive_import_l1", "Reactive power import L1", KM_UNIT_VAR, "reactive_power", "measurement"},
-        {{1, 0, 43, 7, 0, 255}, "power_reactive_import_l2", "Reactive power import L2", KM_UNIT_VAR, "reactive_power", "measurement"},
-        {{1, 0, 63, 7, 0, 255}, "power_reactive_import_l3", "Reactive power import L3", KM_UNIT_VAR, "reactive_power", "measurement"},
-        {{1, 0, 24, 7, 0, 255}, "power_reactive_export_l1", "Reactive power export L1", KM_UNIT_VAR, "reactive_power", "measurement"},
-        {{1, 0, 44, 7, 0, 255}, "power_reactive_export_l2", "Reactive power export L2", KM_UNIT_VAR, "reactive_power", "measurement"},
-        {{1, 0, 64, 7, 0, 255}, "power_reactive_export_l3", "Reactive power export L3", KM_UNIT_VAR, "reactive_power", "measurement"},
-        {{1, 0, 31, 7, 0, 255}, "phase_current_l1", "IL1 Current phase L1", KM_UNIT_A, "current", "measurement"},
-        {{1, 0, 51, 7, 0, 255}, "phase_current_l2", "IL2 Current phase L2", KM_UNIT_A, "current", "measurement"},
-        {{1, 0, 71, 7, 0, 255}, "phase_current_l3", "IL3 Current phase L3", KM_UNIT_A, "current", "measurement"},
-        {{1, 0, 32, 7, 0, 255}, "phase_voltage_l1", "UL1 " DESC_U, KM_UNIT_V, "voltage", "measurement"},
-        {{1, 0, 52, 7, 0, 255}, "phase_voltage_l2", "UL2 " DESC_U, KM_UNIT_V, "voltage", "measurement"},
-        {{1, 0, 72, 7, 0, 255}, "phase_voltage_l3", "UL3 " DESC_U, KM_UNIT_V, "voltage", "measurement"},
-        {{1, 0, 13, 7, 0, 255}, "power_factor", "Power factor, total", KM_UNIT_NONE, "power_factor", "measurement"},
-        {{1, 0, 33, 7, 0, 255}, "power_factor_l1", "Power factor L1", KM_UNIT_NONE, "power_factor", "measurement"},
-        {{1, 0, 53, 7, 0, 255}, "power_factor_l2", "Power factor L2", KM_UNIT_NONE, "power_factor", "measurement"},
-        {{1, 0, 73, 7, 0, 255}, "power_factor_l3", "Power factor L3", KM_UNIT_NONE, "power_factor", "measurement"},
-        {{1, 0, 14, 7, 0, 255}, "frequency", "Supply frequency", KM_UNIT_HZ, "frequency", "measurement"},
         {{1, 0, 1, 8, 0, 255}, "energy_active_cum_import", "Cumulative hourly active import energy (A+) (Q1+Q4)", KM_UNIT_KWH, "energy", "total_increasing"},
-        {{1, 0, 2, 8, 0, 255}, "energy_active_cum_export", "Cumulative hourly active export energy (A-) (Q2+Q3)", KM_UNIT_KWH, "energy", "total_increasing"},
-        {{1, 0, 3, 8, 0, 255}, "energy_reactive_cum_import", "Cumulative hourly reactive import energy (R+) (Q1+Q2)", KM_UNIT_KVARH, NULL, "total_increasing"},
-        {{1, 0, 4, 8, 0, 255}, "energy_reactive_cum_export", "Cumulative hourly reactive export energy (R-) (Q3+Q4)", KM_UNIT_KVARH, NULL, "total_increasing"},
         {{1, 0, 1, 8, 1, 255}, "energy_active_cum_import_t1", "Active import energy, tariff 1", KM_UNIT_KWH, "energy", "total_increasing"},
         {{1, 0, 1, 8, 2, 255}, "energy_active_cum_import_t2", "Active import energy, tariff 2", KM_UNIT_KWH, "energy", "total_increasing"},
+        {{1, 0, 2, 7, 0, 255}, "power_active_export", DESC_P_EXPORT, KM_UNIT_W, "power", "measurement"},
+        {{1, 0, 2, 8, 0, 255}, "energy_active_cum_export", "Cumulative hourly active export energy (A-) (Q2+Q3)", KM_UNIT_KWH, "energy", "total_increasing"},
         {{1, 0, 2, 8, 1, 255}, "energy_active_cum_export_t1", "Active export energy, tariff 1", KM_UNIT_KWH, "energy", "total_increasing"},
         {{1, 0, 2, 8, 2, 255}, "energy_active_cum_export_t2", "Active export energy, tariff 2", KM_UNIT_KWH, "energy", "total_increasing"},
+        {{1, 0, 3, 7, 0, 255}, "power_reactive_import", DESC_Q_IMPORT, KM_UNIT_VAR, "reactive_power", "measurement"},
+        {{1, 0, 3, 8, 0, 255}, "energy_reactive_cum_import", "Cumulative hourly reactive import energy (R+) (Q1+Q2)", KM_UNIT_KVARH, NULL, "total_increasing"},
+        {{1, 0, 4, 7, 0, 255}, "power_reactive_export", DESC_Q_EXPORT, KM_UNIT_VAR, "reactive_power", "measurement"},
+        {{1, 0, 4, 8, 0, 255}, "energy_reactive_cum_export", "Cumulative hourly reactive export energy (R-) (Q3+Q4)", KM_UNIT_KVARH, NULL, "total_increasing"},
+        {{1, 0, 9, 7, 0, 255}, "power_apparent_import", "Apparent power import", KM_UNIT_VA, "apparent_power", "measurement"},
+        {{1, 0, 10, 7, 0, 255}, "power_apparent_export", "Apparent power export", KM_UNIT_VA, "apparent_power", "measurement"},
+        {{1, 0, 13, 7, 0, 255}, "power_factor", "Power factor, total", KM_UNIT_NONE, "power_factor", "measurement"},
+        {{1, 0, 14, 7, 0, 255}, "frequency", "Supply frequency", KM_UNIT_HZ, "frequency", "measurement"},
+        {{1, 0, 21, 7, 0, 255}, "power_active_import_l1", "Active power import L1", KM_UNIT_W, "power", "measurement"},
+        {{1, 0, 22, 7, 0, 255}, "power_active_export_l1", "Active power export L1", KM_UNIT_W, "power", "measurement"},
+        {{1, 0, 23, 7, 0, 255}, "power_reactive_import_l1", "Reactive power import L1", KM_UNIT_VAR, "reactive_power", "measurement"},
+        {{1, 0, 24, 7, 0, 255}, "power_reactive_export_l1", "Reactive power export L1", KM_UNIT_VAR, "reactive_power", "measurement"},
+        {{1, 0, 31, 7, 0, 255}, "phase_current_l1", "IL1 Current phase L1", KM_UNIT_A, "current", "measurement"},
+        {{1, 0, 32, 7, 0, 255}, "phase_voltage_l1", "UL1 " DESC_U, KM_UNIT_V, "voltage", "measurement"},
+        {{1, 0, 33, 7, 0, 255}, "power_factor_l1", "Power factor L1", KM_UNIT_NONE, "power_factor", "measurement"},
+        {{1, 0, 41, 7, 0, 255}, "power_active_import_l2", "Active power import L2", KM_UNIT_W, "power", "measurement"},
+        {{1, 0, 42, 7, 0, 255}, "power_active_export_l2", "Active power export L2", KM_UNIT_W, "power", "measurement"},
+        {{1, 0, 43, 7, 0, 255}, "power_reactive_import_l2", "Reactive power import L2", KM_UNIT_VAR, "reactive_power", "measurement"},
+        {{1, 0, 44, 7, 0, 255}, "power_reactive_export_l2", "Reactive power export L2", KM_UNIT_VAR, "reactive_power", "measurement"},
+        {{1, 0, 51, 7, 0, 255}, "phase_current_l2", "IL2 Current phase L2", KM_UNIT_A, "current", "measurement"},
+        {{1, 0, 52, 7, 0, 255}, "phase_voltage_l2", "UL2 " DESC_U, KM_UNIT_V, "voltage", "measurement"},
+        {{1, 0, 53, 7, 0, 255}, "power_factor_l2", "Power factor L2", KM_UNIT_NONE, "power_factor", "measurement"},
+        {{1, 0, 61, 7, 0, 255}, "power_active_import_l3", "Active power import L3", KM_UNIT_W, "power", "measurement"},
+        {{1, 0, 62, 7, 0, 255}, "power_active_export_l3", "Active power export L3", KM_UNIT_W, "power", "measurement"},
+        {{1, 0, 63, 7, 0, 255}, "power_reactive_import_l3", "Reactive power import L3", KM_UNIT_VAR, "reactive_power", "measurement"},
+        {{1, 0, 64, 7, 0, 255}, "power_reactive_export_l3", "Reactive power export L3", KM_UNIT_VAR, "reactive_power", "measurement"},
+        {{1, 0, 71, 7, 0, 255}, "phase_current_l3", "IL3 Current phase L3", KM_UNIT_A, "current", "measurement"},
+        {{1, 0, 72, 7, 0, 255}, "phase_voltage_l3", "UL3 " DESC_U, KM_UNIT_V, "voltage", "measurement"},
+        {{1, 0, 73, 7, 0, 255}, "power_factor_l3", "Power factor L3", KM_UNIT_NONE, "power_factor", "measurement"},
+        {{1, 1, 0, 0, 5, 255}, "meter_id", "Meter ID (GIAI GS1)", KM_UNIT_NONE, NULL, NULL},
+        {{1, 1, 0, 2, 129, 255}, "obis_version", "OBIS list version identifier", KM_UNIT_NONE, NULL, NULL},
+        {{1, 1, 96, 1, 1, 255}, "meter_type", "Meter type", KM_UNIT_NONE, NULL, NULL},
+        {{1, 3, 0, 2, 8, 255}, "dsmr_version", "DSMR version", KM_UNIT_NONE, NULL, NULL},
 };
 
 #define N_ROWS (sizeof(obis_table) / sizeof(obis_table[0]))
 
 static const km_obis_info *find_exact(const uint8_t obis[6])
 {
-        for (size_t i = 0; i < N_ROWS; i++)
-                if (memcmp(obis_table[i].obis, obis, 6) == 0)
-                        return &obis_table[i];
+        size_t lo = 0, hi = N_ROWS;
+        while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                int c = memcmp(obis_table[mid].obis, obis, 6);
+                if (c == 0)
+                        return &obis_table[mid];
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
         return NULL;
 }
 
