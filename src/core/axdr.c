@@ -149,79 +149,8 @@ static km_status read_variable(km_cursor *c, km_axdr_item *it)
         return KM_OK;
 }
 
-/* The common HAN-port types without a detour through the general path. */
-static bool read_fast(km_cursor *c, km_axdr_item *it)
+km_status km_axdr_read_general(km_cursor *c, km_axdr_item *it)
 {
-        const uint8_t *p = c->p + c->pos;
-        size_t left = c->n - c->pos;
-        switch (it->tag) {
-        case KM_TAG_DOUBLE_LONG_UNSIGNED:
-                if (left < 4)
-                        return false;
-                it->cls = KM_AXDR_INTEGER;
-                it->i = (int64_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
-                c->pos += 4;
-                return true;
-        case KM_TAG_LONG_UNSIGNED:
-                if (left < 2)
-                        return false;
-                it->cls = KM_AXDR_INTEGER;
-                it->i = (int64_t)((uint32_t)p[0] << 8 | p[1]);
-                c->pos += 2;
-                return true;
-        case KM_TAG_LONG:
-                if (left < 2)
-                        return false;
-                it->cls = KM_AXDR_INTEGER;
-                it->i = (int16_t)(uint16_t)((uint32_t)p[0] << 8 | p[1]);
-                c->pos += 2;
-                return true;
-        case KM_TAG_INTEGER:
-                if (left < 1)
-                        return false;
-                it->cls = KM_AXDR_INTEGER;
-                it->i = (int8_t)p[0];
-                c->pos += 1;
-                return true;
-        case KM_TAG_UNSIGNED:
-        case KM_TAG_ENUM:
-                if (left < 1)
-                        return false;
-                it->cls = KM_AXDR_INTEGER;
-                it->i = p[0];
-                c->pos += 1;
-                return true;
-        case KM_TAG_OCTET_STRING:
-        case KM_TAG_VISIBLE_STRING:
-                if (left < 1 || p[0] >= 0x80 || left - 1 < p[0])
-                        return false;
-                it->cls = KM_AXDR_BYTES;
-                it->count = p[0];
-                it->len = p[0];
-                it->bytes = p + 1;
-                c->pos += 1 + (size_t)p[0];
-                return true;
-        case KM_TAG_STRUCTURE:
-        case KM_TAG_ARRAY:
-                if (left < 1 || p[0] >= 0x80 || left - 1 < p[0])
-                        return false;
-                it->cls = KM_AXDR_CONTAINER;
-                it->count = p[0];
-                c->pos += 1;
-                return true;
-        default:
-                return false;
-        }
-}
-
-km_status km_axdr_read(km_cursor *c, km_axdr_item *it)
-{
-        if (!have(c, 1))
-                return KM_ERR_MALFORMED;
-        it->tag = c->p[c->pos++];
-        it->len = 0;
-        if (read_fast(c, it))
-                return KM_OK;
         it->count = 0;
         it->i = 0;
         it->f = 0;

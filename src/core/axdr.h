@@ -80,9 +80,90 @@ static inline size_t km_cursor_left(const km_cursor *c)
         return c->n - c->pos;
 }
 
+/* The common HAN-port types without a detour through the general path. */
+static inline bool km_axdr_read_fast(km_cursor *c, km_axdr_item *it)
+{
+        const uint8_t *p = c->p + c->pos;
+        size_t left = c->n - c->pos;
+        switch (it->tag) {
+        case KM_TAG_DOUBLE_LONG_UNSIGNED:
+                if (left < 4)
+                        return false;
+                it->cls = KM_AXDR_INTEGER;
+                it->i = (int64_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
+                c->pos += 4;
+                return true;
+        case KM_TAG_LONG_UNSIGNED:
+                if (left < 2)
+                        return false;
+                it->cls = KM_AXDR_INTEGER;
+                it->i = (int64_t)((uint32_t)p[0] << 8 | p[1]);
+                c->pos += 2;
+                return true;
+        case KM_TAG_LONG:
+                if (left < 2)
+                        return false;
+                it->cls = KM_AXDR_INTEGER;
+                it->i = (int16_t)(uint16_t)((uint32_t)p[0] << 8 | p[1]);
+                c->pos += 2;
+                return true;
+        case KM_TAG_INTEGER:
+                if (left < 1)
+                        return false;
+                it->cls = KM_AXDR_INTEGER;
+                it->i = (int8_t)p[0];
+                c->pos += 1;
+                return true;
+        case KM_TAG_UNSIGNED:
+        case KM_TAG_ENUM:
+                if (left < 1)
+                        return false;
+                it->cls = KM_AXDR_INTEGER;
+                it->i = p[0];
+                c->pos += 1;
+                return true;
+        case KM_TAG_OCTET_STRING:
+        case KM_TAG_VISIBLE_STRING:
+                if (left < 1 || p[0] >= 0x80 || left - 1 < p[0])
+                        return false;
+                it->cls = KM_AXDR_BYTES;
+                it->count = p[0];
+                it->len = p[0];
+                it->bytes = p + 1;
+                c->pos += 1 + (size_t)p[0];
+                return true;
+        case KM_TAG_STRUCTURE:
+        case KM_TAG_ARRAY:
+                if (left < 1 || p[0] >= 0x80 || left - 1 < p[0])
+                        return false;
+                it->cls = KM_AXDR_CONTAINER;
+                it->count = p[0];
+                c->pos += 1;
+                return true;
+        default:
+                return false;
+        }
+}
+
+/* The rest of km_axdr_read() for the types read_fast does not handle; the
+ * tag has been consumed already. */
+km_status km_axdr_read_general(km_cursor *c, km_axdr_item *ret_item);
+
+/* Reads one item (see above). Inline so the common types cost a few
+ * instructions at each call site. */
+static inline km_status km_axdr_read(km_cursor *c, km_axdr_item *it)
+{
+        if (c->pos >= c->n)
+                return KM_ERR_MALFORMED;
+        it->tag = c->p[c->pos++];
+        it->len = 0;
+        if (km_axdr_read_fast(c, it))
+                return KM_OK;
+        return km_axdr_read_general(c, it);
+}
+
 /* A-XDR length: one byte below 0x80, else 0x8N followed by N big-endian bytes. */
 km_status km_axdr_read_length(km_cursor *c, uint32_t *ret_len);
-km_status km_axdr_read(km_cursor *c, km_axdr_item *ret_item);
 km_status km_axdr_skip(km_cursor *c, unsigned depth);
 /* Skips the `count` elements of a container whose header was just read. */
 km_status km_axdr_skip_elements(km_cursor *c, uint32_t count, unsigned depth);
