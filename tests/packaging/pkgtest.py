@@ -13,7 +13,7 @@ cmake/packaging.cmake, label "packaging"):
            command line, environment and as much of the sandbox as this
            machine allows, see unitsandbox.py): it reads a pty and publishes
            to a mosquitto broker on 127.0.0.1
-  purge    `dpkg --purge` leaves nothing behind
+  purge    `apt-get purge` (dpkg --purge) leaves nothing behind
 
 Tests needing root exit 77 (skipped) without it. Python standard library only.
 """
@@ -74,6 +74,14 @@ def need_root():
         sys.exit(SKIP)
 
 
+def need_our_install(args):
+    """The tests after `install` check the package this build installed."""
+    need_root()
+    if not os.path.exists(os.path.join(args.state, "installed-by-test")):
+        print(f"skipped: packaging_deb_install did not install {PKG} from this build")
+        sys.exit(SKIP)
+
+
 def the_deb(args):
     debs = glob.glob(os.path.join(args.build, f"{PKG}_*.deb"))
     check(len(debs) == 1, f"expected one {PKG}_*.deb in {args.build}, found {debs}")
@@ -99,15 +107,15 @@ def installed_files():
 
 def man_file_paths(text):
     """Paths listed under .SH FILES of a roff man page (.TP/.I entries)."""
-    paths, in_files = [], False
+    paths, in_files, prev = [], False, ""
     for line in text.splitlines():
         if line.startswith(".SH"):
             in_files = line.split(None, 1)[1].strip('"') == "FILES"
-            continue
-        if in_files:
+        elif in_files and prev == ".TP":
             m = re.match(r"\.IR? (/\S+)", line)
             if m and "\\f" not in m.group(1):
                 paths.append(m.group(1))
+        prev = line
     return paths
 
 
@@ -195,16 +203,24 @@ def t_prefix(args):
 def t_install(args):
     need_root()
     deb = the_deb(args)
+    marker = os.path.join(args.state, "installed-by-test")
+    if os.path.exists(marker):
+        os.unlink(marker)
     p = run(["dpkg-query", "-W", "-f=${Status}", PKG], check_rc=False)
-    check("installed" not in p.stdout.split(),
-          f"{PKG} is already installed here; the test will not touch it (dpkg --purge {PKG})")
+    if "installed" in p.stdout.split():
+        # Someone's own installation (or another build's test run): hands off.
+        print(f"skipped: {PKG} is already installed here; the tests will not touch it")
+        return SKIP
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    p = run(["apt-get", "install", "-y", "--no-install-recommends", "./" + os.path.basename(deb)],
+    p = run(["apt-get", "install", "-y", "--no-install-recommends",
+             "-o", "DPkg::Lock::Timeout=120", "./" + os.path.basename(deb)],
             cwd=os.path.dirname(deb), env=env)
+    os.makedirs(args.state, exist_ok=True)
+    with open(marker, "w") as f:
+        f.write(deb + "\n")
     print(p.stdout[-2000:], p.stderr[-2000:])
     status = run(["dpkg-query", "-W", "-f=${Status}", PKG]).stdout
     check(status == "install ok installed", f"dpkg status: {status}")
-    os.makedirs(args.state, exist_ok=True)
     with open(os.path.join(args.state, "dpkg-L"), "w") as f:
         f.write("\n".join(sorted(installed_files())) + "\n")
     # The user, and a config only root and its group may read.
@@ -227,7 +243,7 @@ def t_install(args):
 # ---------------------------------------------------------------- files
 
 def t_files(args):
-    need_root()
+    need_our_install(args)
     files = installed_files()
     named = set()
     for page in MAN_PAGES:
@@ -259,7 +275,7 @@ def t_files(args):
 # ---------------------------------------------------------------- units
 
 def t_units(args):
-    need_root()
+    need_our_install(args)
     for u in UNITS:
         path = os.path.join(UNITDIR, u)
         exposure(path)
@@ -318,7 +334,7 @@ def meter_id_of(capture):
 
 
 def t_sandbox(args):
-    need_root()
+    need_our_install(args)
     unit = unitsandbox.parse_unit(os.path.join(UNITDIR, "kaifa-meter.service"))
     print("not emulated here:", ", ".join(unitsandbox.not_emulated(unit)) or "nothing")
     capture = os.path.join(args.source, "tests/data", CAPTURE)
@@ -476,16 +492,18 @@ def proc_status(pid):
 
 def t_purge(args):
     need_root()
-    p = run(["dpkg-query", "-W", "-f=${Status}", PKG], check_rc=False)
-    if "installed" not in p.stdout.split():
-        print(f"{PKG} not installed: nothing to purge")
+    marker = os.path.join(args.state, "installed-by-test")
+    if not os.path.exists(marker):
+        print(f"{PKG} was not installed by this build's tests: nothing to purge")
         return 0
+    os.unlink(marker)
     # What an admin would have done: enable both units.
     run(["systemctl", "enable", "kaifa-meter.service", "kaifa-meter@second.service"])
     links = glob.glob("/etc/systemd/system/*.wants/kaifa-meter*")
     check(len(links) == 2, f"systemctl enable made {links}")
     os.makedirs("/var/lib/kaifa-meter", exist_ok=True)
-    run(["dpkg", "--purge", PKG])
+    run(["apt-get", "purge", "-y", "-o", "DPkg::Lock::Timeout=120", PKG],
+        env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
     p = run(["dpkg-query", "-W", "-f=${Status}", PKG], check_rc=False)
     check("installed" not in p.stdout.split(), f"still installed after purge: {p.stdout}")
     listed = os.path.join(args.state, "dpkg-L")
