@@ -40,7 +40,8 @@ if(KM_BUILD_TESTS)
   set(KM_DAEMON_TESTS ${PROJECT_SOURCE_DIR}/tests/integration/daemon)
   set(KM_DAEMON_TEST_ENV
     "KM_DAEMON=$<TARGET_FILE:kaifa-meterd>"
-    "KM_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+    "KM_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+    "KM_CLI=$<TARGET_FILE:kaifa-meter>")
   if(Python3_Interpreter_FOUND)
     # name | script | timeout (s)
     set(KM_DAEMON_TEST_CASES

@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""kaifa-meterd end to end: a real capture (Kaifa MA304T4, 1475 frames with
+list 1, list 2 and one hourly list 3) written into a socat pty, the daemon
+reading the other end and publishing to a real mosquitto. Checks:
+
+- every value is retained at kaifa/<meter id>/<name> with the payload of the
+  last frame that carried it (compared with what `kaifa-meter parse-file`
+  decodes), in display units (801.652 kWh, 230.2 V ...);
+- list 1 frames sent before the first list 2 are held, then published under
+  the right meter id, and nothing is published under any other id;
+- kaifa/<id>/state is a JSON document of the latest full reading;
+- every Home Assistant discovery config is valid JSON with unique_id,
+  device (identifiers, manufacturer, model, name, sw_version,
+  serial_number), origin, availability and the right classes and units;
+- configs are sent again when homeassistant/status says online;
+- status is online while running, offline after SIGTERM, which exits 0
+  within 1 s.
+"""
+import json
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kmtest as k  # noqa: E402
+
+CLI = os.environ.get("KM_CLI")
+
+
+def expected_values(readings):
+    """name -> last value sent, over all readings in order."""
+    last = {}
+    for r in readings:
+        for name, v in r["data"].items():
+            last[name] = v
+    return last
+
+
+def same_value(payload, value):
+    if isinstance(value, (int, float)):
+        try:
+            return abs(float(payload) - float(value)) < 1e-9
+        except ValueError:
+            return False
+    return payload == str(value)
+
+
+def check_discovery(retained, node, keys):
+    prefix = "homeassistant/sensor/%s/" % node
+    configs = {t[len(prefix):-len("/config")]: p for t, p in retained.items()
+               if t.startswith(prefix) and t.endswith("/config")}
+    k.check(set(configs) == set(keys), "one discovery config per value (%d configs, %d values)"
+            % (len(configs), len(keys)))
+    uids = set()
+    for key, payload in sorted(configs.items()):
+        try:
+            c = json.loads(payload)
+        except ValueError:
+            k.check(False, "%s: config is valid JSON" % key)
+            continue
+        dev = c.get("device", {})
+        ok = (c.get("unique_id") and c["unique_id"] not in uids
+              and c.get("name")
+              and c.get("state_topic") == "kaifa/%s/%s" % (k.METER_ID, key)
+              and c.get("availability_topic") == "kaifa/%s/status" % k.METER_ID
+              and c.get("payload_available") == "online"
+              and c.get("payload_not_available") == "offline"
+              and dev.get("identifiers") == [node]
+              and dev.get("manufacturer") == "Kaifa"
+              and dev.get("model") == "MA304T4"
+              and dev.get("name")
+              and dev.get("sw_version") == "KFM_001"
+              and dev.get("serial_number") == k.METER_ID
+              and c.get("origin", {}).get("name") == "kaifa-meterd")
+        k.check(bool(ok), "%s: config has unique_id, state/availability topics, device and origin" % key)
+        uids.add(c.get("unique_id"))
+        want = None
+        if key.startswith("energy_active"):
+            want = ("energy", "total_increasing", "kWh")
+        elif key.startswith("energy_reactive"):
+            want = (None, "total_increasing", "kvarh")
+        elif key.startswith("power_active"):
+            want = ("power", "measurement", "W")
+        elif key.startswith("power_reactive"):
+            want = ("reactive_power", "measurement", "var")
+        elif key.startswith("phase_voltage"):
+            want = ("voltage", "measurement", "V")
+        elif key.startswith("phase_current"):
+            want = ("current", "measurement", "A")
+        if want:
+            got = (c.get("device_class"), c.get("state_class"), c.get("unit_of_measurement"))
+            k.check(got == want, "%s: device_class/state_class/unit %s (got %s)" % (key, want, got))
+        if key in ("meter_id", "meter_type", "obis_version"):
+            k.check(c.get("entity_category") == "diagnostic" and "unit_of_measurement" not in c,
+                    "%s: diagnostic text entity" % key)
+    return configs
+
+
+def main():
+    k.need(k.DAEMON, "mosquitto", "mosquitto_sub", "mosquitto_pub", "socat")
+    work = k.Workdir()
+    broker = k.Broker(work)
+    pty = k.Pty(work)
+    daemon = sub = None
+    try:
+        broker.start()
+        pty.start()
+        daemon = k.Daemon(work, k.daemon_config(pty.meter, broker.port))
+        daemon.start()
+        sub = k.Subscriber(work, broker, ["kaifa/#"], "live.log")
+        k.check(k.wait_for(lambda: "reading" in daemon.logtext(), 5), "daemon opened the pty")
+
+        data = open(k.KAIFA_T4, "rb").read()
+        pty.write(data, chunk=2048, pause=0.03)
+        state_topic = "kaifa/%s/state" % k.METER_ID
+        done = k.wait_for(lambda: '"power_active_import":215' in broker.retained(["kaifa/#"], 1).get(state_topic, ""), 30, 0.5)
+        k.check(bool(done), "the last frame's values reached the broker")
+        time.sleep(0.5)
+        retained = broker.retained()
+
+        # values
+        readings = k.cli_readings(CLI, k.KAIFA_T4) if CLI else []
+        k.check(len(readings) == 1475, "the CLI decodes the capture (1475 frames)")
+        expect = expected_values(readings)
+        topic = "kaifa/%s/" % k.METER_ID
+        values = {t[len(topic):]: p for t, p in retained.items()
+                  if t.startswith(topic) and t[len(topic):] not in ("state", "status")}
+        k.check(set(values) == set(expect), "one retained topic per value name: %s" % sorted(values))
+        for name in sorted(expect):
+            v = expect[name]["value"]
+            if name == "meter_timestamp":
+                k.check(values.get(name) == "2017-01-18T15:00:00", "meter_timestamp is ISO 8601: %s"
+                        % values.get(name))
+                continue
+            k.check(same_value(values.get(name, ""), v), "%s = %s (retained %s)" % (name, v, values.get(name)))
+        k.check(values.get("energy_active_cum_import") == "801.652", "energy_active_cum_import is 801.652 (kWh)")
+        k.check(values.get("energy_reactive_cum_import") == "188.933", "energy_reactive_cum_import is 188.933 (kvarh)")
+        k.check(values.get("meter_id") == k.METER_ID, "meter_id is " + k.METER_ID)
+        k.check(values.get("phase_voltage_l1") == "138.1" or same_value(values.get("phase_voltage_l1", ""),
+                expect["phase_voltage_l1"]["value"]), "voltage in V with its decimals")
+        others = [t for t in retained if t.startswith("kaifa/") and not t.startswith(topic)]
+        k.check(not others, "nothing published under another meter id: %s" % others[:3])
+
+        # held list 1: the first three frames (list 1, no meter id) come out first, in order
+        live = [(t, p) for t, p in sub.messages() if t == topic + "power_active_import"]
+        first = [r["data"]["power_active_import"]["value"] for r in readings[:4]]
+        k.check([p for t, p in live[:4]] == [str(v) for v in first],
+                "list 1 values sent before the meter id were held and published in order: %s"
+                % [p for t, p in live[:4]])
+        k.check(len(live) == len(readings), "every frame published its power (%d of %d)" % (len(live), len(readings)))
+
+        # state document
+        try:
+            state = json.loads(retained.get(state_topic, ""))
+        except ValueError:
+            state = {}
+        k.check(state.get("meter_id") == k.METER_ID and state.get("energy_active_cum_import") == 801.652
+                and state.get("power_active_import") == 215 and state.get("meter_type") == "MA304T4",
+                "state is the merged latest reading as JSON")
+
+        # availability and discovery
+        k.check(retained.get(topic + "status") == "online", "status is online")
+        node = "kaifa_" + k.METER_ID
+        configs = check_discovery(retained, node, list(expect))
+
+        ha = k.Subscriber(work, broker, ["homeassistant/#"], "ha.log")
+        n_before = len(ha.lines())
+        broker.publish("homeassistant/status", "online")
+        again = k.wait_for(lambda: len(ha.lines()) - n_before >= len(configs), 5)
+        k.check(bool(again), "configs sent again after homeassistant/status online (%d new)"
+                % (len(ha.lines()) - n_before))
+        ha.stop()
+
+        rc, took = daemon.stop()
+        k.check(rc == 0, "SIGTERM: exit code 0 (got %s)" % rc)
+        k.check(took < 1.0, "SIGTERM: exited within 1 s (%.2f s)" % took)
+        k.check(broker.retained(["kaifa/#"], 1).get(topic + "status") == "offline", "status is offline after SIGTERM")
+        k.check("Traceback" not in daemon.logtext(), "daemon log is clean")
+    finally:
+        k.cleanup(sub, daemon, pty, broker)
+        print("--- daemon log (tail) ---")
+        try:
+            print("\n".join(daemon.logtext().splitlines()[-15:]))
+        except Exception:
+            pass
+        work.cleanup()
+    k.finish()
+
+
+if __name__ == "__main__":
+    main()
