@@ -112,7 +112,8 @@ def man_file_paths(text):
         if line.startswith(".SH"):
             in_files = line.split(None, 1)[1].strip('"') == "FILES"
         elif in_files and prev == ".TP":
-            m = re.match(r"\.IR? (/\S+)", line)
+            # ".I /path"; ".IR /etc/kaifa-meter/ name .conf" has a placeholder
+            m = re.match(r"\.I (/\S+)$", line)
             if m and "\\f" not in m.group(1):
                 paths.append(m.group(1))
         prev = line
