@@ -393,7 +393,10 @@ static char *ini_reader_fn(char *str, int num, void *stream)
          * sees a continuation line (multi-line values are not supported). */
         const char *start = line + strspn(line, " \t");
         check_section_line(c, start);
-        snprintf(str, (size_t)num, "%s", start);
+        if (*start == '[' && strchr(start, ']'))
+                snprintf(str, (size_t)num, "[%s]\n", c->section); /* "[ meter ]" -> "[meter]" */
+        else
+                snprintf(str, (size_t)num, "%s", start);
         return str;
 }
 

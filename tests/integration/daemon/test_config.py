@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""kaifa-meterd's configuration: every bad file gives exactly one line
+"FILE:LINE: message" on stderr and exit code 78 (EX_CONFIG), both when
+starting and with --check-config; good files (the commented sample, files
+with quotes, indentation and comments) pass; the sample documents every key
+the daemon knows; the command line answers --help, --version and usage
+errors (64)."""
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kmtest as k  # noqa: E402
+
+SAMPLE = os.path.join(k.SOURCE_DIR, "config", "kaifa-meter.conf")
+
+# (what, file content, line the message must name, words the message must contain)
+BAD = [
+    ("unknown section", "[serial]\nport = /dev/ttyUSB0\n[postgres]\nhost = x\n", 3, "unknown section [postgres]"),
+    ("unknown empty section", "[serial]\n[file]\n", 2, "unknown section [file]"),
+    ("unknown key", "[mqtt]\nhost = a\nhots = b\n", 3, "unknown key 'hots'"),
+    ("key outside any section", "port = 1\n[serial]\n", 1, "outside of any section"),
+    ("duplicate key", "[mqtt]\nport = 1883\n\nport = 1884\n", 4, "set twice"),
+    ("port not a number", "[mqtt]\nport = abc\n", 2, "not a whole number"),
+    ("port out of range", "[mqtt]\nport = 70000\n", 2, "out of range"),
+    ("qos out of range", "[mqtt]\nqos = 3\n", 2, "out of range (0 to 2)"),
+    ("keepalive too small", "[mqtt]\nkeepalive = 1\n", 2, "out of range"),
+    ("queue_limit negative", "[mqtt]\nqueue_limit = -5\n", 2, "out of range"),
+    ("bad baud rate", "[serial]\nbaud = 2401\n", 2, "not a supported baud rate"),
+    ("bad parity", "[serial]\nparity = mark\n", 2, "not a parity"),
+    ("empty port", "[serial]\nport =\n", 2, "a value is required"),
+    ("bad meter list", "[meter]\nlist = 4\n", 2, "not a meter list"),
+    ("bad boolean", "[homeassistant]\ndiscovery = maybe\n", 2, "not a boolean"),
+    ("bad log level", "[log]\nlevel = loud\n", 2, "not a log level"),
+    ("wildcard in prefix", "[mqtt]\nprefix = kaifa/#\n", 2, "wildcard"),
+    ("prefix with trailing slash", "[mqtt]\nprefix = kaifa/\n", 2, "must not start or end"),
+    ("space in client id", "[mqtt]\nclient_id = my meter\n", 2, "client_id"),
+    ("password and password_file", "[mqtt]\nusername = u\npassword = p\npassword_file = @PWFILE@\n", 4,
+     "both set"),
+    ("password without username", "[mqtt]\n\npassword = p\n", 3, "needs a username"),
+    ("missing password_file", "[mqtt]\nusername = u\npassword_file = /nonexistent/pw\n", 3,
+     "No such file or directory"),
+    ("missing cafile", "[mqtt]\ncafile = /nonexistent/ca.pem\n", 2, "No such file or directory"),
+    ("certfile without keyfile", "[mqtt]\ncafile = @PWFILE@\ncertfile = @PWFILE@\n", 3, "go together"),
+    ("syntax error", "[serial]\nthis line has no equals sign\n", 2, "syntax error"),
+    ("missing bracket", "[serial\nport = x\n", 1, "without ']'"),
+    ("line too long", "[meter]\nname = " + "x" * 300 + "\n", 2, "too long"),
+]
+
+
+def run(args, **kw):
+    env = dict(os.environ)
+    env.pop("JOURNAL_STREAM", None)
+    env.pop("INVOCATION_ID", None)
+    return subprocess.run([k.DAEMON] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10,
+                          env=env, **kw)
+
+
+def main():
+    k.need(k.DAEMON)
+    work = k.Workdir()
+    try:
+        pwfile = work.file("pw")
+        with open(pwfile, "w") as f:
+            f.write("secret\n")
+        kinds = 0
+        for what, text, line, words in BAD:
+            path = work.file("bad-%02d.conf" % kinds)
+            with open(path, "w") as f:
+                f.write(text.replace("@PWFILE@", pwfile))
+            for args in (["-c", path], ["--check-config", "-c", path]):
+                r = run(args)
+                err = r.stderr.decode()
+                lines = err.splitlines()
+                ok = (r.returncode == 78 and len(lines) == 1
+                      and lines[0].startswith("%s:%d: " % (path, line)) and words in lines[0])
+                k.check(ok, "%s (%s): exit 78 and one line '%s:%d: ...%s...' (got %d, %r)"
+                        % (what, args[0], os.path.basename(path), line, words, r.returncode, err.strip()))
+            kinds += 1
+        k.check(kinds >= 10, "at least ten kinds of bad config (%d)" % kinds)
+
+        r = run(["-c", work.file("does-not-exist.conf")])
+        k.check(r.returncode == 78 and len(r.stderr.decode().splitlines()) == 1
+                and "does-not-exist.conf: cannot open" in r.stderr.decode(),
+                "missing file: exit 78 and one line (%r)" % r.stderr.decode().strip())
+
+        r = run(["--check-config", "-c", SAMPLE])
+        k.check(r.returncode == 0, "the sample config is valid (%r)" % r.stderr.decode().strip())
+
+        good = work.file("good.conf")
+        with open(good, "w") as f:
+            f.write("# comment\n; comment\n[serial]\n  port = \"/dev/ttyAMA0\"  ; inline comment\n"
+                    "parity = NONE\nbaud=9600\n[ meter ]\nname = \"My meter\"\nlist = kaifa\n"
+                    "[mqtt]\nusername = u\npassword_file = %s\nqos = 0\nprefix = home/meters\n"
+                    "[homeassistant]\ndiscovery = off\n[log]\nlevel = warning\n" % pwfile)
+        r = run(["--dump-config", "-c", good])
+        out = r.stdout.decode()
+        k.check(r.returncode == 0, "quotes, indentation, blanks in headers and comments are accepted (%r)"
+                % r.stderr.decode().strip())
+        for want in ("port = /dev/ttyAMA0", "parity = none", "baud = 9600", "name = My meter", "list = kaifa",
+                     "password = ********", "qos = 0", "prefix = home/meters", "discovery = no",
+                     "level = warning"):
+            k.check(want in out, "effective config has '%s'" % want)
+        k.check("secret" not in out, "the password is never printed")
+
+        # the sample documents every key, with its default
+        r = run(["--dump-config", "-c", SAMPLE])
+        defaults = r.stdout.decode()
+        blocks = {}
+        cur = None
+        for l in open(SAMPLE).read().splitlines():
+            m = re.match(r"\[(\w+)\]", l)
+            if m:
+                cur = m.group(1)
+            blocks[cur] = blocks.get(cur, "") + l + "\n"
+        sample = open(SAMPLE).read()
+        section = None
+        for l in defaults.splitlines():
+            m = re.match(r"\[(\w+)\]", l)
+            if m:
+                section = m.group(1)
+                k.check("[%s]" % section in sample, "sample has section [%s]" % section)
+                continue
+            m = re.match(r"(\w+) =[ \t]*(.*)$", l)
+            if not m:
+                continue
+            key, value = m.group(1), m.group(2).strip()
+            documented = re.search(r"^#%s =[ \t]*(.*)$" % key, blocks.get(section, ""), re.M)
+            k.check(documented is not None, "sample documents [%s] %s" % (section, key))
+            if documented and key != "password":
+                k.check(documented.group(1).strip() == value, "sample shows the default of %s: %r (daemon %r)"
+                        % (key, documented.group(1).strip(), value))
+
+        r = run(["--version"])
+        k.check(r.returncode == 0 and r.stdout.decode().startswith("kaifa-meterd "), "--version")
+        r = run(["--help"])
+        k.check(r.returncode == 0 and "--check-config" in r.stdout.decode(), "--help")
+        r = run(["--no-such-option"])
+        k.check(r.returncode == 64, "unknown option: exit 64 (got %d)" % r.returncode)
+        r = run(["-c", SAMPLE, "extra"])
+        k.check(r.returncode == 64, "stray argument: exit 64 (got %d)" % r.returncode)
+    finally:
+        work.cleanup()
+    k.finish()
+
+
+if __name__ == "__main__":
+    main()
