@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Integration tests of the PostgreSQL output against a real server.
 
-Usage: test_pg.py initdb|parse_file|outage KAIFA_METER CAPTURES_DIR
+Usage: test_pg.py initdb|parse_file|outage|queue KAIFA_METER CAPTURES_DIR [PG_QUEUE_CLIENT]
 
 initdb      `kaifa-meter initdb` creates the table with the original tool's
             columns and types, says so, and says so again the second time;
@@ -15,6 +15,11 @@ parse_file  Real Kaifa, Aidon and Kamstrup captures through `parse-file
 outage      The simulated meter (10x speed) piped into parse-file while the
             server is stopped for 20 s: reading and decoding go on during the
             outage, and afterwards every frame has its row, none twice.
+queue       The sink driven directly (pg_queue_client) with a queue of 5 rows
+            while the server is frozen with SIGSTOP (a hung server, worse than
+            a stopped one): no call blocks, the oldest rows are dropped and
+            counted, the row in flight is kept, and all kept rows arrive once
+            the server is thawed.
 Exit 77 (skipped) when no PostgreSQL server binaries are installed.
 """
 import json
@@ -29,6 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pgserver  # noqa: E402
 
 MODE, KM, CAPTURES = sys.argv[1], sys.argv[2], sys.argv[3]
+CLIENT = sys.argv[4] if len(sys.argv) > 4 else None
 DB = "power"
 failures = []
 
@@ -263,8 +269,84 @@ def test_outage(srv):
     print("  parse-file said:\n    " + "\n    ".join(err.strip().splitlines()))
 
 
+# ---------------------------------------------------------------------------
+
+def server_pids(srv):
+    """The postmaster and its children (the backends), from postmaster.pid and /proc."""
+    with open(os.path.join(srv.data, "postmaster.pid")) as f:
+        pm = int(f.readline())
+    pids = [pm]
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pm:
+            pids.append(int(d))
+    return pids
+
+
+def signal_all(pids, sig):
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def test_queue(srv):
+    table = "queue"
+    km(["initdb"] + db_args(srv, table))
+    client = subprocess.Popen([CLIENT, srv.sock, DB, pgserver.USER, table], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    frozen = []
+
+    def line():
+        out = [None]
+        t = threading.Thread(target=lambda: out.__setitem__(0, client.stdout.readline().strip()))
+        t.start()
+        t.join(30)
+        return out[0] or ""
+
+    def go():
+        client.stdin.write("go\n")
+        client.stdin.flush()
+
+    try:
+        check(line() == "drained 1", "queue: a first row is written")
+        frozen = server_pids(srv)
+        signal_all(frozen, signal.SIGSTOP)
+        go()
+        slowest = line()
+        stats = line()
+        ms = float(slowest.split()[1]) if slowest.startswith("slowest_ms") else 1e9
+        check(ms < 100, "queue: with the server hung no call blocks (slowest %.1f ms)" % ms)
+        check(stats == "queued 13 inserted 1 dropped 7 failed 0 pending 5",
+              "queue: bounded at 5, 7 oldest dropped and counted (%s)" % stats)
+        signal_all(frozen, signal.SIGCONT)
+        frozen = []
+        go()
+        drain = line()
+        stats = line()
+        check(drain == "drain 0", "queue: drained once the server is back")
+        check(stats == "queued 13 inserted 6 dropped 7 failed 0 pending 0", "queue: counters after (%s)" % stats)
+        client.wait(timeout=10)
+        got = [r[0] for r in srv.psql('SELECT pwr_act_pos FROM "%s" ORDER BY id' % table, DB)]
+        check(got == ["1000", "1001", "1009", "1010", "1011", "1012"],
+              "queue: the row in flight and the 4 newest were kept (%s)" % got)
+    finally:
+        signal_all(frozen, signal.SIGCONT)
+        if client.poll() is None:
+            client.kill()
+            client.wait()
+
+
 def main():
-    tests = {"initdb": test_initdb, "parse_file": test_parse_file, "outage": test_outage}
+    tests = {"initdb": test_initdb, "parse_file": test_parse_file, "outage": test_outage,
+             "queue": test_queue}
     if MODE not in tests:
         print("unknown test %s" % MODE)
         return 2
