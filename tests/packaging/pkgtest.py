@@ -301,18 +301,27 @@ def free_port():
 
 
 def read_lines_until(proc, pred, timeout, seen):
-    """Reads proc's stdout lines into seen until pred(line) or timeout."""
+    """Reads proc's stdout lines into seen until pred(line) or timeout.
+    Reads the raw fd, so no line waits in a Python buffer unseen by select."""
+    fd = proc.stdout.fileno()
+    buf = getattr(proc, "km_partial", b"")
     end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        r, _, _ = select.select([proc.stdout], [], [], 0.2)
+    found = False
+    while True:
+        while b"\n" in buf and not found:
+            line, buf = buf.split(b"\n", 1)
+            seen.append(line.decode(errors="replace"))
+            found = pred(seen[-1])
+        if found or time.monotonic() >= end:
+            break
+        r, _, _ = select.select([fd], [], [], 0.2)
         if r:
-            line = proc.stdout.readline()
-            if not line:
-                return False
-            seen.append(line.rstrip("\n"))
-            if pred(seen[-1]):
-                return True
-    return False
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            buf += chunk
+    proc.km_partial = buf
+    return found
 
 
 def notify_wait(sock, want, timeout, log):
@@ -394,7 +403,7 @@ def t_sandbox(args):
                     f'{{ echo "not in a new mount namespace" >&2; exit 1; }}\n' + argv[-1])
         sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port),
                                 "-u", "kaifa", "-P", "s3cret", "-t", "kaifa/#", "-v"],
-                               stdout=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE)
         procs.append(sub)
         dlog = open(os.path.join(work, "daemon.log"), "w+")
         daemon = subprocess.Popen(argv, stdout=dlog, stderr=subprocess.STDOUT)
@@ -418,7 +427,7 @@ def t_sandbox(args):
         status_seen = [l for l in seen if l == f"kaifa/{meter_id}/status online"]
         check(status_seen or read_lines_until(
             sub, lambda l: l == f"kaifa/{meter_id}/status online", 5, seen),
-            "no 'online' status")
+            f"no online status; seen: {seen}")
 
         # Checks of the sandbox itself, from the daemon's own /proc entry.
         daemon_pid = find_daemon_pid(daemon.pid)

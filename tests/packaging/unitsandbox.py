@@ -96,20 +96,26 @@ def syscall_numbers():
     return nums
 
 
-def expand_filter_set(spec):
-    """Syscall names of a SystemCallFilter= item list (groups expanded by
-    systemd-analyze itself, so the test uses this machine's definitions)."""
+def expand_filter_set(spec, _seen=None):
+    """Syscall names of a SystemCallFilter= item list, groups expanded
+    recursively with this machine's systemd-analyze."""
+    seen = set() if _seen is None else _seen
     names = set()
     for item in spec.split():
-        if item.startswith("@"):
-            out = subprocess.run(["systemd-analyze", "syscall-filter", item], check=True,
-                                 capture_output=True, text=True).stdout
-            for line in out.splitlines():
-                line = line.strip()
-                if line and not line.startswith(("#", "@")):
-                    names.add(line)
-        else:
+        if not item.startswith("@"):
             names.add(item)
+            continue
+        if item in seen:
+            continue
+        seen.add(item)
+        out = subprocess.run(["systemd-analyze", "syscall-filter", item], check=True,
+                             capture_output=True, text=True).stdout
+        for line in out.splitlines()[1:]:  # the first line is the group's name
+            line = line.strip()
+            if line.startswith("@"):
+                names |= expand_filter_set(line, seen)
+            elif line and not line.startswith("#"):
+                names.add(line)
     return names
 
 
