@@ -113,7 +113,7 @@ def man_file_paths(text):
             in_files = line.split(None, 1)[1].strip('"') == "FILES"
         elif in_files and prev == ".TP":
             # ".I /path"; ".IR /etc/kaifa-meter/ name .conf" has a placeholder
-            m = re.match(r"\.I (/\S+)$", line)
+            m = re.match(r"\.I (?:\\%)?(/\S+)$", line)
             if m and "\\f" not in m.group(1):
                 paths.append(m.group(1))
         prev = line
