@@ -133,8 +133,7 @@ static double crc_pass(const bench_stream *s)
 }
 
 /* Stream offsets just past each frame that yields a reading (exclusive end of
- * its FCS), found by one untimed pass. The decoder's buffer holds the bytes
- * pushed last, so buf[0] sits at offset pushed - hdlc.len. */
+ * its FCS), found by one untimed pass. */
 static size_t *reading_ends(const bench_stream *s, size_t *ret_count)
 {
         size_t cap = 1024, count = 0;
@@ -158,8 +157,13 @@ static size_t *reading_ends(const bench_stream *s, size_t *ret_count)
                                 ends = n;
                                 cap *= 2;
                         }
-                        size_t base = pushed - decoder.hdlc.len;
-                        ends[count++] = base + (size_t)(ev.bytes - decoder.hdlc.buf) + ev.len;
+                        /* frames are read in place from the pushed chunk, or
+                         * from the framer's own buffer when they straddled two */
+                        if (ev.bytes >= s->bytes && ev.bytes < s->bytes + s->size)
+                                ends[count++] = (size_t)(ev.bytes - s->bytes) + ev.len;
+                        else
+                                ends[count++] = pushed - decoder.hdlc.len + (size_t)(ev.bytes - decoder.hdlc.buf) +
+                                                ev.len;
                 }
         }
         *ret_count = count;

@@ -40,9 +40,14 @@ typedef struct km_hdlc_header {
         size_t info_len;
 } km_hdlc_header;
 
+/* The framer examines either the caller's chunk in place (zero copy, the
+ * common case) or its own buffer, which holds a frame that straddles two
+ * chunks. */
 typedef struct km_hdlc {
-        size_t len;       /* bytes held in buf */
-        size_t pos;       /* first byte not yet examined */
+        const uint8_t *view; /* bytes being examined: buf or the caller's chunk */
+        size_t len;          /* bytes in view */
+        size_t pos;          /* first byte not yet examined */
+        bool external;       /* view is the caller's chunk */
         bool eof;
         bool ignore_checksum;
         uint8_t buf[KM_HDLC_BUF];
@@ -64,6 +69,9 @@ typedef struct km_hdlc_out {
 } km_hdlc_out;
 
 void km_hdlc_init(km_hdlc *h);
+/* Takes bytes: the whole chunk when nothing is buffered (it is then read in
+ * place, so it must stay valid until km_hdlc_next() returns NEED_MORE), else
+ * as much as the buffer holds. Returns 0 while results are waiting. */
 size_t km_hdlc_push(km_hdlc *h, const uint8_t *data, size_t n);
 void km_hdlc_finish(km_hdlc *h);
 /* Finds the next frame or rejected candidate. Bytes passed over (garbage

@@ -15,25 +15,45 @@
 
 void km_hdlc_init(km_hdlc *h)
 {
+        h->view = h->buf;
         h->len = 0;
         h->pos = 0;
+        h->external = false;
         h->eof = false;
         h->ignore_checksum = false;
 }
 
+/* Moves the unexamined bytes to the start of the own buffer. The caller
+ * ensures they fit (at most one frame is ever left over). */
+static void keep_rest(km_hdlc *h)
+{
+        size_t rest = h->len - h->pos;
+        memmove(h->buf, h->view + h->pos, rest);
+        h->view = h->buf;
+        h->len = rest;
+        h->pos = 0;
+        h->external = false;
+}
+
 size_t km_hdlc_push(km_hdlc *h, const uint8_t *data, size_t n)
 {
-        if (h->pos > 0) {
-                memmove(h->buf, h->buf + h->pos, h->len - h->pos);
-                h->len -= h->pos;
+        if (h->external)
+                return 0; /* the previous chunk has not been pulled through */
+        h->eof = false;
+        if (h->pos == h->len) {
+                h->view = data; /* nothing buffered: read the chunk in place */
+                h->len = n;
                 h->pos = 0;
+                h->external = true;
+                return n;
         }
+        if (h->pos > 0)
+                keep_rest(h);
         size_t room = sizeof(h->buf) - h->len;
         size_t take = n < room ? n : room;
         if (take)
                 memcpy(h->buf + h->len, data, take);
         h->len += take;
-        h->eof = false;
         return take;
 }
 
@@ -133,7 +153,7 @@ static km_hdlc_result reject(km_hdlc *h, km_hdlc_out *out, size_t flag_pos, km_s
 {
         size_t avail = h->len - flag_pos - 1;
         out->status = status;
-        out->bytes = h->buf + flag_pos + 1;
+        out->bytes = h->view + flag_pos + 1;
         out->len = len < avail ? len : avail;
         h->pos = flag_pos + 1; /* hunt again right after the flag we tried */
         return KM_HDLC_REJECT;
@@ -142,13 +162,21 @@ static km_hdlc_result reject(km_hdlc *h, km_hdlc_out *out, size_t flag_pos, km_s
 /* Advances h->pos to the next flag, counting the bytes passed over. */
 static bool seek_flag(km_hdlc *h, km_hdlc_out *out)
 {
-        if (h->buf[h->pos] == KM_HDLC_FLAG)
+        if (h->view[h->pos] == KM_HDLC_FLAG)
                 return true;
-        const uint8_t *f = memchr(h->buf + h->pos, KM_HDLC_FLAG, h->len - h->pos);
-        size_t fpos = f ? (size_t)(f - h->buf) : h->len;
+        const uint8_t *f = memchr(h->view + h->pos, KM_HDLC_FLAG, h->len - h->pos);
+        size_t fpos = f ? (size_t)(f - h->view) : h->len;
         out->skipped += fpos - h->pos;
         h->pos = fpos;
         return f != NULL;
+}
+
+/* No complete result in view: keep what is left of the caller's chunk. */
+static km_hdlc_result need_more(km_hdlc *h)
+{
+        if (h->external)
+                keep_rest(h);
+        return KM_HDLC_NEED_MORE;
 }
 
 km_hdlc_result km_hdlc_next(km_hdlc *h, km_hdlc_out *out)
@@ -157,14 +185,14 @@ km_hdlc_result km_hdlc_next(km_hdlc *h, km_hdlc_out *out)
         out->header_valid = false;
         for (;;) {
                 if (h->pos >= h->len || !seek_flag(h, out))
-                        return KM_HDLC_NEED_MORE;
+                        return need_more(h);
                 size_t fp = h->pos;
-                const uint8_t *fr = h->buf + fp + 1;
+                const uint8_t *fr = h->view + fp + 1;
                 size_t avail = h->len - fp - 1;
                 if (avail == 0) {
                         if (h->eof)
                                 h->pos = h->len;
-                        return KM_HDLC_NEED_MORE;
+                        return need_more(h);
                 }
                 if (fr[0] == KM_HDLC_FLAG || (fr[0] & 0xF0) != 0xA0) {
                         h->pos = fp + 1; /* repeated flag, or a flag that opens nothing */
@@ -172,7 +200,7 @@ km_hdlc_result km_hdlc_next(km_hdlc *h, km_hdlc_out *out)
                 }
                 if (avail < 2) {
                         if (!h->eof)
-                                return KM_HDLC_NEED_MORE;
+                                return need_more(h);
                         return reject(h, out, fp, KM_ERR_TRUNCATED, avail);
                 }
                 size_t len = (size_t)((fr[0] & 0x07) << 8 | fr[1]);
@@ -187,7 +215,7 @@ km_hdlc_result km_hdlc_next(km_hdlc *h, km_hdlc_out *out)
                         return reject(h, out, fp, status, len);
                 if (pr == PARSE_NEED_MORE || avail < len) {
                         if (!h->eof)
-                                return KM_HDLC_NEED_MORE;
+                                return need_more(h);
                         return reject(h, out, fp, KM_ERR_TRUNCATED, len);
                 }
                 out->header_valid = true;

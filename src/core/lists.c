@@ -46,7 +46,6 @@ static km_value *new_value(km_reading *r)
         v->scaler_inline = false;
         v->unit = KM_UNIT_NONE;
         v->raw = 0;
-        v->real = 0;
         v->text_len = 0;
         v->text[0] = '\0';
         return v;
@@ -88,6 +87,17 @@ static bool fill_value(km_value *v, const km_axdr_item *it)
         }
 }
 
+static inline bool same_code(const uint8_t a[6], const uint8_t b[6])
+{
+        uint32_t a4, b4;
+        uint16_t a2, b2;
+        memcpy(&a4, a, 4);
+        memcpy(&b4, b, 4);
+        memcpy(&a2, a + 4, 2);
+        memcpy(&b2, b + 4, 2);
+        return a4 == b4 && a2 == b2;
+}
+
 /* Stores the scalar item it (already read) as the value of obis. Containers
  * are skipped and leave no value. */
 static km_status store_value(km_cursor *c, const km_axdr_item *it, const uint8_t obis[6], km_reading *r)
@@ -102,7 +112,7 @@ static km_status store_value(km_cursor *c, const km_axdr_item *it, const uint8_t
                 return KM_OK;
         /* Meters repeat their lists: the slot usually held this code in the
          * previous frame, so its table entry need not be looked up again. */
-        if (slot >= r->n_known || memcmp(v->obis, obis, 6) != 0) {
+        if (slot >= r->n_known || !same_code(v->obis, obis)) {
                 memcpy(v->obis, obis, 6);
                 v->info = km_obis_lookup(obis);
                 if (slot >= r->n_known)
@@ -237,9 +247,19 @@ static bool names_objects(const km_cursor *body, uint32_t count)
         return false;
 }
 
+static const char *list_version(const km_reading *r)
+{
+        for (size_t i = 0; i < r->n_values; i++) {
+                const uint8_t *o = r->values[i].obis; /* x-x:0.2.129.x */
+                if (o[2] == 0 && o[3] == 2 && o[4] == 129 && r->values[i].kind == KM_VALUE_TEXT)
+                        return r->values[i].text;
+        }
+        return NULL;
+}
+
 static const km_family *family_by_version(const km_reading *r)
 {
-        const char *version = km_reading_text(r, "obis_version");
+        const char *version = list_version(r);
         if (!version)
                 return NULL;
         for (size_t i = 0; i < N_FAMILIES; i++) {
