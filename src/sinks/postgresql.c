@@ -90,6 +90,7 @@ typedef struct pg_sink {
         int64_t deadline;     /* ms, monotonic: CONNECTING and BUSY */
         unsigned backoff_ms;
         bool failing;         /* a connection problem was logged and not yet cleared */
+        uint64_t fd_generation; /* bumped whenever the socket may have changed */
 
         pg_row *ring;
         size_t cap, head, count;
@@ -302,6 +303,7 @@ static void drop_connection(pg_sink *s, const char *what, bool immediately)
         s->state = ST_WAIT;
         s->want_write = false;
         s->stats.connected = false;
+        s->fd_generation++;
         schedule_retry(s, immediately);
 }
 
@@ -322,6 +324,7 @@ static void start_connect(pg_sink *s)
                 return;
         }
         PQsetNoticeProcessor(s->conn, on_notice, NULL);
+        s->fd_generation++;
         s->state = ST_CONNECTING;
         s->polling = PGRES_POLLING_WRITING;
         s->deadline = now_ms() + CONNECT_TIMEOUT_MS;
@@ -368,6 +371,7 @@ static bool step_connecting(pg_sink *s)
         if (!ready(s, ev))
                 return false;
         s->polling = PQconnectPoll(s->conn);
+        s->fd_generation++; /* libpq may open another socket while trying the next address */
         if (s->polling == PGRES_POLLING_OK)
                 connected(s);
         else if (s->polling == PGRES_POLLING_FAILED)
@@ -487,6 +491,7 @@ static bool step_busy(pg_sink *s)
                                 s->conn = NULL;
                                 s->state = ST_WAIT;
                                 s->stats.connected = false;
+                                s->fd_generation++;
                                 schedule_retry(s, false);
                         } else {
                                 s->state = ST_READY;
@@ -574,6 +579,11 @@ int km_sink_postgresql_fd(km_sink *sink)
 {
         pg_sink *s = pg(sink);
         return s->conn && s->state != ST_WAIT ? PQsocket(s->conn) : -1;
+}
+
+uint64_t km_sink_postgresql_fd_generation(km_sink *sink)
+{
+        return pg(sink)->fd_generation;
 }
 
 short km_sink_postgresql_events(km_sink *sink)

@@ -11,7 +11,8 @@
  * waiting. An event loop adds km_sink_postgresql_fd() for
  * km_sink_postgresql_events() and a timer of km_sink_postgresql_timeout_ms(),
  * and calls km_sink_postgresql_process() when either fires. The file
- * descriptor changes on reconnect, so ask for it again after every call.
+ * descriptor changes on reconnect, so ask for it again after every call
+ * (see km_sink_postgresql_fd_generation()).
  * A CLI drains at exit: process() until idle(), bounded in time.
  *
  * This is the only file of the project that includes libpq-fe.h.
@@ -66,6 +67,13 @@ int km_sink_postgresql_open(const km_pg_options *opt, km_sink **ret_sink);
 
 /* The socket to watch, or -1 while there is none (waiting to retry). */
 int km_sink_postgresql_fd(km_sink *s);
+
+/* Changes whenever the socket may have been replaced, even by one with the
+ * same number (libpq closes and opens sockets while connecting). An event
+ * loop that registers the fd (epoll, sd-event) must drop its registration
+ * and register km_sink_postgresql_fd() again when this value changes; a
+ * poll() loop that asks for the fd every time can ignore it. */
+uint64_t km_sink_postgresql_fd_generation(km_sink *s);
 
 /* What to wait for on that socket: POLLIN and/or POLLOUT (poll.h), 0 for none. */
 short km_sink_postgresql_events(km_sink *s);
