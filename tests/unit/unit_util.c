@@ -141,6 +141,15 @@ static void crc_mix(uint16_t *crc, const void *p, size_t n)
         *crc = km_crc16_x25_update(*crc, p, n);
 }
 
+/* Field by field: the struct has padding bytes. */
+static void mix_datetime(uint16_t *crc, const km_datetime *dt)
+{
+        uint8_t f[12] = {(uint8_t)(dt->year >> 8), (uint8_t)dt->year, dt->month, dt->day, dt->weekday, dt->hour,
+                         dt->minute, dt->second, dt->hundredths, (uint8_t)((uint16_t)dt->deviation >> 8),
+                         (uint8_t)dt->deviation, dt->status};
+        crc_mix(crc, f, sizeof(f));
+}
+
 uint32_t reading_digest(const km_reading *r)
 {
         /* Two CRC-16 registers over different orders make a 32-bit digest
@@ -153,7 +162,7 @@ uint32_t reading_digest(const km_reading *r)
         crc_mix(&a, maker, strlen(maker));
         crc_mix(&a, &r->has_clock, sizeof(r->has_clock));
         if (r->has_clock)
-                crc_mix(&a, &r->clock, sizeof(r->clock));
+                mix_datetime(&a, &r->clock);
         crc_mix(&a, &r->n_values, sizeof(r->n_values));
         for (size_t i = 0; i < r->n_values; i++) {
                 const km_value *v = &r->values[i];
@@ -172,15 +181,9 @@ uint32_t reading_digest(const km_reading *r)
                 case KM_VALUE_TEXT:
                         crc_mix(c, v->text, v->text_len);
                         break;
-                case KM_VALUE_DATETIME: {
-                        const km_datetime *dt = &v->datetime;
-                        uint8_t f[12] = {(uint8_t)(dt->year >> 8), (uint8_t)dt->year, dt->month, dt->day,
-                                         dt->weekday, dt->hour, dt->minute, dt->second, dt->hundredths,
-                                         (uint8_t)((uint16_t)dt->deviation >> 8), (uint8_t)dt->deviation,
-                                         dt->status};
-                        crc_mix(c, f, sizeof(f));
+                case KM_VALUE_DATETIME:
+                        mix_datetime(c, &v->datetime);
                         break;
-                }
                 }
         }
         return (uint32_t)a << 16 | b;
