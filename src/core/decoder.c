@@ -58,6 +58,11 @@ static km_status take_segment(km_decoder *d)
         const km_hdlc_header *h = &d->out.header;
         const uint8_t *p = h->info;
         size_t n = h->info_len;
+        if (d->assembling && km_info_has_llc(p, n)) {
+                /* a new APDU begins: the one being assembled lost its end */
+                count_reject(d, KM_ERR_SEGMENT);
+                d->assembling = false;
+        }
         if (!d->assembling) {
                 d->apdu_len = 0;
                 d->assembling = true;
@@ -76,6 +81,11 @@ static km_status take_segment(km_decoder *d)
 static km_status decode_frame(km_decoder *d)
 {
         const km_hdlc_header *h = &d->out.header;
+        if (d->assembling && km_info_has_llc(h->info, h->info_len)) {
+                /* a whole APDU of its own: the one being assembled lost its end */
+                count_reject(d, KM_ERR_SEGMENT);
+                d->assembling = false;
+        }
         if (!d->assembling)
                 return km_info_decode_again(h->info, h->info_len, &d->reading);
         d->assembling = false;

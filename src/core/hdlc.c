@@ -171,11 +171,19 @@ static bool seek_flag(km_hdlc *h, km_hdlc_out *out)
         return f != NULL;
 }
 
-/* No complete result in view: keep what is left of the caller's chunk. */
-static km_hdlc_result need_more(km_hdlc *h)
+/* No complete result in view: keep what is left of the caller's chunk.
+ * That is never more than one frame; should it be, the oldest bytes are
+ * passed over rather than overflow the buffer. */
+static km_hdlc_result need_more(km_hdlc *h, km_hdlc_out *out)
 {
-        if (h->external)
+        if (h->external) {
+                size_t rest = h->len - h->pos;
+                if (rest > sizeof(h->buf)) {
+                        out->skipped += rest - sizeof(h->buf);
+                        h->pos = h->len - sizeof(h->buf);
+                }
                 keep_rest(h);
+        }
         return KM_HDLC_NEED_MORE;
 }
 
@@ -185,14 +193,14 @@ km_hdlc_result km_hdlc_next(km_hdlc *h, km_hdlc_out *out)
         out->header_valid = false;
         for (;;) {
                 if (h->pos >= h->len || !seek_flag(h, out))
-                        return need_more(h);
+                        return need_more(h, out);
                 size_t fp = h->pos;
                 const uint8_t *fr = h->view + fp + 1;
                 size_t avail = h->len - fp - 1;
                 if (avail == 0) {
                         if (h->eof)
                                 h->pos = h->len;
-                        return need_more(h);
+                        return need_more(h, out);
                 }
                 if (fr[0] == KM_HDLC_FLAG || (fr[0] & 0xF0) != 0xA0) {
                         h->pos = fp + 1; /* repeated flag, or a flag that opens nothing */
@@ -200,7 +208,7 @@ km_hdlc_result km_hdlc_next(km_hdlc *h, km_hdlc_out *out)
                 }
                 if (avail < 2) {
                         if (!h->eof)
-                                return need_more(h);
+                                return need_more(h, out);
                         return reject(h, out, fp, KM_ERR_TRUNCATED, avail);
                 }
                 size_t len = (size_t)((fr[0] & 0x07) << 8 | fr[1]);
@@ -213,9 +221,11 @@ km_hdlc_result km_hdlc_next(km_hdlc *h, km_hdlc_out *out)
                                                &out->header, &crc, &status);
                 if (pr == PARSE_FAIL)
                         return reject(h, out, fp, status, len);
+                if (pr == PARSE_NEED_MORE && avail >= len) /* addresses run past the frame */
+                        return reject(h, out, fp, KM_ERR_BAD_LENGTH, len);
                 if (pr == PARSE_NEED_MORE || avail < len) {
                         if (!h->eof)
-                                return need_more(h);
+                                return need_more(h, out);
                         return reject(h, out, fp, KM_ERR_TRUNCATED, len);
                 }
                 out->header_valid = true;
@@ -243,8 +253,8 @@ km_status km_hdlc_parse_frame(const uint8_t *frame, size_t n, bool ignore_checks
         uint16_t crc = 0;
         km_status status = KM_OK;
         parse_result pr = parse_header(frame, len, len, ignore_checksum, ret, &crc, &status);
-        if (pr == PARSE_NEED_MORE)
-                return KM_ERR_TRUNCATED;
+        if (pr == PARSE_NEED_MORE) /* the whole frame is there: its addresses run past it */
+                return KM_ERR_BAD_LENGTH;
         if (pr == PARSE_FAIL)
                 return status;
         ret->closing_flag = n > len && frame[len] == KM_HDLC_FLAG;
