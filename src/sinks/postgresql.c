@@ -90,6 +90,7 @@ typedef struct pg_sink {
         int64_t deadline;     /* ms, monotonic: CONNECTING and BUSY */
         unsigned backoff_ms;
         bool failing;         /* a connection problem was logged and not yet cleared */
+        bool insert_failing;  /* an INSERT error was logged; cleared by the next success */
         uint64_t fd_generation; /* bumped whenever the socket may have changed */
 
         pg_row *ring;
@@ -344,7 +345,9 @@ static void connected(pg_sink *s)
         s->stats.connected = true;
         s->stats.connects++;
         s->backoff_ms = BACKOFF_FIRST_MS;
-        if (s->failing)
+        if (s->failing && s->insert_failing)
+                km_log_debug("postgresql: connected again, retrying the insert");
+        else if (s->failing)
                 km_log_info("postgresql: connected to database %s as %s again, writing %zu queued rows",
                             PQdb(s->conn), PQuser(s->conn), s->count);
         else
@@ -445,6 +448,9 @@ static bool handle_result(pg_sink *s, PGresult *res, bool *retry)
         if (st == PGRES_COMMAND_OK) {
                 queue_pop(s);
                 s->stats.inserted++;
+                if (s->insert_failing)
+                        km_log_info("postgresql: inserting works again");
+                s->insert_failing = false;
                 return true;
         }
         const char *err = one_line(PQresultErrorMessage(res), line, sizeof line);
@@ -454,8 +460,9 @@ static bool handle_result(pg_sink *s, PGresult *res, bool *retry)
                 s->stats.failed++;
                 return true;
         }
-        if (!s->failing)
+        if (!s->insert_failing)
                 km_log_warning("postgresql: insert failed: %s; %zu rows queued, retrying", err, s->count);
+        s->insert_failing = true;
         s->failing = true;
         *retry = true;
         return true;

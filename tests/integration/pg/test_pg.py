@@ -5,7 +5,8 @@ Usage: test_pg.py initdb|parse_file|outage|queue KAIFA_METER CAPTURES_DIR [PG_QU
 
 initdb      `kaifa-meter initdb` creates the table with the original tool's
             columns and types, says so, and says so again the second time;
-            a table name that needs quoting works; a server that is down
+            a table name that needs quoting works; rows sent before the
+            table exists wait for it; a server that is down
             gives exit 69 and usage errors exit 64, each with one line.
 parse_file  Real Kaifa, Aidon and Kamstrup captures through `parse-file
             --dbname ...`: one row per decoded frame, every column equal to
@@ -112,6 +113,16 @@ def test_initdb(srv):
     n = srv.psql('SELECT count(*) FROM "%s"' % odd.replace('"', '""'), DB)
     check(r.returncode == 0 and n == [["14"]], "parse-file into the quoted table: 14 rows (%s)" % n)
     check(srv.psql("SELECT to_regclass('readings') IS NOT NULL", DB) == [["t"]], "readings survived the name")
+
+    # rows wait (and are retried) until the table exists
+    late = subprocess.Popen([KM, "parse-file", cap, "-o", os.devnull] + db_args(srv, "late"),
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    km(["initdb"] + db_args(srv, "late"))
+    _, err = late.communicate(timeout=30)
+    n = srv.psql('SELECT count(*) FROM "late"', DB)
+    check(late.returncode == 0 and n == [["14"]] and "does not exist" in err,
+          "rows sent before initdb wait for the table: 14 rows (%s)" % n)
 
     down = ["--dbname", DB, "--dbuser", "km", "--dbtable", "t", "--host", srv.tmp + "/nowhere"]
     r = km(["initdb"] + down)
