@@ -198,6 +198,52 @@ def check_outputs(cli, captures):
           r.returncode == 0 and "hex: 7ea0" in text and "rejected:" in text, text[:400])
 
 
+def check_serial_pty(cli, captures):
+    """`kaifa-meter serial` on a socat pty pair, the meter side written with a
+    real capture; SIGINT ends it cleanly with every frame decoded."""
+    import signal
+    import shutil
+    import time
+    if not shutil.which("socat"):
+        check("serial: socat is installed", False, "socat not found")
+        return
+    cap = os.path.join(captures, "smidsrod/KFM_001/MA304H3E-1-ok.bin")
+    with tempfile.TemporaryDirectory() as tmp:
+        meter, port = os.path.join(tmp, "meter"), os.path.join(tmp, "ttyHAN")
+        socat = subprocess.Popen(["socat", "pty,raw,echo=0,link=" + meter, "pty,raw,echo=0,link=" + port],
+                                 stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(100):
+                if os.path.exists(meter) and os.path.exists(port):
+                    break
+                time.sleep(0.05)
+            out = open(os.path.join(tmp, "out.jsonl"), "wb")
+            proc = subprocess.Popen([cli, "serial", port, "--compact", "--stats"], stdout=out,
+                                    stderr=subprocess.PIPE)
+            time.sleep(0.3)
+            with open(cap, "rb") as f, open(meter, "wb", buffering=0) as w:
+                data = f.read()
+                for i in range(0, len(data), 100):  # in pieces, as a UART delivers
+                    w.write(data[i:i + 100])
+                    time.sleep(0.005)
+            lines = 0
+            for _ in range(100):
+                time.sleep(0.05)
+                with open(os.path.join(tmp, "out.jsonl"), "rb") as f:
+                    lines = f.read().count(b"\n")
+                if lines >= 14:
+                    break
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=10)
+            st = stats_of(err)
+            check("serial on a pty: all 14 frames of a real capture, SIGINT exits 0",
+                  proc.returncode == 0 and lines == 14 and st.get("decoded frames") == 14,
+                  "rc %s, %d lines, %r" % (proc.returncode, lines, st))
+        finally:
+            socat.terminate()
+            socat.wait(timeout=10)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cli", required=True)
@@ -209,6 +255,7 @@ def main():
     check_damage(a.cli, a.captures)
     check_usage(a.cli, a.captures)
     check_outputs(a.cli, a.captures)
+    check_serial_pty(a.cli, a.captures)
     print("%d failed" % len(FAILED))
     return 1 if FAILED else 0
 
