@@ -159,7 +159,10 @@ def main():
         policy = json.load(f)
     argv = sys.argv[3:]
     if policy.get("private_users"):
-        private_users()
+        try:
+            private_users()
+        except OSError as e:
+            print(f"sandbox_exec: warning: no PrivateUsers= here: {e}", file=sys.stderr)
     if policy.get("umask") is not None:
         os.umask(policy["umask"])
     prog = build_filter(policy) if policy.get("seccomp") else None

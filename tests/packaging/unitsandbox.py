@@ -24,6 +24,7 @@ Restart=/WatchdogSec= supervision.
 import grp
 import json
 import os
+import platform
 import pwd
 import re
 import shlex
@@ -82,8 +83,20 @@ def yes(unit, key):
     return last(unit, key, "no").lower() in ("yes", "true", "1", "on", "strict", "invisible")
 
 
-def not_emulated(unit):
-    return sorted(k for k in unit if k in NOT_EMULATED or k not in HANDLED)
+def not_emulated(unit, namespaces=True):
+    out = sorted(k for k in unit if k in NOT_EMULATED or k not in HANDLED)
+    if not seccomp_supported():
+        out.append("seccomp options (the filter is written for x86_64 only)")
+    if not namespaces:
+        out.append("mount/IPC/UTS namespaces (unshare is not permitted here)")
+    return out
+
+
+def namespaces_permitted():
+    """Whether this machine (container) lets root make mount namespaces."""
+    p = subprocess.run(["unshare", "--mount", "--propagation", "private", "--ipc", "--uts",
+                        "--", "mount", "-t", "tmpfs", "tmpfs", "/mnt"], capture_output=True)
+    return p.returncode == 0
 
 
 def syscall_numbers():
@@ -119,7 +132,14 @@ def expand_filter_set(spec, _seen=None):
     return names
 
 
+def seccomp_supported():
+    return platform.machine() == "x86_64" and os.path.exists(UNISTD)
+
+
 def seccomp_policy(unit):
+    if not seccomp_supported():
+        return {"seccomp": False, "private_users": yes(unit, "PrivateUsers"),
+                "umask": int(last(unit, "UMask", "0022"), 8)}
     nums = syscall_numbers()
     allow = None
     for spec in unit.get("SystemCallFilter", []):
@@ -159,7 +179,7 @@ def _dirs(unit, key, base):
     return [(os.path.join(base, d), mode) for v in unit.get(key, []) for d in v.split()]
 
 
-def prepare(unit, workdir, helper, env_extra):
+def prepare(unit, workdir, helper, env_extra, namespaces=True):
     """Creates the state/log directories and writes the policy; returns the
     argv that runs the unit's ExecStart= in the sandbox (as root)."""
     user = pwd.getpwnam(last(unit, "User"))
@@ -209,7 +229,8 @@ def prepare(unit, workdir, helper, env_extra):
             opts.append("hidepid=" + last(unit, "ProtectProc"))
         if last(unit, "ProcSubset") == "pid":
             opts.append("subset=pid")
-        sh.append("mount -t proc -o " + ",".join(opts) + " proc /proc")
+        sh.append("mount -t proc -o " + ",".join(opts) + " proc /proc || "
+                  "echo 'warning: no private /proc (ProtectProc=, ProcSubset=)' >&2")
     if last(unit, "ProtectSystem") == "strict":
         keep = {p for p, _ in writable} | {"/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/proc"}
         if yes(unit, "PrivateTmp"):
@@ -230,6 +251,8 @@ def prepare(unit, workdir, helper, env_extra):
     final = envargs + setpriv + ["--", "/usr/bin/python3", helper_copy, policy_path, "--"] + cmd
     sh.append("exec " + " ".join(shlex.quote(a) for a in final))
 
+    if not namespaces:
+        return ["/bin/sh", "-c", sh[0] + "\n" + sh[-1]]
     ns = ["unshare", "--mount", "--propagation", "private"]
     if yes(unit, "PrivateIPC"):
         ns.append("--ipc")
