@@ -42,6 +42,15 @@ if(EXISTS "${KM_SAMPLE_CONFIG}")
     DESTINATION "${CMAKE_INSTALL_DOCDIR}/examples")
 endif()
 
+# The licence, as Debian's copyright file, once the project has one.
+foreach(_lic LICENSE LICENSE.md COPYING)
+  if(EXISTS "${KM_PKG_SOURCE_DIR}/${_lic}")
+    install(FILES "${KM_PKG_SOURCE_DIR}/${_lic}" DESTINATION "${CMAKE_INSTALL_DOCDIR}"
+      RENAME copyright)
+    break()
+  endif()
+endforeach()
+
 # Man pages, compressed at build time as Debian wants them.
 find_program(KM_GZIP gzip REQUIRED)
 set(KM_MAN_PAGES kaifa-meter.1 kaifa-meterd.8 kaifa-meter.conf.5)
