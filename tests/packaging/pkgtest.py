@@ -154,6 +154,8 @@ def t_cpack(args):
             mode = os.stat(os.path.join(ctl, s)).st_mode
             check(mode & 0o111, f"{s} is not executable")
             run(["sh", "-n", os.path.join(ctl, s)])
+            if shutil.which("shellcheck"):  # optional: not in CI's package list
+                run(["shellcheck", "-s", "sh", os.path.join(ctl, s)])
     files = deb_files(deb)
     check(CONF in files, f"{CONF} missing from the package")
     check(files[CONF] == ("-rw-r-----", "root/root"),
@@ -343,57 +345,62 @@ def meter_id_of(capture):
     return m.group(1)
 
 
-def t_sandbox(args):
-    need_our_install(args)
-    unit = unitsandbox.parse_unit(os.path.join(UNITDIR, "kaifa-meter.service"))
-    namespaces = unitsandbox.namespaces_permitted()
-    print("not emulated here:", ", ".join(unitsandbox.not_emulated(unit, namespaces)))
+def start_broker(work):
+    """mosquitto on a free 127.0.0.1 port, with a password, so that the
+    daemon's password_file is read through the sandbox too."""
+    port = free_port()
+    pwfile = os.path.join(work, "broker.passwd")
+    run(["mosquitto_passwd", "-b", "-c", pwfile, "kaifa", "s3cret"])
+    os.chmod(pwfile, 0o644)
+    bconf = os.path.join(work, "broker.conf")
+    with open(bconf, "w") as f:
+        f.write(f"listener {port} 127.0.0.1\nallow_anonymous false\n"
+                f"password_file {pwfile}\npersistence false\n")
+    os.chmod(bconf, 0o644)
+    blog = open(os.path.join(work, "broker.log"), "w")
+    broker = subprocess.Popen(["mosquitto", "-c", bconf], stdout=blog, stderr=subprocess.STDOUT)
+    for _ in range(50):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return broker, port
+        time.sleep(0.1)
+    broker.kill()
+    raise Failure("mosquitto did not start")
+
+
+def sandbox_case(args, unit_name, instance, work, port, namespaces):
+    """Runs the unit's ExecStart= in its (emulated) sandbox against a pty
+    and the broker; asserts READY=1, a published value, the sandbox state of
+    the process, and exit 0 with 'offline' on SIGTERM."""
+    unit = unitsandbox.parse_unit(os.path.join(UNITDIR, unit_name), instance)
+    conf = unitsandbox.last(unit, "ExecStart").split(" -c ", 1)[1]
+    label = unit_name.replace("@.", f"@{instance}.")
     capture = os.path.join(args.source, "tests/data", CAPTURE)
     meter_id = meter_id_of(capture)
-    work = tempfile.mkdtemp(prefix="km-sandbox-", dir="/run")
-    procs, log = [], []
-    conf_backup = open(CONF).read()
+    procs, log, seen = [], [], []
+    master, slave = pty.openpty()
+    conf_backup = open(conf).read() if os.path.exists(conf) else None
+    gid = grp.getgrnam("kaifa-meter").gr_gid
+    mqtt_pw = "/etc/kaifa-meter/mqtt.password"
+    dlog = open(os.path.join(work, f"daemon-{label}.log"), "w+")
     try:
-        os.chmod(work, 0o755)
-        # Broker on loopback with a password, so password_file is read
-        # through the sandbox too.
-        port = free_port()
-        pwfile = os.path.join(work, "broker.passwd")
-        run(["mosquitto_passwd", "-b", "-c", pwfile, "kaifa", "s3cret"])
-        os.chmod(pwfile, 0o644)
-        bconf = os.path.join(work, "broker.conf")
-        with open(bconf, "w") as f:
-            f.write(f"listener {port} 127.0.0.1\nallow_anonymous false\n"
-                    f"password_file {pwfile}\npersistence false\n")
-        os.chmod(bconf, 0o644)
-        broker = subprocess.Popen(["mosquitto", "-c", bconf], stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, text=True)
-        procs.append(broker)
-        for _ in range(50):
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.1)
-
         # The "serial port": a pty like /dev/ttyUSB0 (root:dialout 0660).
-        master, slave = pty.openpty()
         tty.setraw(slave)
         dev = os.ttyname(slave)
         os.chown(dev, 0, grp.getgrnam("dialout").gr_gid)
         os.chmod(dev, 0o660)
-
-        # The packaged config, edited in place (mode and group kept).
-        mqtt_pw = "/etc/kaifa-meter/mqtt.password"
-        with open(mqtt_pw, "w") as f:
-            f.write("s3cret\n")
-        os.chown(mqtt_pw, 0, grp.getgrnam("kaifa-meter").gr_gid)
-        os.chmod(mqtt_pw, 0o640)
-        with open(CONF, "w") as f:
-            f.write(f"[serial]\nport = {dev}\n\n[mqtt]\nhost = 127.0.0.1\nport = {port}\n"
-                    f"username = kaifa\npassword_file = {mqtt_pw}\n\n[log]\nlevel = debug\n")
+        # The config the unit names, 0640 root:kaifa-meter like the packaged one.
+        for path, text in ((mqtt_pw, "s3cret\n"),
+                           (conf, f"[serial]\nport = {dev}\n\n[mqtt]\nhost = 127.0.0.1\n"
+                                  f"port = {port}\nusername = kaifa\n"
+                                  f"password_file = {mqtt_pw}\n\n[log]\nlevel = debug\n")):
+            with open(path, "w") as f:
+                f.write(text)
+            os.chown(path, 0, gid)
+            os.chmod(path, 0o640)
 
         nsock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        npath = os.path.join(work, "notify")
+        npath = os.path.join(work, f"notify-{label}")
         nsock.bind(npath)
         os.chmod(npath, 0o777)
         env = {"NOTIFY_SOCKET": npath, "WATCHDOG_USEC": "30000000",
@@ -405,34 +412,31 @@ def t_sandbox(args):
             argv[-1] = (f'[ "$(readlink /proc/self/ns/mnt)" != "{host_mntns}" ] || '
                         f'{{ echo "not in a new mount namespace" >&2; exit 1; }}\n' + argv[-1])
         sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port),
-                                "-u", "kaifa", "-P", "s3cret", "-t", "kaifa/#", "-v"],
-                               stdout=subprocess.PIPE)
+                                "-u", "kaifa", "-P", "s3cret", "-t", f"kaifa/{meter_id}/#",
+                                "-v"], stdout=subprocess.PIPE)
         procs.append(sub)
-        dlog = open(os.path.join(work, "daemon.log"), "w+")
         daemon = subprocess.Popen(argv, stdout=dlog, stderr=subprocess.STDOUT)
         procs.append(daemon)
 
         check(notify_wait(nsock, "READY=1", 15, log),
-              f"no READY=1 from the sandboxed daemon; notify: {log}")
-        print("READY=1 received")
+              f"{label}: no READY=1 from the sandboxed daemon; notify: {log}")
+        print(f"{label}: READY=1")
         with open(capture, "rb") as f:
             data = f.read()
         for i in range(0, len(data), 64):  # a meter trickles its frames
             os.write(master, data[i:i + 64])
             time.sleep(0.002)
         topic = f"kaifa/{meter_id}/power_active_import "
-        seen = []
         got = read_lines_until(sub, lambda l: l.startswith(topic), 20, seen)
-        check(got, f"no {topic.strip()} from the sandboxed daemon; got {seen[-20:]}")
+        check(got, f"{label}: no {topic.strip()} from the sandboxed daemon; got {seen[-20:]}")
         value = seen[-1].split(" ", 1)[1]
         check(re.fullmatch(r"\d+(\.\d+)?", value), f"power_active_import payload {value!r}")
-        print(f"published: {seen[-1]}")
-        status_seen = [l for l in seen if l == f"kaifa/{meter_id}/status online"]
-        check(status_seen or read_lines_until(
-            sub, lambda l: l == f"kaifa/{meter_id}/status online", 5, seen),
-            f"no online status; seen: {seen}")
+        print(f"{label}: published {seen[-1]}")
+        online = f"kaifa/{meter_id}/status online"
+        check(online in seen or read_lines_until(sub, lambda l: l == online, 5, seen),
+              f"{label}: no online status; seen: {seen}")
 
-        # Checks of the sandbox itself, from the daemon's own /proc entry.
+        # The sandbox, as the daemon's own /proc entry shows it.
         daemon_pid = find_daemon_pid(daemon.pid)
         st = proc_status(daemon_pid)
         user_uid = str(pwd.getpwnam("kaifa-meter").pw_uid)
@@ -442,25 +446,22 @@ def t_sandbox(args):
         check(st["NoNewPrivs"] == "1" and
               st["Seccomp"] == ("2" if unitsandbox.seccomp_supported() else "0"),
               f"NoNewPrivs {st['NoNewPrivs']} Seccomp {st['Seccomp']}")
-        print(f"daemon pid {daemon_pid}: uid {user_uid}, no capabilities, "
-              f"no_new_privs, seccomp filter")
+        print(f"{label}: pid {daemon_pid}, uid {user_uid}, no capabilities, no_new_privs, "
+              f"seccomp {st['Seccomp']}")
 
         os.kill(daemon_pid, signal.SIGTERM)
         try:
             rc = daemon.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            raise Failure("the daemon did not stop within 5 s of SIGTERM")
-        check(rc == 0, f"daemon exited {rc} after SIGTERM")
-        check(read_lines_until(sub, lambda l: l == f"kaifa/{meter_id}/status offline", 5, seen),
-              "no 'offline' status after SIGTERM")
-        print("SIGTERM: exit 0, status offline")
-        return 0
+            raise Failure(f"{label}: the daemon did not stop within 5 s of SIGTERM")
+        check(rc == 0, f"{label}: daemon exited {rc} after SIGTERM")
+        offline = f"kaifa/{meter_id}/status offline"
+        check(read_lines_until(sub, lambda l: l == offline, 5, seen),
+              f"{label}: no 'offline' status after SIGTERM")
+        print(f"{label}: SIGTERM -> exit 0, status offline")
     except Failure:
-        try:
-            dlog.seek(0)
-            print("---- daemon log\n" + dlog.read()[-4000:])
-        except Exception:
-            pass
+        dlog.seek(0)
+        print(f"---- {label} daemon log\n" + dlog.read()[-4000:])
         raise
     finally:
         for p in reversed(procs):
@@ -470,11 +471,37 @@ def t_sandbox(args):
                     p.wait(timeout=3)
                 except subprocess.TimeoutExpired:
                     p.kill()
-        with open(CONF, "w") as f:
-            f.write(conf_backup)
-        for extra in ("/etc/kaifa-meter/mqtt.password",):
-            if os.path.exists(extra):
-                os.unlink(extra)
+        os.close(master)
+        os.close(slave)
+        dlog.close()
+        if conf_backup is None:
+            os.unlink(conf)
+        else:
+            with open(conf, "w") as f:
+                f.write(conf_backup)
+        if os.path.exists(mqtt_pw):
+            os.unlink(mqtt_pw)
+
+
+def t_sandbox(args):
+    need_our_install(args)
+    unit = unitsandbox.parse_unit(os.path.join(UNITDIR, "kaifa-meter.service"))
+    namespaces = unitsandbox.namespaces_permitted()
+    print("not emulated here:", ", ".join(unitsandbox.not_emulated(unit, namespaces)))
+    work = tempfile.mkdtemp(prefix="km-sandbox-", dir="/run")
+    os.chmod(work, 0o755)
+    try:
+        for unit_name, instance in (("kaifa-meter.service", None),
+                                    ("kaifa-meter@.service", "second")):
+            # A fresh broker each time: no retained message of the last run.
+            broker, port = start_broker(work)
+            try:
+                sandbox_case(args, unit_name, instance, work, port, namespaces)
+            finally:
+                broker.terminate()
+                broker.wait(timeout=5)
+        return 0
+    finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
