@@ -51,7 +51,8 @@ foreach(_lic LICENSE LICENSE.md COPYING)
   endif()
 endforeach()
 
-# Man pages, compressed at build time as Debian wants them.
+# Man pages, compressed at build time as Debian wants them, with the
+# project's version in their footer.
 find_program(KM_GZIP gzip REQUIRED)
 set(KM_MAN_PAGES kaifa-meter.1 kaifa-meterd.8 kaifa-meter.conf.5)
 set(_km_man_gz)
@@ -60,7 +61,8 @@ foreach(_page ${KM_MAN_PAGES})
   set(_gz "${KM_PKG_BINARY_DIR}/man/${_page}.gz")
   add_custom_command(OUTPUT "${_gz}"
     COMMAND ${CMAKE_COMMAND} -E make_directory "${KM_PKG_BINARY_DIR}/man"
-    COMMAND ${KM_GZIP} -9 -n -c "${KM_PKG_SOURCE_DIR}/man/${_page}" > "${_gz}"
+    COMMAND sh -c "sed 's/\"kaifa-meter [0-9.]*\"/\"kaifa-meter ${PROJECT_VERSION}\"/' \"$0\" | ${KM_GZIP} -9 -n > \"$1\""
+            "${KM_PKG_SOURCE_DIR}/man/${_page}" "${_gz}"
     DEPENDS "${KM_PKG_SOURCE_DIR}/man/${_page}"
     COMMENT "Compressing man page ${_page}"
     VERBATIM)
