@@ -383,9 +383,9 @@ static void test_bug_bitstring_length_wraps(void **state)
                 km_axdr_item it;
                 km_cursor_init(&c, buf, n);
                 km_status s = km_axdr_read(&c, &it);
+                free(buf);
                 if (s != KM_ERR_MALFORMED)
                         fail_msg("'%s': read gave %d (count %u, len %zu)", bad[i], s, it.count, it.len);
-                free(buf);
         }
 }
 

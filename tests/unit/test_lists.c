@@ -566,6 +566,141 @@ static void test_kamstrup_se(void **state)
         free(r);
 }
 
+/* Kamstrup CT meters (type numbers starting 685) count current in mA. */
+static void test_kamstrup_ct_meter_current(void **state)
+{
+        (void)state;
+        km_reading *r = decode_hex_apdu("0F 00 00 00 00 00 02 07 0A 0E 4B 61 6D 73 74 72 75 70 5F 56 30 30 30 31"
+                                        " 09 06 01 01 60 01 01 FF 0A 04 36 38 35 31"
+                                        " 09 06 01 01 1F 07 00 FF 06 00 00 04 D2"
+                                        " 09 06 01 01 20 07 00 FF 12 00 E6",
+                                        KM_OK);
+        expect_named_list(r, "Kamstrup_V0001", "Kamstrup");
+        expect_text(r, "meter_type", "6851");
+        expect_number(r, "phase_current_l1", 1.234, KM_UNIT_A);
+        expect_number(r, "phase_voltage_l1", 230, KM_UNIT_V);
+        free(r);
+}
+
+/* Generic registers: a float value with its inline scaler-unit, an unknown
+ * code (kept, without a name), unit codes mapped from the DLMS enumeration. */
+static void test_generic_registers(void **state)
+{
+        (void)state;
+        km_reading *r = decode_hex_apdu("0F 40 00 00 00 00 01 04"
+                                        " 02 03 09 06 01 00 0E 07 00 FF 17 42 47 EB 85 02 02 0F 00 16 2C"
+                                        " 02 03 09 06 01 00 0D 07 00 FF 12 03 DE 02 02 0F FD 16 FF"
+                                        " 02 03 09 06 01 00 63 63 63 FF 10 FF 9C 02 02 0F 02 16 23"
+                                        " 02 03 09 06 01 00 01 07 00 FF 05 FF FF FF 9C 02 02 0F 03 16 1B",
+                                        KM_OK);
+        assert_int_equal(r->n_values, 4);
+        const km_value *f = value(r, "frequency");
+        assert_int_equal(f->kind, KM_VALUE_FLOAT);
+        assert_int_equal(f->unit, KM_UNIT_HZ);
+        assert_double_near(km_value_number(f), (double)49.98f);
+        expect_number(r, "power_factor", 0.99, KM_UNIT_NONE);
+        const km_value *u = &r->values[2];
+        assert_null(u->info); /* 1-0:99.99.99.255 is in no table */
+        assert_int_equal(u->unit, KM_UNIT_V);
+        assert_double_near(km_value_number(u), -10000);
+        expect_number(r, "power_active_import", -100000, KM_UNIT_W); /* signed, scaler +3 */
+        free(r);
+}
+
+/* The OBIS table: sorted look-ups find every row, electricity quantities are
+ * found under any channel B, identification rows only exactly. */
+static void test_obis_table(void **state)
+{
+        (void)state;
+        size_t n;
+        const km_obis_info *t = km_obis_table(&n);
+        assert_true(n >= 30);
+        for (size_t i = 0; i < n; i++) {
+                const km_obis_info *got = km_obis_lookup(t[i].obis);
+                if (got != &t[i])
+                        fail_msg("row %zu (%s) not found by its own code", i, t[i].name);
+                assert_non_null(t[i].name);
+                assert_non_null(t[i].description);
+                for (const char *c = t[i].name; *c; c++)
+                        assert_true((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_');
+                if (t[i].obis[0] == 1 && t[i].obis[1] == 0 && t[i].state_class) {
+                        uint8_t b1[6];
+                        memcpy(b1, t[i].obis, 6);
+                        b1[1] = 1;
+                        const km_obis_info *f = km_obis_lookup(b1);
+                        assert_non_null(f);
+                        assert_string_equal(f->name, t[i].name);
+                }
+        }
+        static const uint8_t unknown[6] = {1, 0, 99, 99, 99, 255};
+        assert_null(km_obis_lookup(unknown));
+        static const uint8_t kamstrup_id[6] = {1, 1, 0, 0, 5, 255};
+        assert_string_equal(km_obis_lookup(kamstrup_id)->name, "meter_id");
+        static const uint8_t p_import[6] = {1, 0, 1, 7, 0, 255};
+        const km_obis_info *p = km_obis_lookup(p_import);
+        assert_string_equal(p->name, "power_active_import");
+        assert_int_equal(p->unit, KM_UNIT_W);
+        assert_string_equal(p->device_class, "power");
+        assert_string_equal(p->state_class, "measurement");
+        static const uint8_t a_import[6] = {1, 0, 1, 8, 0, 255};
+        p = km_obis_lookup(a_import);
+        assert_string_equal(p->name, "energy_active_cum_import");
+        assert_int_equal(p->unit, KM_UNIT_KWH);
+        assert_string_equal(p->state_class, "total_increasing");
+}
+
+static void test_units(void **state)
+{
+        (void)state;
+        static const struct {
+                uint8_t dlms;
+                km_unit unit;
+                const char *symbol;
+        } map[] = {
+                {27, KM_UNIT_W, "W"},    {28, KM_UNIT_VA, "VA"}, {29, KM_UNIT_VAR, "var"}, {30, KM_UNIT_WH, "Wh"},
+                {31, KM_UNIT_VAH, "VAh"}, {32, KM_UNIT_VARH, "varh"}, {33, KM_UNIT_A, "A"}, {35, KM_UNIT_V, "V"},
+                {44, KM_UNIT_HZ, "Hz"},  {56, KM_UNIT_PERCENT, "%"}, {255, KM_UNIT_NONE, ""},
+        };
+        for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+                assert_int_equal(km_unit_from_dlms(map[i].dlms), map[i].unit);
+                assert_string_equal(km_unit_symbol(map[i].unit), map[i].symbol);
+        }
+        assert_string_equal(km_unit_symbol_compat(KM_UNIT_VAR), "VAr");
+        assert_string_equal(km_unit_symbol_compat(KM_UNIT_KVARH), "kVArh");
+        assert_string_equal(km_unit_symbol(KM_UNIT_KWH), "kWh");
+        int e = 99;
+        assert_int_equal(km_unit_display(KM_UNIT_WH, &e), KM_UNIT_KWH);
+        assert_int_equal(e, -3);
+        assert_int_equal(km_unit_display(KM_UNIT_VARH, &e), KM_UNIT_KVARH);
+        assert_int_equal(e, -3);
+        assert_int_equal(km_unit_display(KM_UNIT_W, &e), KM_UNIT_W);
+        assert_int_equal(e, 0);
+        assert_int_equal(km_unit_display(KM_UNIT_KWH, &e), KM_UNIT_KWH);
+        assert_int_equal(e, 0);
+}
+
+/* Formatting helpers of the reading model. */
+static void test_formatting(void **state)
+{
+        (void)state;
+        char buf[KM_DATETIME_STR_MAX];
+        static const uint8_t o[6] = {1, 0, 31, 7, 0, 255};
+        char ob[KM_OBIS_STR_MAX];
+        assert_string_equal(km_obis_format(o, ob, sizeof(ob)), "1-0:31.7.0.255");
+        static const uint8_t big[6] = {255, 255, 255, 255, 255, 255};
+        assert_string_equal(km_obis_format(big, ob, sizeof(ob)), "255-255:255.255.255.255");
+        km_datetime dt = {2017, 1, 18, 3, 15, 0, 0, 0xFF, KM_DEVIATION_UNSPECIFIED, 0};
+        assert_string_equal(km_datetime_iso8601(&dt, buf, sizeof(buf)), "2017-01-18T15:00:00");
+        dt.second = 0xFF; /* not specified */
+        assert_string_equal(km_datetime_iso8601(&dt, buf, sizeof(buf)), "2017-01-18T15:00:00");
+        assert_double_near(km_scale10(1616, -3), 1.616);
+        assert_true(km_scale10(1616, -3) == 1.616);
+        assert_true(km_scale10(2272138, 1) == 22721380);
+        assert_true(km_scale10(7745250, -2) == 77452.5);
+        assert_double_near(km_scale10(5, -12), 5e-12);
+        assert_double_near(km_scale10(5, 12), 5e12);
+}
+
 /* ---- header, errors, limits --------------------------------------------- */
 
 static void test_header_clock_forms(void **state)
@@ -823,6 +958,11 @@ int main(void)
                 cmocka_unit_test(test_kamstrup_list2_single_phase_real),
                 cmocka_unit_test(test_kamstrup_list2_single_and_three_phase),
                 cmocka_unit_test(test_kamstrup_se),
+                cmocka_unit_test(test_kamstrup_ct_meter_current),
+                cmocka_unit_test(test_generic_registers),
+                cmocka_unit_test(test_obis_table),
+                cmocka_unit_test(test_units),
+                cmocka_unit_test(test_formatting),
                 cmocka_unit_test(test_header_clock_forms),
                 cmocka_unit_test(test_llc_forms),
                 cmocka_unit_test(test_unknown_lists),
