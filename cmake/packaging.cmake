@@ -108,6 +108,21 @@ set(CPACK_INSTALL_PREFIX "/usr")
 set(CPACK_PACKAGING_INSTALL_PREFIX "/usr")
 set(CPACK_SOURCE_GENERATOR "TGZ")
 set(CPACK_SOURCE_IGNORE_FILES "/\\\\.git/" "/build[^/]*/" "/_CPack_Packages/")
+
+# Debian wants a changelog beside the package's documentation. The date
+# follows SOURCE_DATE_EPOCH when it is set (reproducible builds).
+string(TIMESTAMP KM_PKG_DATE "%a, %d %b %Y %H:%M:%S +0000" UTC)
+configure_file("${KM_PKG_SOURCE_DIR}/packaging/debian/changelog.in"
+  "${KM_PKG_BINARY_DIR}/changelog.Debian" @ONLY)
+add_custom_command(OUTPUT "${KM_PKG_BINARY_DIR}/changelog.Debian.gz"
+  COMMAND ${KM_GZIP} -9 -n -f -k "${KM_PKG_BINARY_DIR}/changelog.Debian"
+  DEPENDS "${KM_PKG_BINARY_DIR}/changelog.Debian"
+  VERBATIM)
+add_custom_target(km_deb_changelog ALL DEPENDS "${KM_PKG_BINARY_DIR}/changelog.Debian.gz")
+install(FILES "${KM_PKG_BINARY_DIR}/changelog.Debian.gz" DESTINATION "${CMAKE_INSTALL_DOCDIR}")
+install(FILES "${KM_PKG_SOURCE_DIR}/packaging/debian/lintian-overrides"
+  DESTINATION "${CMAKE_INSTALL_DATADIR}/lintian/overrides" RENAME kaifa-meter)
+
 include(CPack)
 
 if(KM_BUILD_TESTS)
