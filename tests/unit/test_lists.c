@@ -566,6 +566,39 @@ static void test_kamstrup_se(void **state)
         free(r);
 }
 
+/* A generic DLMS list as Polish/Austrian meters send it after decryption
+ * (protocol.md section f): an OBIS/clock pair, then {OBIS, text} and
+ * {OBIS, value, scaler-unit} structures, in one body. */
+static void test_generic_dlms_list(void **state)
+{
+        (void)state;
+        km_reading *r = decode_hex_apdu(
+                "0F 00 00 18 CF 0C 07 E5 09 1B 01 14 38 00 00 FF 88 80 02 09"
+                " 09 06 00 00 01 00 00 FF 09 0C 07 E5 09 1B 01 14 38 00 00 FF 88 80"
+                " 02 02 09 06 00 00 60 01 00 FF 09 0E 31 4B 46 4D 30 32 30 30 31 36 39 39 38 36"
+                " 02 02 09 06 00 00 2A 00 00 FF 09 10 4B 46 4D 31 32 30 30 32 30 30 31 36 39 39 38 36"
+                " 02 03 09 06 01 00 20 07 00 FF 12 08 DF 02 02 0F FF 16 23"
+                " 02 03 09 06 01 00 1F 07 00 FF 12 04 D9 02 02 0F FE 16 21"
+                " 02 03 09 06 01 00 01 07 00 FF 06 00 00 0B 33 02 02 0F 00 16 1B"
+                " 02 03 09 06 01 00 01 08 00 FF 06 00 04 3E 19 02 02 0F 00 16 1E"
+                " 02 03 09 06 01 00 04 08 00 FF 06 00 00 96 B8 02 02 0F 00 16 20",
+                KM_OK);
+        assert_non_null(r->list_name);
+        assert_null(r->maker); /* no family claims it */
+        assert_int_equal(r->n_values, 8);
+        expect_all_known(r);
+        expect_dt(&r->clock, 2021, 9, 27, 1, 20, 56, 0, -120, 0x80);
+        expect_meter_clock(r, 2021, 9, 27, 1, 20, 56, 0, -120, 0x80);
+        expect_text(r, "meter_id", "1KFM0200169986");
+        expect_text(r, "logical_device_name", "KFM1200200169986");
+        expect_number(r, "phase_voltage_l1", 227.1, KM_UNIT_V);
+        expect_number(r, "phase_current_l1", 12.41, KM_UNIT_A);
+        expect_number(r, "power_active_import", 2867, KM_UNIT_W);
+        expect_number(r, "energy_active_cum_import", 278041, KM_UNIT_WH);
+        expect_number(r, "energy_reactive_cum_export", 38584, KM_UNIT_VARH);
+        free(r);
+}
+
 /* Kamstrup CT meters (type numbers starting 685) count current in mA. */
 static void test_kamstrup_ct_meter_current(void **state)
 {
@@ -1058,6 +1091,7 @@ int main(void)
                 cmocka_unit_test(test_kamstrup_list2_single_phase_real),
                 cmocka_unit_test(test_kamstrup_list2_single_and_three_phase),
                 cmocka_unit_test(test_kamstrup_se),
+                cmocka_unit_test(test_generic_dlms_list),
                 cmocka_unit_test(test_kamstrup_ct_meter_current),
                 cmocka_unit_test(test_generic_registers),
                 cmocka_unit_test(test_obis_table),
