@@ -355,9 +355,12 @@ static void mqtt_sync(kmd *d)
 
 static void mqtt_problem(kmd *d, const char *reason)
 {
+        int len = (int)strlen(reason);
+        while (len > 0 && reason[len - 1] == '.')
+                len--; /* libmosquitto's phrases end with a period */
         if (strcmp(d->mqtt_reason, reason) != 0)
-                km_log_warning("broker %s:%d: %s; reconnecting with backoff", d->cfg.mqtt.host,
-                               d->cfg.mqtt.port, reason);
+                km_log_warning("broker %s:%d: %.*s; reconnecting with backoff", d->cfg.mqtt.host,
+                               d->cfg.mqtt.port, len, reason);
         snprintf(d->mqtt_reason, sizeof(d->mqtt_reason), "%s", reason);
 }
 
@@ -366,6 +369,7 @@ static void mqtt_connect(kmd *d)
         if (d->stopping || !km_publisher_meter_id(d->pub)[0])
                 return;
         const char *why = NULL;
+        km_log_debug("broker %s:%d: connecting", d->cfg.mqtt.host, d->cfg.mqtt.port);
         int r = km_mqtt_connect(d->mqtt, &why);
         if (r < 0) {
                 mqtt_problem(d, why ? why : strerror(-r));
@@ -398,7 +402,10 @@ static void mqtt_disconnected(void *userdata, const char *reason)
         if (d->stopping)
                 return;
         mqtt_problem(d, reason);
-        arm_timer(d, &d->mqtt_timer, backoff_next(&d->mqtt_backoff), on_mqtt_retry);
+        uint64_t delay = backoff_next(&d->mqtt_backoff);
+        km_log_debug("broker %s:%d: next try in %" PRIu64 " ms", d->cfg.mqtt.host, d->cfg.mqtt.port,
+                     delay / USEC_PER_MSEC);
+        arm_timer(d, &d->mqtt_timer, delay, on_mqtt_retry);
 }
 
 static void mqtt_message(void *userdata, const char *topic, const char *payload, size_t len)

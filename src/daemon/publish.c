@@ -344,7 +344,8 @@ void km_publisher_connected(km_publisher *p)
 {
         if (!p->mqtt || !p->meter_id[0])
                 return;
-        publish(p, p->status_topic, "online", false);
+        /* availability is worth keeping past the ordinary queue limit */
+        publish(p, p->status_topic, "online", true);
         if (p->discovery) {
                 char topic[KM_TOPIC_MAX];
                 snprintf(topic, sizeof(topic), "%s/status", p->discovery_prefix);

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 SOURCE_DIR = os.environ.get(
@@ -209,27 +210,37 @@ class Pty:
 
 
 class NotifyListener:
-    """A NOTIFY_SOCKET: collects every sd_notify datagram."""
+    """A NOTIFY_SOCKET that collects every sd_notify datagram. A thread keeps
+    draining it, as systemd does: a unix datagram socket queues only a few
+    messages, and sd_notify() blocks the sender when the queue is full."""
 
     def __init__(self, work):
         self.path = work.file("notify.sock")
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(self.path)
-        self.sock.setblocking(False)
+        self.sock.settimeout(0.2)
         self.messages = []  # (monotonic time, text)
+        self.lock = threading.Lock()
+        self.running = True
+        self.thread = threading.Thread(target=self._drain, daemon=True)
+        self.thread.start()
 
-    def poll(self):
-        while True:
+    def _drain(self):
+        while self.running:
             try:
                 data = self.sock.recv(4096)
-            except BlockingIOError:
-                return self.messages
-            self.messages.append((time.monotonic(), data.decode("utf-8", "replace")))
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self.lock:
+                self.messages.append((time.monotonic(), data.decode("utf-8", "replace")))
 
     def lines(self):
-        self.poll()
+        with self.lock:
+            msgs = list(self.messages)
         out = []
-        for t, m in self.messages:
+        for t, m in msgs:
             for l in m.split("\n"):
                 if l:
                     out.append((t, l))
@@ -238,7 +249,9 @@ class NotifyListener:
     def wait_line(self, pred, timeout):
         return wait_for(lambda: [l for t, l in self.lines() if pred(l)], timeout)
 
-    def close(self):
+    def stop(self):
+        self.running = False
+        self.thread.join(2)
         self.sock.close()
 
 
