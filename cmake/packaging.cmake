@@ -16,7 +16,7 @@ set(KM_SYSUSERSDIR "lib/sysusers.d" CACHE STRING
   "sysusers.d directory, relative to the install prefix")
 set(KM_TMPFILESDIR "lib/tmpfiles.d" CACHE STRING
   "tmpfiles.d directory, relative to the install prefix")
-set(KM_PACKAGE_MAINTAINER "kaifa-meter maintainers <kaifa-meter@localhost>" CACHE STRING
+set(KM_PACKAGE_MAINTAINER "kaifa-meter developers <dev@kaifa-meter.invalid>" CACHE STRING
   "Maintainer field of the Debian package")
 # cmake/daemon.cmake installs kaifa-meterd; it may set KM_DAEMON_INSTALL_DIR.
 if(NOT DEFINED KM_DAEMON_INSTALL_DIR)
