@@ -44,6 +44,8 @@
 #define MQTT_BACKOFF_MIN (1 * USEC_PER_SEC)
 #define MQTT_BACKOFF_MAX (10 * USEC_PER_SEC)
 #define TICK_USEC (1 * USEC_PER_SEC)
+/* sd-event would otherwise let a timer slip by up to 250 ms */
+#define TIMER_ACCURACY (1 * USEC_PER_MSEC)
 #define STOP_GRACE_USEC (700 * USEC_PER_MSEC)
 /* parity auto: give up on a parity after this many checksum failures (or
  * bytes) without one good frame */
@@ -73,7 +75,8 @@ typedef struct kmd {
 
         /* the meter */
         km_source *src;
-        sd_event_source *src_io;
+        sd_event_source *src_io;     /* readable fd (serial, pty, TCP, FIFO) */
+        sd_event_source *src_pace;   /* regular file: read in slices from a timer */
         sd_event_source *src_timer;
         backoff src_backoff;
         int src_last_err; /* last logged open/read problem, 0 = none */
@@ -114,7 +117,7 @@ static uint64_t now_usec(void)
 static int arm_timer(kmd *d, sd_event_source **s, uint64_t delay, sd_event_time_handler_t cb)
 {
         if (!*s)
-                return sd_event_add_time_relative(d->ev, s, CLOCK_MONOTONIC, delay, 0, cb, d);
+                return sd_event_add_time_relative(d->ev, s, CLOCK_MONOTONIC, delay, TIMER_ACCURACY, cb, d);
         int r = sd_event_source_set_time_relative(*s, delay);
         if (r >= 0)
                 r = sd_event_source_set_enabled(*s, SD_EVENT_ONESHOT);
@@ -207,6 +210,7 @@ static void parity_check(kmd *d)
 static void serial_close(kmd *d)
 {
         d->src_io = sd_event_source_disable_unref(d->src_io);
+        d->src_pace = sd_event_source_disable_unref(d->src_pace);
         km_source_close(d->src);
         d->src = NULL;
         /* a frame cut short by the loss is dropped; counters are kept */
@@ -284,6 +288,32 @@ static int on_serial_io(sd_event_source *s, int fd, uint32_t revents, void *user
         return 0;
 }
 
+/* epoll cannot watch a regular file (it is always readable): a replayed
+ * capture is read in slices of FILE_SLICE bytes every FILE_PACE_USEC, about
+ * 50 kB/s, so a long capture does not arrive as one burst. */
+#define FILE_SLICE 1024
+#define FILE_PACE_USEC (20 * USEC_PER_MSEC)
+
+static int on_file_pace(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        (void)usec;
+        kmd *d = userdata;
+        uint8_t buf[FILE_SLICE];
+        ssize_t n = km_source_read(d->src, buf, sizeof(buf));
+        if (n == -EAGAIN || n == -EINTR)
+                n = 1; /* try again at the next slice */
+        else if (n <= 0)
+                serial_lost(d, n);
+        else
+                feed(d, buf, (size_t)n);
+        if (d->src_pace == s) {
+                sd_event_source_set_time_relative(s, FILE_PACE_USEC);
+                sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        }
+        mqtt_sync(d);
+        return 0;
+}
+
 static void serial_open(kmd *d)
 {
         if (d->src || d->stopping)
@@ -299,6 +329,11 @@ static void serial_open(kmd *d)
                 return;
         }
         r = sd_event_add_io(d->ev, &d->src_io, km_source_fd(src), EPOLLIN, on_serial_io, d);
+        if (r == -EPERM) {
+                d->src = src; /* a regular file */
+                r = sd_event_add_time_relative(d->ev, &d->src_pace, CLOCK_MONOTONIC, 0, TIMER_ACCURACY, on_file_pace, d);
+                d->src = NULL;
+        }
         if (r < 0) {
                 km_log_error("%s: cannot watch: %s", d->cfg.serial.port, strerror(-r));
                 km_source_close(src);
@@ -625,7 +660,8 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
         d->cfg = next;
         if (!d->cfg.mqtt.port && d->mqtt && !publishing)
                 d->cfg.mqtt.port = d->cfg.mqtt.cafile ? 8883 : 1883;
-        if (serial) {
+        if (serial || !d->src) {
+                /* also after the end of a replayed file: SIGHUP replays it again */
                 km_log_info("reload: reopening %s", d->cfg.serial.port);
                 if (d->src)
                         serial_close(d);
@@ -664,11 +700,11 @@ static int setup(kmd *d)
         if ((r = sd_event_add_signal(d->ev, NULL, SIGHUP | SD_EVENT_SIGNAL_PROCMASK, on_reload, d)) < 0)
                 return r;
         signal(SIGPIPE, SIG_IGN);
-        if ((r = sd_event_add_time_relative(d->ev, &d->tick, CLOCK_MONOTONIC, TICK_USEC, 0, on_tick, d)) < 0)
+        if ((r = sd_event_add_time_relative(d->ev, &d->tick, CLOCK_MONOTONIC, TICK_USEC, TIMER_ACCURACY, on_tick, d)) < 0)
                 return r;
         d->last_tick_usec = now_usec();
         if (sd_watchdog_enabled(0, &d->watchdog_usec) > 0 && d->watchdog_usec > 0) {
-                r = sd_event_add_time_relative(d->ev, &d->watchdog, CLOCK_MONOTONIC, d->watchdog_usec / 2, 0,
+                r = sd_event_add_time_relative(d->ev, &d->watchdog, CLOCK_MONOTONIC, d->watchdog_usec / 2, TIMER_ACCURACY,
                                                on_watchdog, d);
                 if (r < 0)
                         return r;
