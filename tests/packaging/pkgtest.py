@@ -36,7 +36,8 @@ import tempfile
 import time
 import tty
 
-import unitsandbox
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import unitsandbox  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PKG = "kaifa-meter"
