@@ -74,6 +74,8 @@ enum {
         OPT_DBTABLE,
         OPT_HOST,
         OPT_PORT,
+        OPT_CONNINFO,
+        OPT_PASSWORD_FILE,
 };
 
 static const struct option long_options[] = {
@@ -92,6 +94,8 @@ static const struct option long_options[] = {
         {"dbtable", required_argument, NULL, OPT_DBTABLE},
         {"host", required_argument, NULL, OPT_HOST},
         {"port", required_argument, NULL, OPT_PORT},
+        {"conninfo", required_argument, NULL, OPT_CONNINFO},
+        {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
 #endif
         {NULL, 0, NULL, 0},
 };
@@ -115,6 +119,7 @@ static void usage(FILE *out, bool serial)
                      "  --ignore-checksum   decode frames whose HCS/FCS fail (debugging only)\n"
 #ifdef KM_HAVE_PG
                      "  --dbname NAME --dbuser USER --dbtable TABLE [--host H] [--port P]\n"
+                     "  [--password-file FILE] [--conninfo STRING]\n"
                      "                      also insert one row per frame into PostgreSQL\n"
 #endif
                      "  -h, --help          this text\n");
@@ -193,6 +198,12 @@ static int parse_options(int argc, char **argv, bool serial, decode_opts *o)
                 case OPT_PORT:
                         o->pg.port = optarg;
                         break;
+                case OPT_CONNINFO:
+                        o->pg.conninfo = optarg;
+                        break;
+                case OPT_PASSWORD_FILE:
+                        o->pg.password_file = optarg;
+                        break;
 #endif
                 case ':':
                         return usage_error("option needs a value", argv[optind - 1]);
@@ -206,10 +217,11 @@ static int parse_options(int argc, char **argv, bool serial, decode_opts *o)
                                    optind < argc - 1 ? argv[optind + 1] : NULL);
         o->input = argv[optind];
 #ifdef KM_HAVE_PG
-        if ((o->pg.dbname || o->pg.user || o->pg.host || o->pg.port) && !o->pg.table)
+        if ((o->pg.dbname || o->pg.user || o->pg.host || o->pg.port || o->pg.conninfo || o->pg.password_file) &&
+            !o->pg.table)
                 return usage_error("--dbtable is needed with the database options", NULL);
-        if (o->pg.table && !o->pg.dbname)
-                return usage_error("--dbname is needed with --dbtable", NULL);
+        if (o->pg.table && !o->pg.dbname && !o->pg.conninfo)
+                return usage_error("--dbname (or --conninfo) is needed with --dbtable", NULL);
 #endif
         return 0;
 }
