@@ -340,12 +340,34 @@ km_publish_result km_publisher_reading(km_publisher *p, const km_reading *r)
         return res;
 }
 
+/* The latest value of everything, retained, once more. Messages queued
+ * while the connection was down are delivered, but libmosquitto 2.0 sends
+ * those made before its first CONNACK without the retain flag, and a
+ * restarted broker may have lost its retained store: this puts the retained
+ * state right after every (re)connect, after the queued messages. */
+static void republish_latest(km_publisher *p)
+{
+        char topic[KM_TOPIC_MAX];
+        if (p->n_slots == 0)
+                return;
+        for (size_t i = 0; i < p->n_slots; i++) {
+                snprintf(topic, sizeof(topic), "%s/%s/%s", p->prefix, p->meter_id, p->slots[i].key);
+                publish(p, topic, p->slots[i].payload, true);
+        }
+        json_object *doc = state_document(p);
+        snprintf(topic, sizeof(topic), "%s/%s/state", p->prefix, p->meter_id);
+        publish(p, topic, json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+                true);
+        json_object_put(doc);
+}
+
 void km_publisher_connected(km_publisher *p)
 {
         if (!p->mqtt || !p->meter_id[0])
                 return;
         /* availability is worth keeping past the ordinary queue limit */
         publish(p, p->status_topic, "online", true);
+        republish_latest(p);
         if (p->discovery) {
                 char topic[KM_TOPIC_MAX];
                 snprintf(topic, sizeof(topic), "%s/status", p->discovery_prefix);

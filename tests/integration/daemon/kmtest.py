@@ -96,7 +96,7 @@ class Broker:
         self.proc = None
         self.conf = work.file("mosquitto.conf")
         with open(self.conf, "w") as f:
-            f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n" % self.port)
+            f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n%s" % (self.port, os.environ.get("KM_BROKER_EXTRA", "")))
 
     def start(self):
         log = open(self.work.file("mosquitto.log"), "a")
