@@ -7,7 +7,7 @@
  *
  * Bytes are pushed in any chunk size; events are pulled out:
  *
- *     km_decoder_init(&d);
+ *     km_decoder_init(&d, NULL);
  *     while ((n = read(fd, buf, sizeof buf)) > 0) {
  *             size_t off = 0;
  *             while (off < (size_t)n) {

@@ -65,8 +65,10 @@ typedef struct km_value {
 } km_value;
 
 typedef struct km_reading {
-        const char *list_name;  /* e.g. "KFM_001 list 2 (3-phase)"; static string */
-        const char *maker;      /* "Kaifa", "Aidon", "Kamstrup" or "DLMS"; static */
+        const char *list_name;  /* static: "KFM_001 list 2 (3-phase)" for positional lists; the
+                                 * family's list version prefix ("AIDON_", "Kamstrup_") or
+                                 * "DLMS list" for lists that name their objects */
+        const char *maker;      /* "Kaifa", "Aidon", "Kamstrup"; NULL when the list does not say */
         uint32_t invoke_id;     /* long-invoke-id-and-priority as sent */
         bool has_clock;         /* header date-time of the notification */
         km_datetime clock;
@@ -93,8 +95,9 @@ const char *km_reading_text(const km_reading *r, const char *name);
 #define KM_OBIS_STR_MAX 24
 const char *km_obis_format(const uint8_t obis[6], char *buf, size_t size);
 
-/* ISO 8601 local time "2017-01-18T15:00:00", plus offset when the deviation is
- * specified. Returns buf. size >= KM_DATETIME_STR_MAX. */
+/* ISO 8601 local wall-clock time "2017-01-18T15:00:00", without an offset:
+ * meters send the deviation unspecified (Kaifa) or with the wrong sign
+ * (Aidon), so it is not trusted. Returns buf. size >= KM_DATETIME_STR_MAX. */
 #define KM_DATETIME_STR_MAX 40
 const char *km_datetime_iso8601(const km_datetime *dt, char *buf, size_t size);
 

@@ -138,7 +138,7 @@ static km_status read_variable(km_cursor *c, km_axdr_item *it)
                 it->count = n;
                 return KM_OK;
         }
-        size_t bytes = it->tag == KM_TAG_BIT_STRING ? (n + 7u) / 8u : n;
+        size_t bytes = it->tag == KM_TAG_BIT_STRING ? (size_t)(((uint64_t)n + 7) / 8) : n;
         if (!have(c, bytes))
                 return KM_ERR_MALFORMED;
         it->cls = KM_AXDR_BYTES;

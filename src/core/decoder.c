@@ -3,7 +3,8 @@
  *
  * Every frame the framer yields becomes exactly one event, so a caller that
  * prints events sees each good frame, each segment and each rejected
- * candidate once, and the counters add up.
+ * candidate once. One counter has no event of its own: an unfinished
+ * segmented APDU dropped because a new APDU began (rejected[SEGMENT]).
  */
 #include "kaifa/decoder.h"
 

@@ -28,7 +28,8 @@ void km_hdlc_init(km_hdlc *h)
 static void keep_rest(km_hdlc *h)
 {
         size_t rest = h->len - h->pos;
-        memmove(h->buf, h->view + h->pos, rest);
+        if (rest)
+                memmove(h->buf, h->view + h->pos, rest);
         h->view = h->buf;
         h->len = rest;
         h->pos = 0;
@@ -37,8 +38,8 @@ static void keep_rest(km_hdlc *h)
 
 size_t km_hdlc_push(km_hdlc *h, const uint8_t *data, size_t n)
 {
-        if (h->external)
-                return 0; /* the previous chunk has not been pulled through */
+        if (h->external || n == 0)
+                return 0; /* the previous chunk has not been pulled through, or nothing came */
         h->eof = false;
         if (h->pos == h->len) {
                 h->view = data; /* nothing buffered: read the chunk in place */
