@@ -5,7 +5,7 @@
 # replayed into it. Prints the MQTT messages as they arrive, then what the
 # broker keeps retained, then stops everything it started.
 #
-#   tests/integration/daemon/demo.sh [--daemon PATH] [--build-dir DIR] [--all] [--check]
+#   tests/integration/daemon/demo.sh [--daemon PATH] [--build-dir DIR] [--all] [--check] [BUILD_DIR]
 #
 #   --daemon PATH    use this kaifa-meterd (default: build it with CMake)
 #   --build-dir DIR  where to build (default: build)
@@ -30,8 +30,11 @@ while [ $# -gt 0 ]; do
     --build-dir) build_dir="$2"; shift 2 ;;
     --all) all=1; shift ;;
     --check) check=1; shift ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "demo.sh: unknown argument $1" >&2; exit 64 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "demo.sh: unknown argument $1" >&2; exit 64 ;;
+    *) # a build directory, or the daemon itself
+      if [ -d "$1" ]; then build_dir=$(cd "$1" && pwd); else daemon="$1"; fi
+      shift ;;
   esac
 done
 
@@ -40,7 +43,10 @@ for p in mosquitto mosquitto_sub socat python3; do
   command -v "$p" >/dev/null || { echo "demo.sh: $p is missing (apt-get install mosquitto mosquitto-clients socat python3)" >&2; exit 69; }
 done
 
-if [ -z "$daemon" ]; then
+if [ -z "$daemon" ] && [ -x "$build_dir/kaifa-meterd" ]; then
+  daemon="$build_dir/kaifa-meterd"
+  cmake --build "$build_dir" --target kaifa-meterd >/dev/null  # up to date
+elif [ -z "$daemon" ]; then
   say "Building kaifa-meterd in $build_dir"
   cmake -S "$top" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   cmake --build "$build_dir" --target kaifa-meterd -j "$(nproc)" >/dev/null
