@@ -300,16 +300,6 @@ void assert_logs_equal(const ev_log *a, const ev_log *b)
                 assert_int_equal(a->stats.rejected[i], b->stats.rejected[i]);
 }
 
-void known_bug(const char *what)
-{
-        const char *e = getenv("KM_UNIT_SKIP_KNOWN_BUGS");
-        if (e && strcmp(e, "1") == 0) {
-                print_message("[ KNOWNBUG ] %s (skipped: KM_UNIT_SKIP_KNOWN_BUGS=1)\n", what);
-                skip();
-        }
-        print_message("[ KNOWNBUG ] %s: fails until the core is fixed\n", what);
-}
-
 bool quick_mode(void)
 {
         const char *e = getenv("KM_UNIT_QUICK");

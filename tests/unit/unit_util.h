@@ -98,9 +98,6 @@ void assert_logs_equal(const ev_log *a, const ev_log *b);
  * each value its code, kind, unit, scaler, raw value, text or date-time. */
 uint32_t reading_digest(const km_reading *r);
 
-/* Test that documents a known defect of the core: skipped when the
- * environment sets KM_UNIT_SKIP_KNOWN_BUGS=1, else it runs (and fails). */
-void known_bug(const char *what);
 
 /* True when KM_UNIT_QUICK=1 (valgrind runs): heavy loops are shortened. */
 bool quick_mode(void);
