@@ -20,36 +20,52 @@ const char *km_value_key(const km_value *v, char *buf, size_t size)
 
 const char *km_decimal_format(long long raw, int exp, char *buf, size_t size)
 {
-        char digits[48];
+        /* digits of |raw|, then the decimal point placed by exp, all in one
+         * scratch buffer: no float, so 801652 x 10^-3 is exactly "801.652" */
+        char out[96];
+        size_t n = 0;
         bool neg = raw < 0;
         unsigned long long mag = neg ? 0ULL - (unsigned long long)raw : (unsigned long long)raw;
-        snprintf(digits, sizeof(digits), "%llu", mag);
-        if (exp >= 0) {
-                if (mag == 0 || exp > 18)
-                        exp = mag == 0 ? 0 : exp;
-                snprintf(buf, size, "%s%s%.*s", neg ? "-" : "", digits, exp, "000000000000000000000000");
-                return buf;
-        }
-        int frac = -exp;
-        size_t len = strlen(digits);
-        char whole[48], part[48];
-        if ((size_t)frac >= len) {
-                snprintf(whole, sizeof(whole), "0");
-                snprintf(part, sizeof(part), "%.*s%s", (int)((size_t)frac - len), "000000000000000000000000",
-                         digits);
-        } else {
-                snprintf(whole, sizeof(whole), "%.*s", (int)(len - (size_t)frac), digits);
-                snprintf(part, sizeof(part), "%s", digits + len - (size_t)frac);
-        }
-        size_t plen = strlen(part);
-        while (plen > 0 && part[plen - 1] == '0')
-                part[--plen] = '\0';
-        if (mag == 0)
+        char digits[24];
+        int len = snprintf(digits, sizeof(digits), "%llu", mag);
+        if (mag == 0) {
                 neg = false;
-        if (plen)
-                snprintf(buf, size, "%s%s.%s", neg ? "-" : "", whole, part);
-        else
-                snprintf(buf, size, "%s%s", neg ? "-" : "", whole);
+                exp = 0;
+        }
+        if (exp > 24)
+                exp = 24;
+        if (exp < -24)
+                exp = -24;
+        if (neg)
+                out[n++] = '-';
+        if (exp >= 0) {
+                memcpy(out + n, digits, (size_t)len);
+                n += (size_t)len;
+                for (int i = 0; i < exp; i++)
+                        out[n++] = '0';
+        } else {
+                int frac = -exp;
+                int whole = len - frac;
+                if (whole <= 0) {
+                        out[n++] = '0';
+                } else {
+                        memcpy(out + n, digits, (size_t)whole);
+                        n += (size_t)whole;
+                }
+                size_t point = n;
+                out[n++] = '.';
+                for (int i = whole; i < 0; i++)
+                        out[n++] = '0';
+                int from = whole > 0 ? whole : 0;
+                memcpy(out + n, digits + from, (size_t)(len - from));
+                n += (size_t)(len - from);
+                while (n > point + 1 && out[n - 1] == '0')
+                        n--; /* trailing zeros */
+                if (n == point + 1)
+                        n = point; /* and a lone point */
+        }
+        out[n] = '\0';
+        snprintf(buf, size, "%s", out);
         return buf;
 }
 

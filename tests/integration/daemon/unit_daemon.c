@@ -1,0 +1,149 @@
+/*
+ * Unit checks of the daemon's pure parts, no broker needed: exact decimal
+ * payloads, Home Assistant names and ids, a discovery document, and the
+ * config parser fed from strings (line numbers, defaults, combinations).
+ * Prints one line per failure and "N passed, N failed".
+ */
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/config.h"
+#include "daemon/values.h"
+#include "sinks/homeassistant.h"
+
+static int passed, failed;
+
+static void check(int ok, const char *what, const char *got)
+{
+        if (ok) {
+                passed++;
+        } else {
+                failed++;
+                printf("FAIL - %s (got '%s')\n", what, got ? got : "(null)");
+        }
+}
+
+static void decimal(long long raw, int exp, const char *want)
+{
+        char buf[64], what[96];
+        km_decimal_format(raw, exp, buf, sizeof(buf));
+        snprintf(what, sizeof(what), "%lld x 10^%d = %s", raw, exp, want);
+        check(strcmp(buf, want) == 0, what, buf);
+}
+
+static void friendly(const char *key, const char *want)
+{
+        char buf[128];
+        km_ha_friendly_name(key, buf, sizeof(buf));
+        check(strcmp(buf, want) == 0, want, buf);
+}
+
+static void config_error(const char *text, const char *want_prefix)
+{
+        km_config cfg;
+        char err[KM_CONFIG_ERR_MAX] = "";
+        int r = km_config_load_string("t.conf", text, &cfg, err, sizeof(err));
+        check(r < 0 && strncmp(err, want_prefix, strlen(want_prefix)) == 0, want_prefix, err);
+        if (r == 0)
+                km_config_free(&cfg);
+}
+
+static void test_config(void)
+{
+        km_config cfg;
+        char err[KM_CONFIG_ERR_MAX] = "";
+        int r = km_config_load_string("t.conf", "", &cfg, err, sizeof(err));
+        check(r == 0, "an empty file is all defaults", err);
+        if (r == 0) {
+                check(strcmp(cfg.serial.port, "/dev/ttyUSB0") == 0, "default port", cfg.serial.port);
+                check(cfg.serial.baud == 2400 && cfg.serial.parity_auto, "default 2400 auto", NULL);
+                check(strcmp(cfg.mqtt.host, "localhost") == 0 && cfg.mqtt.port == 0 && cfg.mqtt.qos == 1 &&
+                              cfg.mqtt.keepalive == 60 && cfg.mqtt.queue_limit == 10000,
+                      "mqtt defaults", cfg.mqtt.host);
+                check(strcmp(cfg.mqtt.prefix, "kaifa") == 0, "default prefix", cfg.mqtt.prefix);
+                check(cfg.homeassistant.discovery && strcmp(cfg.homeassistant.discovery_prefix, "homeassistant") == 0,
+                      "discovery defaults", NULL);
+                km_config_free(&cfg);
+        }
+        r = km_config_load_string("t.conf",
+                                  "[serial]\nport = tcp://ser2net:3333\nparity = even\n[mqtt]\nport=8883\nqos = 2\n"
+                                  "[meter]\nlist = Aidon\n",
+                                  &cfg, err, sizeof(err));
+        check(r == 0, "a small file loads", err);
+        if (r == 0) {
+                check(strcmp(cfg.serial.port, "tcp://ser2net:3333") == 0 && !cfg.serial.parity_auto &&
+                              cfg.serial.parity == KM_PARITY_EVEN && cfg.mqtt.port == 8883 && cfg.mqtt.qos == 2 &&
+                              cfg.meter.list == KM_METER_LIST_AIDON,
+                      "values are taken", cfg.serial.port);
+                km_config_free(&cfg);
+        }
+        config_error("\n\n[mqtt]\nqos=9\n", "t.conf:4: [mqtt] qos: 9 is out of range");
+        config_error("[serial]\n[nope]\n", "t.conf:2: unknown section [nope]");
+        config_error("[log]\nlevel = info\nlevel = debug\n", "t.conf:3: 'level' in [log] is set twice");
+        config_error("[mqtt]\ncertfile = /etc/hostname\nkeyfile = /etc/hostname\n", "t.conf:3: [mqtt] certfile needs cafile");
+        config_error("[homeassistant]\ndiscovery_prefix = +\n", "t.conf:2: [homeassistant] discovery_prefix: '+' contains");
+}
+
+static void test_discovery(void)
+{
+        km_ha_device dev = {"6970631400000233", "Kaifa", "MA304T4", NULL, "KFM_001"};
+        km_ha_origin origin = {"kaifa-meterd", "1.2.3", NULL};
+        km_ha_entity e = {"energy_active_cum_import", "kaifa/6970631400000233/energy_active_cum_import", "kWh",
+                          "energy", "total_increasing", false};
+        char *topic = NULL, *json = NULL;
+        int r = km_ha_config("homeassistant", "kaifa/6970631400000233/status", &dev, &origin, &e, &topic, &json);
+        check(r == 0, "discovery config builds", NULL);
+        if (r < 0)
+                return;
+        check(strcmp(topic, "homeassistant/sensor/kaifa_6970631400000233/energy_active_cum_import/config") == 0,
+              "discovery topic", topic);
+        json_object *o = json_tokener_parse(json);
+        check(o != NULL, "discovery payload is JSON", json);
+        json_object *v, *d;
+        check(json_object_object_get_ex(o, "unique_id", &v) &&
+                      strcmp(json_object_get_string(v), "kaifa_6970631400000233_energy_active_cum_import") == 0,
+              "unique_id", json);
+        check(json_object_object_get_ex(o, "unit_of_measurement", &v) && strcmp(json_object_get_string(v), "kWh") == 0,
+              "unit", json);
+        check(json_object_object_get_ex(o, "device", &d) && json_object_object_get_ex(d, "name", &v) &&
+                      strcmp(json_object_get_string(v), "Kaifa MA304T4") == 0,
+              "device name from maker and type", json);
+        check(!json_object_object_get_ex(o, "entity_category", &v), "a measurement is not diagnostic", json);
+        json_object_put(o);
+        free(topic);
+        free(json);
+}
+
+int main(void)
+{
+        decimal(801652, -3, "801.652");
+        decimal(2302, -1, "230.2");
+        decimal(2300, -1, "230");
+        decimal(5, -3, "0.005");
+        decimal(-5, -3, "-0.005");
+        decimal(0, -3, "0");
+        decimal(-1234, -2, "-12.34");
+        decimal(5, 1, "50");
+        decimal(100, -2, "1");
+        decimal(950, -3, "0.95");
+        decimal(-9223372036854775807LL - 1, 0, "-9223372036854775808");
+
+        friendly("power_active_import", "Power active import");
+        friendly("phase_voltage_l1", "Phase voltage L1");
+        friendly("energy_active_cum_import", "Energy active cumulative import");
+        friendly("meter_id", "Meter ID");
+        friendly("obis_version", "OBIS version");
+
+        char buf[64];
+        km_ha_sanitize("1-0:99.7.0.255", buf, sizeof(buf));
+        check(strcmp(buf, "1-0_99_7_0_255") == 0, "sanitize an OBIS code", buf);
+        km_ha_sanitize("a/b+c#d e", buf, sizeof(buf));
+        check(strcmp(buf, "a_b_c_d_e") == 0, "sanitize topic characters", buf);
+
+        test_discovery();
+        test_config();
+        printf("%d passed, %d failed\n", passed, failed);
+        return failed ? 1 : 0;
+}
