@@ -359,9 +359,11 @@ static int on_mqtt_io(sd_event_source *s, int fd, uint32_t revents, void *userda
         (void)s;
         (void)fd;
         kmd *d = userdata;
-        if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
+        if (revents & (EPOLLHUP | EPOLLERR))
+                km_mqtt_on_hangup(d->mqtt);
+        else if (revents & EPOLLIN)
                 km_mqtt_on_readable(d->mqtt);
-        if ((revents & EPOLLOUT) && km_mqtt_fd(d->mqtt) >= 0)
+        if ((revents & EPOLLOUT) && km_mqtt_fd(d->mqtt) >= 0 && km_mqtt_get_state(d->mqtt) != KM_MQTT_DISCONNECTED)
                 km_mqtt_on_writable(d->mqtt);
         mqtt_sync(d);
         return 0;
@@ -374,7 +376,11 @@ static int on_mqtt_io(sd_event_source *s, int fd, uint32_t revents, void *userda
 static void mqtt_sync(kmd *d)
 {
         int fd = d->mqtt ? km_mqtt_fd(d->mqtt) : -1;
-        if (d->mqtt_io && (fd < 0 || fd != d->mqtt_io_fd || km_mqtt_get_state(d->mqtt) == KM_MQTT_DISCONNECTED)) {
+        /* a socket libmosquitto keeps after a failure is closed by the next
+         * connect; until then it is not watched (it would wake us forever) */
+        if (d->mqtt && km_mqtt_get_state(d->mqtt) == KM_MQTT_DISCONNECTED)
+                fd = -1;
+        if (d->mqtt_io && (fd < 0 || fd != d->mqtt_io_fd)) {
                 d->mqtt_io = sd_event_source_disable_unref(d->mqtt_io);
                 d->mqtt_io_fd = -1;
         }
@@ -384,7 +390,7 @@ static void mqtt_sync(kmd *d)
         }
         if (d->mqtt_io)
                 sd_event_source_set_io_events(d->mqtt_io, EPOLLIN | (km_mqtt_want_write(d->mqtt) ? EPOLLOUT : 0));
-        if (d->stopping && fd < 0)
+        if (d->stopping && (!d->mqtt || km_mqtt_fd(d->mqtt) < 0))
                 sd_event_exit(d->ev, 0);
 }
 

@@ -18,6 +18,7 @@
 #include <mosquitto.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 struct km_mqtt {
         struct mosquitto *mosq;
@@ -27,6 +28,7 @@ struct km_mqtt {
         km_mqtt_state state;
         km_mqtt_stats stats;
         const char *last_reason;
+        bool closing; /* km_mqtt_disconnect() called: the close is not a failure */
 };
 
 static int errno_of(int rc)
@@ -79,6 +81,11 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
         km_mqtt *m = obj;
         bool was_down = m->state == KM_MQTT_DISCONNECTED;
         m->state = KM_MQTT_DISCONNECTED;
+        if (m->closing) {
+                m->closing = false;
+                m->last_reason = "disconnected";
+                return; /* asked for */
+        }
         if (was_down)
                 return; /* already reported (refused CONNACK) */
         m->last_reason = rc == 0 ? "disconnected" : reason_of(rc);
@@ -168,6 +175,7 @@ int km_mqtt_set_will(km_mqtt *m, const char *topic, const char *payload, int qos
 int km_mqtt_connect(km_mqtt *m, const char **ret_reason)
 {
         errno = 0;
+        m->closing = false;
         int rc = mosquitto_connect_async(m->mosq, m->opt.host, m->opt.port, m->opt.keepalive);
         if (rc != MOSQ_ERR_SUCCESS) {
                 m->state = KM_MQTT_DISCONNECTED;
@@ -196,7 +204,10 @@ static int after(km_mqtt *m, int rc)
                 return 0;
         /* loop_read/loop_write have closed the socket and run on_disconnect;
          * make sure the state says so even when they did not */
-        if (m->state != KM_MQTT_DISCONNECTED) {
+        if (m->closing) {
+                m->closing = false;
+                m->state = KM_MQTT_DISCONNECTED;
+        } else if (m->state != KM_MQTT_DISCONNECTED) {
                 m->state = KM_MQTT_DISCONNECTED;
                 m->last_reason = reason_of(rc);
                 if (m->h.disconnected)
@@ -210,6 +221,33 @@ int km_mqtt_on_readable(km_mqtt *m)
         if (mosquitto_socket(m->mosq) < 0)
                 return -ENOTCONN;
         return after(m, mosquitto_loop_read(m->mosq, 1));
+}
+
+int km_mqtt_on_hangup(km_mqtt *m)
+{
+        int fd = mosquitto_socket(m->mosq);
+        if (fd < 0)
+                return -ENOTCONN;
+        int rc = mosquitto_loop_read(m->mosq, 1); /* libmosquitto usually notices here */
+        if (rc != MOSQ_ERR_SUCCESS)
+                return after(m, rc);
+        if (mosquitto_socket(m->mosq) < 0 || m->state == KM_MQTT_DISCONNECTED)
+                return -ECONNRESET;
+        /* It did not: a TLS handshake under way retries its write forever.
+         * The socket is dead; the next km_mqtt_connect() closes it. */
+        int err = 0;
+        socklen_t len = sizeof(err);
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+                err = errno;
+        m->state = KM_MQTT_DISCONNECTED;
+        if (m->closing) {
+                m->closing = false;
+                return -ECONNRESET;
+        }
+        m->last_reason = err ? strerror(err) : "connection closed by the broker";
+        if (m->h.disconnected)
+                m->h.disconnected(m->userdata, m->last_reason);
+        return err ? -err : -ECONNRESET;
 }
 
 int km_mqtt_on_writable(km_mqtt *m)
@@ -272,12 +310,13 @@ int km_mqtt_subscribe(km_mqtt *m, const char *topic, int qos)
 
 int km_mqtt_disconnect(km_mqtt *m)
 {
+        /* DISCONNECT is queued (libmosquitto writes it at once when it can);
+         * the socket closes once it is out, and that is not a failure */
         int rc = mosquitto_disconnect(m->mosq);
-        if (rc == MOSQ_ERR_SUCCESS && m->state != KM_MQTT_DISCONNECTED) {
-                /* a clean DISCONNECT is not a failure to report */
+        if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(m->mosq) >= 0)
+                m->closing = true;
+        else
                 m->state = KM_MQTT_DISCONNECTED;
-                m->last_reason = "disconnected";
-        }
         return errno_of(rc);
 }
 

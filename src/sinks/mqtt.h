@@ -82,6 +82,9 @@ bool km_mqtt_want_write(km_mqtt *m);
  * was lost during the call (the disconnected handler has run). */
 int km_mqtt_on_readable(km_mqtt *m);
 int km_mqtt_on_writable(km_mqtt *m);
+/* The socket hung up or has an error (EPOLLHUP/EPOLLERR): the connection is
+ * reported lost even where libmosquitto would keep retrying a dead socket. */
+int km_mqtt_on_hangup(km_mqtt *m);
 int km_mqtt_tick(km_mqtt *m);
 
 km_mqtt_state km_mqtt_get_state(const km_mqtt *m);
