@@ -578,30 +578,49 @@ static const char *level_name(int level)
         }
 }
 
-static const char *or_empty(const char *s)
+/* "key = value", or "key =" for an unset value (no trailing blank). */
+static void kv(FILE *f, const char *key, const char *value)
 {
-        return s ? s : "";
+        if (value && *value)
+                fprintf(f, "%s = %s\n", key, value);
+        else
+                fprintf(f, "%s =\n", key);
+}
+
+static void kv_int(FILE *f, const char *key, int value)
+{
+        fprintf(f, "%s = %d\n", key, value);
 }
 
 void km_config_dump(const km_config *cfg, FILE *f)
 {
-        fprintf(f, "[serial]\nport = %s\nbaud = %d\nparity = %s\n\n", cfg->serial.port, cfg->serial.baud,
-                cfg->serial.parity_auto ? "auto" : km_parity_name(cfg->serial.parity));
-        fprintf(f, "[meter]\nlist = %s\nname = %s\n\n", km_meter_list_name(cfg->meter.list),
-                or_empty(cfg->meter.name));
-        fprintf(f, "[mqtt]\nhost = %s\n", cfg->mqtt.host);
+        fprintf(f, "[serial]\n");
+        kv(f, "port", cfg->serial.port);
+        kv_int(f, "baud", cfg->serial.baud);
+        kv(f, "parity", cfg->serial.parity_auto ? "auto" : km_parity_name(cfg->serial.parity));
+        fprintf(f, "\n[meter]\n");
+        kv(f, "list", km_meter_list_name(cfg->meter.list));
+        kv(f, "name", cfg->meter.name);
+        fprintf(f, "\n[mqtt]\n");
+        kv(f, "host", cfg->mqtt.host);
         if (cfg->mqtt.port)
-                fprintf(f, "port = %d\n", cfg->mqtt.port);
+                kv_int(f, "port", cfg->mqtt.port);
         else
-                fprintf(f, "port =\n");
-        fprintf(f, "client_id = %s\nusername = %s\npassword = %s\npassword_file = %s\n",
-                or_empty(cfg->mqtt.client_id), or_empty(cfg->mqtt.username),
-                cfg->mqtt.password ? "********" : "", or_empty(cfg->mqtt.password_file));
-        fprintf(f, "cafile = %s\ncertfile = %s\nkeyfile = %s\n", or_empty(cfg->mqtt.cafile),
-                or_empty(cfg->mqtt.certfile), or_empty(cfg->mqtt.keyfile));
-        fprintf(f, "keepalive = %d\nqos = %d\nprefix = %s\nqueue_limit = %d\n\n", cfg->mqtt.keepalive,
-                cfg->mqtt.qos, cfg->mqtt.prefix, cfg->mqtt.queue_limit);
-        fprintf(f, "[homeassistant]\ndiscovery = %s\ndiscovery_prefix = %s\n\n",
-                cfg->homeassistant.discovery ? "yes" : "no", cfg->homeassistant.discovery_prefix);
-        fprintf(f, "[log]\nlevel = %s\n", level_name(cfg->log.level));
+                kv(f, "port", NULL);
+        kv(f, "client_id", cfg->mqtt.client_id);
+        kv(f, "username", cfg->mqtt.username);
+        kv(f, "password", cfg->mqtt.password ? "********" : NULL);
+        kv(f, "password_file", cfg->mqtt.password_file);
+        kv(f, "cafile", cfg->mqtt.cafile);
+        kv(f, "certfile", cfg->mqtt.certfile);
+        kv(f, "keyfile", cfg->mqtt.keyfile);
+        kv_int(f, "keepalive", cfg->mqtt.keepalive);
+        kv_int(f, "qos", cfg->mqtt.qos);
+        kv(f, "prefix", cfg->mqtt.prefix);
+        kv_int(f, "queue_limit", cfg->mqtt.queue_limit);
+        fprintf(f, "\n[homeassistant]\n");
+        kv(f, "discovery", cfg->homeassistant.discovery ? "yes" : "no");
+        kv(f, "discovery_prefix", cfg->homeassistant.discovery_prefix);
+        fprintf(f, "\n[log]\n");
+        kv(f, "level", level_name(cfg->log.level));
 }
