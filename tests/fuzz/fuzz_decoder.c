@@ -67,6 +67,7 @@ static void touch_reading(const km_reading *r)
 {
         char buf[KM_DATETIME_STR_MAX + KM_OBIS_STR_MAX];
         CHECK(r->n_values <= KM_READING_MAX_VALUES);
+        CHECK(r->list_name != NULL); /* maker is NULL for lists no family claims */
         if (r->has_clock)
                 sink += strlen(km_datetime_iso8601(&r->clock, buf, sizeof(buf)));
         for (size_t i = 0; i < r->n_values; i++) {
@@ -76,6 +77,9 @@ static void touch_reading(const km_reading *r)
                 CHECK(v->text[v->text_len] == '\0');
                 CHECK((unsigned)v->unit < KM_UNIT_COUNT_);
                 sink += strlen(km_unit_symbol(v->unit)) + strlen(km_unit_symbol_compat(v->unit));
+                int exp = 0;
+                CHECK((unsigned)km_unit_display(v->unit, &exp) < KM_UNIT_COUNT_);
+                CHECK(exp >= -9 && exp <= 9);
                 if (v->info) {
                         CHECK(v->info->name != NULL && v->info->description != NULL);
                         CHECK(km_obis_lookup(v->obis) == v->info);

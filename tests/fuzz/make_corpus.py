@@ -7,7 +7,9 @@ in tests/data/captures: one frame of each list shape per meter family, the
 pilot-encrypted frames, a stretch of the noisy Aidon capture, raw LLC/APDU
 payloads, the amshan HDLC edge frames, and three built here: a message split
 into two HDLC segments, frames with garbage and a truncated frame between
-them, and a frame with a wrong FCS for the ignore-checksum path.
+them, a frame with a wrong FCS for the ignore-checksum path, a list of 70
+values (more than a reading holds) and segments longer than the reassembly
+buffer.
 
 Usage: make_corpus.py [CAPTURES_DIR [OUT_DIR]]  (python3 standard library only)
 """
@@ -74,6 +76,37 @@ def info_of(frame):
     return frame[i + 4:-2]  # i is the last source address byte; then control, HCS
 
 
+def axdr_skip(b, i):
+    """Index just past the A-XDR data element at b[i] (types found in the captures)."""
+    fixed = {0x00: 0, 0x03: 1, 0x05: 4, 0x06: 4, 0x0F: 1, 0x10: 2, 0x11: 1, 0x12: 2,
+             0x14: 8, 0x15: 8, 0x16: 1, 0x17: 4, 0x18: 8, 0x19: 12}
+    tag = b[i]
+    if tag in fixed:
+        return i + 1 + fixed[tag]
+    n = b[i + 1]
+    if tag in (0x01, 0x02):
+        i += 2
+        for _ in range(n):
+            i = axdr_skip(b, i)
+        return i
+    if tag in (0x09, 0x0A, 0x0C):
+        return i + 2 + n
+    raise ValueError("tag %#x" % tag)
+
+
+def many_values(llc, count):
+    """The Swedish Aidon list (LLC + APDU) grown to count elements by repeating
+    its register structures: more values than a reading holds."""
+    head = llc.index(b"\x01\x1b")  # array of 27 after the notification header
+    items, i = [], head + 2
+    while i < len(llc):
+        j = axdr_skip(llc, i)
+        items.append(llc[i:j])
+        i = j
+    body = items[:1] + [items[1 + k % (len(items) - 1)] for k in range(count - 1)]
+    return llc[:head] + bytes([0x01, count]) + b"".join(body)
+
+
 def main():
     cap = sys.argv[1] if len(sys.argv) > 1 else CAPTURES
     out = sys.argv[2] if len(sys.argv) > 2 else os.path.join(HERE, "corpus")
@@ -122,6 +155,13 @@ def main():
     bad_fcs = bytearray(list2)
     bad_fcs[-2] ^= 0x55
     add("built-bad-fcs-ignored", 0x80, bytes(bad_fcs))
+
+    with open(os.path.join(cap, "amshan", "aidon-se-list.llc.bin"), "rb") as f:
+        add("built-70-values", 0x00, many_values(f.read(), 70))
+    # Segments that add up to more than the decoder reassembles (8192 bytes).
+    seg = (info * 6)[:1900]
+    add("built-segments-overflow", 0x7F,
+        b"".join(hdlc_frame(seg, segmented=True) for _ in range(5)) + hdlc_frame(seg))
 
     for name, data in sorted(seeds.items()):
         with open(os.path.join(out, name), "wb") as f:
