@@ -47,6 +47,8 @@
 /* sd-event would otherwise let a timer slip by up to 250 ms */
 #define TIMER_ACCURACY (1 * USEC_PER_MSEC)
 #define STOP_GRACE_USEC (700 * USEC_PER_MSEC)
+/* a broker that takes TCP but does not answer CONNECT is given up on */
+#define CONNECT_TIMEOUT_USEC (15 * USEC_PER_SEC)
 /* parity auto: give up on a parity after this many checksum failures (or
  * bytes) without one good frame */
 #define PARITY_MAX_BAD 3
@@ -94,6 +96,7 @@ typedef struct kmd {
         sd_event_source *mqtt_timer;
         backoff mqtt_backoff;
         char mqtt_reason[128]; /* last logged problem, "" = none */
+        uint64_t mqtt_connect_usec; /* when the pending connect started */
         char client_id[128];
 
         /* housekeeping */
@@ -411,6 +414,7 @@ static void mqtt_connect(kmd *d)
                 return;
         const char *why = NULL;
         km_log_debug("broker %s:%d: connecting", d->cfg.mqtt.host, d->cfg.mqtt.port);
+        d->mqtt_connect_usec = now_usec();
         int r = km_mqtt_connect(d->mqtt, &why);
         if (r < 0) {
                 mqtt_problem(d, why ? why : strerror(-r));
@@ -558,6 +562,9 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
         d->last_tick_usec = now_usec();
         if (d->mqtt && km_mqtt_fd(d->mqtt) >= 0)
                 km_mqtt_tick(d->mqtt);
+        if (d->mqtt && km_mqtt_get_state(d->mqtt) == KM_MQTT_CONNECTING &&
+            d->last_tick_usec - d->mqtt_connect_usec > CONNECT_TIMEOUT_USEC)
+                km_mqtt_abandon(d->mqtt, "no answer to CONNECT");
         mqtt_sync(d);
         if (d->mqtt)
                 notify_status(d);

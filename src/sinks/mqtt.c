@@ -250,6 +250,17 @@ int km_mqtt_on_hangup(km_mqtt *m)
         return err ? -err : -ECONNRESET;
 }
 
+void km_mqtt_abandon(km_mqtt *m, const char *reason)
+{
+        if (m->state == KM_MQTT_DISCONNECTED)
+                return;
+        m->state = KM_MQTT_DISCONNECTED;
+        m->closing = false;
+        m->last_reason = reason;
+        if (m->h.disconnected)
+                m->h.disconnected(m->userdata, reason);
+}
+
 int km_mqtt_on_writable(km_mqtt *m)
 {
         if (mosquitto_socket(m->mosq) < 0)
@@ -312,11 +323,12 @@ int km_mqtt_disconnect(km_mqtt *m)
 {
         /* DISCONNECT is queued (libmosquitto writes it at once when it can);
          * the socket closes once it is out, and that is not a failure */
+        m->closing = true; /* set first: the close may happen inside the call */
         int rc = mosquitto_disconnect(m->mosq);
-        if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(m->mosq) >= 0)
-                m->closing = true;
-        else
+        if (rc != MOSQ_ERR_SUCCESS || mosquitto_socket(m->mosq) < 0) {
+                m->closing = false;
                 m->state = KM_MQTT_DISCONNECTED;
+        }
         return errno_of(rc);
 }
 

@@ -85,6 +85,9 @@ int km_mqtt_on_writable(km_mqtt *m);
 /* The socket hung up or has an error (EPOLLHUP/EPOLLERR): the connection is
  * reported lost even where libmosquitto would keep retrying a dead socket. */
 int km_mqtt_on_hangup(km_mqtt *m);
+/* Gives up on the connection (a broker that never answers CONNECT): the
+ * disconnected handler runs with reason; the next connect closes the socket. */
+void km_mqtt_abandon(km_mqtt *m, const char *reason);
 int km_mqtt_tick(km_mqtt *m);
 
 km_mqtt_state km_mqtt_get_state(const km_mqtt *m);

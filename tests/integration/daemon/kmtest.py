@@ -175,10 +175,10 @@ class Subscriber:
 class Pty:
     """A socat pty pair: the daemon reads `meter`, the test writes `feeder`."""
 
-    def __init__(self, work):
+    def __init__(self, work, name="meter"):
         self.work = work
-        self.meter = work.file("meter")
-        self.feeder = work.file("feeder")
+        self.meter = work.file(name)
+        self.feeder = work.file(name + "-feeder")
         self.proc = None
         self.fd = None
 
