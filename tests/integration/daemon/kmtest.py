@@ -28,6 +28,16 @@ CAPTURES = os.path.join(SOURCE_DIR, "tests", "data", "captures")
 KAIFA_T4 = os.path.join(CAPTURES, "smidsrod", "KFM_001", "MA304T4-3-ok.bin")
 METER_ID = "6970631400000233"
 
+def _die_with_parent():
+    """Child processes get SIGTERM when the test dies (a CTest timeout kills
+    the test, not what it started)."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
 FAILURES = []
 PASSED = [0]
 
@@ -100,7 +110,8 @@ class Broker:
 
     def start(self):
         log = open(self.work.file("mosquitto.log"), "a")
-        self.proc = subprocess.Popen(["mosquitto", "-c", self.conf], stdout=log, stderr=log)
+        self.proc = subprocess.Popen(["mosquitto", "-c", self.conf], stdout=log, stderr=log,
+                                     preexec_fn=_die_with_parent)
         ok = wait_for(self._accepts, 10)
         if not ok:
             raise RuntimeError("mosquitto did not start on port %d" % self.port)
@@ -151,7 +162,7 @@ class Subscriber:
         cmd = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-v"]
         for t in topics:
             cmd += ["-t", t]
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
         time.sleep(0.3)
 
     def lines(self):
@@ -188,7 +199,7 @@ class Pty:
             ["socat", "-d", "-d",
              "pty,raw,echo=0,link=" + self.meter,
              "pty,raw,echo=0,link=" + self.feeder],
-            stdout=log, stderr=log)
+            stdout=log, stderr=log, preexec_fn=_die_with_parent)
         if not wait_for(lambda: os.path.exists(self.meter) and os.path.exists(self.feeder), 10):
             raise RuntimeError("socat did not create the pty pair")
         self.fd = os.open(self.feeder, os.O_WRONLY | os.O_NOCTTY)
@@ -271,7 +282,8 @@ class Daemon:
 
     def start(self):
         self.log = open(self.logpath, "w")
-        self.proc = subprocess.Popen([DAEMON, "-c", self.conf], stdout=self.log, stderr=self.log, env=self.env)
+        self.proc = subprocess.Popen([DAEMON, "-c", self.conf], stdout=self.log, stderr=self.log, env=self.env,
+                                     preexec_fn=_die_with_parent)
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
