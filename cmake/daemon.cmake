@@ -63,7 +63,8 @@ if(KM_BUILD_TESTS)
       "daemon_notify|test_notify.py|60"
       "daemon_parity_auto|test_parity.py|60"
       "daemon_tls|test_tls.py|60"
-      "daemon_reload|test_reload.py|60")
+      "daemon_reload|test_reload.py|60"
+      "daemon_tcp_source|test_tcp.py|60")
     foreach(case ${KM_DAEMON_TEST_CASES})
       string(REPLACE "|" ";" f "${case}")
       list(GET f 0 name)

@@ -246,8 +246,11 @@ static bool is_regular_file(const char *path)
 /* End of input (0) or a read error (negative errno). */
 static void serial_lost(kmd *d, ssize_t r)
 {
-        bool replay_done = d->src && km_source_get_kind(d->src) == KM_SOURCE_FILE &&
-                           is_regular_file(d->cfg.serial.port);
+        km_source_kind kind = d->src ? km_source_get_kind(d->src) : KM_SOURCE_SERIAL;
+        bool replay_done = kind == KM_SOURCE_FILE && is_regular_file(d->cfg.serial.port);
+        const char *gone = kind == KM_SOURCE_TCP    ? "connection closed"
+                           : kind == KM_SOURCE_FILE ? "end of input (FIFO writer gone)"
+                                                    : "closed or unplugged";
         serial_close(d);
         if (replay_done) {
                 km_log_notice("%s: end of file; waiting for SIGHUP or SIGTERM", d->cfg.serial.port);
@@ -255,7 +258,7 @@ static void serial_lost(kmd *d, ssize_t r)
         }
         int err = r == 0 ? -ENODEV : (int)r;
         km_log_warning("%s: %s; reopening with backoff (up to 30 s)", d->cfg.serial.port,
-                       r == 0 ? "closed or unplugged" : strerror((int)-r));
+                       r == 0 ? gone : strerror((int)-r));
         d->src_last_err = err;
         backoff_reset(&d->src_backoff);
         serial_retry_later(d);
