@@ -83,6 +83,10 @@ km_hdlc_result km_hdlc_next(km_hdlc *h, km_hdlc_out *ret);
 km_status km_hdlc_parse_frame(const uint8_t *frame, size_t n, bool ignore_checksum,
                               km_hdlc_header *ret_header);
 
+/* The CRC register (before the final XOR) after data followed by its own
+ * correct CRC-16/X.25, low byte first. */
+#define KM_CRC16_X25_RESIDUE 0xF0B8
+
 /* CRC-16/X.25 (check value 0x906E over "123456789"). */
 uint16_t km_crc16_x25(const uint8_t *data, size_t n);
 /* Incremental form: start with 0xFFFF, finish with ^ 0xFFFF. */

@@ -85,7 +85,8 @@ typedef enum { PARSE_OK, PARSE_NEED_MORE, PARSE_FAIL } parse_result;
 
 /* Parses the header of a candidate frame fr[0..avail) whose length field says
  * len bytes. On PARSE_FAIL *status says why. *crc_state is the CRC register
- * after the header and HCS, ready to continue over the information field. */
+ * after the header and HCS (the initial value when there is no HCS), ready to
+ * continue over the information field. */
 static parse_result parse_header(const uint8_t *fr, size_t avail, size_t len, bool ignore_checksum,
                                  km_hdlc_header *hd, uint16_t *crc_state, km_status *status)
 {
@@ -117,15 +118,15 @@ static parse_result parse_header(const uint8_t *fr, size_t avail, size_t len, bo
         hd->src_len = (uint8_t)sl;
         hd->control = fr[hdr_len - 1];
         hd->hcs = 0;
-        uint16_t crc = km_crc16_x25_update(0xFFFF, fr, hdr_len);
+        uint16_t crc = 0xFFFF;
         if (hd->has_hcs) {
+                /* header and HCS in one pass: a correct HCS leaves the residue */
+                crc = km_crc16_x25_update(crc, fr, hdr_len + 2);
                 hd->hcs = le16(fr + hdr_len);
-                uint16_t computed = crc ^ 0xFFFFu;
-                if (computed != hd->hcs && !ignore_checksum) {
+                if (crc != KM_CRC16_X25_RESIDUE && !ignore_checksum) {
                         *status = KM_ERR_HCS;
                         return PARSE_FAIL;
                 }
-                crc = km_crc16_x25_update(crc, fr + hdr_len, 2);
                 hd->info = fr + hdr_len + 2;
                 hd->info_len = len - hdr_len - 4;
         } else {
@@ -140,13 +141,17 @@ bad_length:
         return PARSE_FAIL;
 }
 
+/* The FCS covers everything from the frame format on, HCS included. The
+ * register after the header and HCS goes on over the information field and
+ * the FCS itself; a correct FCS leaves the residue. (A frame without
+ * information field starts from the initial value over header and FCS.) */
 static km_status check_fcs(const uint8_t *fr, size_t len, const km_hdlc_header *hd, uint16_t crc,
                            bool ignore_checksum, uint16_t *ret_fcs)
 {
-        size_t done = (size_t)(hd->info - fr);
-        uint16_t computed = km_crc16_x25_update(crc, fr + done, len - 2 - done) ^ 0xFFFFu;
+        size_t done = hd->has_hcs ? (size_t)(hd->info - fr) : 0;
+        crc = km_crc16_x25_update(crc, fr + done, len - done);
         *ret_fcs = le16(fr + len - 2);
-        return computed == *ret_fcs || ignore_checksum ? KM_OK : KM_ERR_FCS;
+        return crc == KM_CRC16_X25_RESIDUE || ignore_checksum ? KM_OK : KM_ERR_FCS;
 }
 
 static km_hdlc_result reject(km_hdlc *h, km_hdlc_out *out, size_t flag_pos, km_status status,
