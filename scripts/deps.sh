@@ -7,7 +7,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends \
-  build-essential cmake pkg-config git ca-certificates python3 \
+  build-essential cmake pkg-config git ca-certificates openssl python3 \
   libserialport-dev libmosquitto-dev libsystemd-dev libjson-c-dev libinih-dev \
   libpq-dev libssl-dev libcmocka-dev \
   mosquitto mosquitto-clients socat postgresql \

@@ -389,7 +389,7 @@ static int run_decode(int argc, char **argv, bool serial)
         km_source *src = NULL;
         r = serial ? km_source_open_kind(o.input, strncmp(o.input, "tcp://", 6) == 0 ? KM_SOURCE_TCP : KM_SOURCE_SERIAL,
                                          &o.serial_params, true, &src)
-                   : km_source_open_kind(o.input, KM_SOURCE_FILE, NULL, true, &src);
+                   : km_source_open_kind(o.input, KM_SOURCE_FILE, NULL, strcmp(o.input, "-") == 0, &src);
         if (r < 0) {
                 km_log_error("cannot open %s: %s", o.input, strerror(-r));
                 return r == -ENOENT ? EX_NOINPUT : EX_IOERR;

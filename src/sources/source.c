@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -44,6 +45,37 @@ static int split_host_port(const char *spec, char *host, size_t hsize, char *por
         return 0;
 }
 
+/* A serial server that does not answer must not hold the caller for the
+ * kernel's TCP timeout (minutes): the daemon's watchdog is 30 s. */
+#define TCP_CONNECT_TIMEOUT_MS 5000
+
+static int connect_with_timeout(int fd, const struct sockaddr *addr, socklen_t len)
+{
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+                return -errno;
+        if (connect(fd, addr, len) < 0) {
+                if (errno != EINPROGRESS)
+                        return -errno;
+                struct pollfd p = {.fd = fd, .events = POLLOUT};
+                int r;
+                do
+                        r = poll(&p, 1, TCP_CONNECT_TIMEOUT_MS);
+                while (r < 0 && errno == EINTR);
+                if (r < 0)
+                        return -errno;
+                if (r == 0)
+                        return -ETIMEDOUT;
+                int err = 0;
+                socklen_t el = sizeof(err);
+                if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
+                        return -errno;
+                if (err)
+                        return -err;
+        }
+        return fcntl(fd, F_SETFL, fl) < 0 ? -errno : 0; /* blocking again unless asked otherwise */
+}
+
 static int open_tcp(const char *spec, km_source *s)
 {
         char host[256], port[16];
@@ -61,18 +93,21 @@ static int open_tcp(const char *spec, km_source *s)
                         r = -errno;
                         continue;
                 }
-                if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+                r = connect_with_timeout(fd, ai->ai_addr, ai->ai_addrlen);
+                if (r == 0) {
                         s->fd = fd;
-                        r = 0;
                         break;
                 }
-                r = -errno;
                 close(fd);
         }
         freeaddrinfo(res);
         return r;
 }
 
+/* Files, FIFOs and stdin. A FIFO read by a non-blocking caller (the daemon)
+ * is opened read-write: the open does not wait for a writer and the FIFO
+ * never reads as ended when a writer goes away, like a serial port. A
+ * blocking caller gets the usual semantics: wait for a writer, end with it. */
 static int open_file(const char *spec, km_source *s)
 {
         if (strcmp(spec, "-") == 0) {
@@ -80,7 +115,9 @@ static int open_file(const char *spec, km_source *s)
                 s->owns_fd = false;
                 return 0;
         }
-        int fd = open(spec, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        struct stat st;
+        bool fifo = stat(spec, &st) == 0 && S_ISFIFO(st.st_mode);
+        int fd = open(spec, (fifo && s->nonblocking ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
         s->fd = fd;

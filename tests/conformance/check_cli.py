@@ -244,6 +244,50 @@ def check_serial_pty(cli, captures):
             socat.wait(timeout=10)
 
 
+def check_fifo_and_tcp(cli, captures):
+    """A FIFO ends when its writer does; tcp:// reads a serial server (the
+    kind ser2net offers) until it closes; a refused connection is one line."""
+    import socket
+    import threading
+    cap = os.path.join(captures, "smidsrod/KFM_001/MA304H3E-1-ok.bin")
+    with open(cap, "rb") as f:
+        data = f.read()
+    with tempfile.TemporaryDirectory() as tmp:
+        fifo = os.path.join(tmp, "meter.fifo")
+        os.mkfifo(fifo)
+
+        def writer():
+            with open(fifo, "wb") as w:
+                w.write(data)
+        t = threading.Thread(target=writer)
+        t.start()
+        r = run(cli, "parse-file", fifo, "--compact", "--stats")
+        t.join()
+        check("parse-file on a FIFO: 14 frames, ends with the writer",
+              r.returncode == 0 and r.stdout.count(b"\n") == 14, repr(stats_of(r.stderr)))
+
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = srv.getsockname()[1]
+
+    def serve():
+        conn, _ = srv.accept()
+        for i in range(0, len(data), 64):
+            conn.sendall(data[i:i + 64])
+        conn.close()
+    t = threading.Thread(target=serve)
+    t.start()
+    r = run(cli, "serial", "tcp://127.0.0.1:%d" % port, "--compact", "--stats")
+    t.join()
+    srv.close()
+    check("serial tcp://127.0.0.1:PORT: 14 frames from a serial server, exit 0 when it closes",
+          r.returncode == 0 and r.stdout.count(b"\n") == 14, repr(stats_of(r.stderr)))
+    r = run(cli, "serial", "tcp://127.0.0.1:%d" % port)  # nobody listens any more
+    lines = r.stderr.decode().strip().splitlines()
+    check("serial tcp:// refused: one line, exit 74", r.returncode == 74 and len(lines) == 1, repr(lines))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cli", required=True)
@@ -256,6 +300,7 @@ def main():
     check_usage(a.cli, a.captures)
     check_outputs(a.cli, a.captures)
     check_serial_pty(a.cli, a.captures)
+    check_fifo_and_tcp(a.cli, a.captures)
     print("%d failed" % len(FAILED))
     return 1 if FAILED else 0
 
