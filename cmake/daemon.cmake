@@ -24,11 +24,12 @@ add_executable(kaifa-meterd
   ${PROJECT_SOURCE_DIR}/src/daemon/main.c
   ${PROJECT_SOURCE_DIR}/src/daemon/config.c
   ${PROJECT_SOURCE_DIR}/src/daemon/daemon.c
+  ${PROJECT_SOURCE_DIR}/src/daemon/outputs.c
   ${PROJECT_SOURCE_DIR}/src/daemon/publish.c
   ${PROJECT_SOURCE_DIR}/src/daemon/values.c)
 target_include_directories(kaifa-meterd PRIVATE ${PROJECT_SOURCE_DIR}/src)
 target_link_libraries(kaifa-meterd PRIVATE
-  km_sink_mqtt km_sink_homeassistant km_sources km_sink_json km_util kaifa_core
+  km_sink_mqtt km_sink_homeassistant km_sink_postgresql km_sources km_sink_json km_util kaifa_core
   PkgConfig::LIBSYSTEMD PkgConfig::INIH PkgConfig::KMD_JSONC)
 
 # A daemon: sbin, where the systemd units (cmake/packaging.cmake) look for it.

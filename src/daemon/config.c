@@ -50,6 +50,7 @@ struct parse_ctx {
         char section[64];
         bool section_known;
         int key_line[64]; /* line where each key was set, 0 = default */
+        int section_line[16]; /* line of each known section's first header, 0 = absent */
         int err_line;
         char err[KM_CONFIG_ERR_MAX];
         char msgbuf[256];
@@ -249,14 +250,55 @@ static const char *parse_password_file(parse_ctx *c, const char *value, void *fi
         return m ? m : set_string(field, value);
 }
 
+/* [postgresql] port: a TCP port number, kept as text for libpq. */
+static const char *parse_pg_port(parse_ctx *c, const char *value, void *field, const void *arg)
+{
+        static const int_range r = {1, 65535};
+        int port;
+        (void)arg;
+        const char *m = parse_int(c, value, &port, &r);
+        return m ? m : set_string(field, value);
+}
+
+/* [postgresql] table: quoted as an identifier by the sink, so any text of
+ * 1 to 63 bytes (PostgreSQL's NAMEDATALEN - 1) will do. */
+static const char *parse_pg_table(parse_ctx *c, const char *value, void *field, const void *arg)
+{
+        (void)arg;
+        if (!*value)
+                return msg(c, "a table name is required");
+        if (strlen(value) > 63)
+                return msg(c, "'%.20s...' is longer than 63 bytes (PostgreSQL's limit for names)", value);
+        for (const char *p = value; *p; p++)
+                if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                        return msg(c, "the table name contains a control character");
+        return set_string(field, value);
+}
+
+/* [file] path: absolute, so that it does not depend on the working directory. */
+static const char *parse_abs_path(parse_ctx *c, const char *value, void *field, const void *arg)
+{
+        (void)arg;
+        if (!*value)
+                return msg(c, "a file name is required");
+        if (value[0] != '/')
+                return msg(c, "'%s' is not an absolute path", value);
+        if (value[strlen(value) - 1] == '/')
+                return msg(c, "'%s' names a directory, not a file", value);
+        return set_string(field, value);
+}
+
 /* ---- the tables ------------------------------------------------------- */
 
-static const char *const sections[] = {"serial", "meter", "mqtt", "homeassistant", "log"};
+static const char *const sections[] = {"serial", "meter", "mqtt", "homeassistant", "postgresql", "file", "log"};
+#define SECTION_LIST "[serial] [meter] [mqtt] [homeassistant] [postgresql] [file] [log]"
+
 
 static const int_range r_port = {1, 65535};
 static const int_range r_keepalive = {5, 3600};
 static const int_range r_qos = {0, 2};
 static const int_range r_queue = {10, 1000000};
+static const int_range r_pg_queue = {10, 1000000};
 
 #define F(field) offsetof(km_config, field)
 
@@ -282,6 +324,15 @@ static const key_def keys[] = {
         {"homeassistant", "discovery", parse_bool, F(homeassistant.discovery), NULL, "yes"},
         {"homeassistant", "discovery_prefix", parse_topic, F(homeassistant.discovery_prefix), NULL,
          "homeassistant"},
+        {"postgresql", "conninfo", parse_string, F(postgresql.conninfo), NULL, ""},
+        {"postgresql", "dbname", parse_string, F(postgresql.dbname), NULL, ""},
+        {"postgresql", "user", parse_string, F(postgresql.user), NULL, ""},
+        {"postgresql", "host", parse_string, F(postgresql.host), NULL, ""},
+        {"postgresql", "port", parse_pg_port, F(postgresql.port), NULL, ""},
+        {"postgresql", "password_file", parse_readable, F(postgresql.password_file), NULL, ""},
+        {"postgresql", "table", parse_pg_table, F(postgresql.table), NULL, ""},
+        {"postgresql", "queue_size", parse_int, F(postgresql.queue_size), &r_pg_queue, "10000"},
+        {"file", "path", parse_abs_path, F(file.path), NULL, ""},
         {"log", "level", parse_level, F(log.level), NULL, "info"},
 };
 
@@ -289,6 +340,7 @@ static const key_def keys[] = {
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
 _Static_assert(N_KEYS <= 64, "parse_ctx.key_line is too small");
+_Static_assert(N_SECTIONS <= 16, "parse_ctx.section_line is too small");
 
 static int key_index(const char *section, const char *name)
 {
@@ -298,12 +350,12 @@ static int key_index(const char *section, const char *name)
         return -1;
 }
 
-static bool section_known(const char *name)
+static int section_index(const char *name)
 {
         for (size_t i = 0; i < N_SECTIONS; i++)
                 if (strcmp(sections[i], name) == 0)
-                        return true;
-        return false;
+                        return (int)i;
+        return -1;
 }
 
 /* ---- inih glue -------------------------------------------------------- */
@@ -368,10 +420,12 @@ static void check_section_line(parse_ctx *c, const char *line)
                 len = sizeof(c->section) - 1;
         memcpy(c->section, start, len);
         c->section[len] = '\0';
-        c->section_known = section_known(c->section);
+        int i = section_index(c->section);
+        c->section_known = i >= 0;
         if (!c->section_known)
-                fail(c, c->line, "unknown section [%s] (known: [serial] [meter] [mqtt] [homeassistant] [log])",
-                     c->section);
+                fail(c, c->line, "unknown section [%s] (known: " SECTION_LIST ")", c->section);
+        else if (!c->section_line[i])
+                c->section_line[i] = c->line;
 }
 
 static char *ini_reader_fn(char *str, int num, void *stream)
@@ -472,6 +526,16 @@ static void check_combinations(parse_ctx *c)
                 fail(c, later(cert, key), "[mqtt] certfile needs cafile (the broker's CA certificate)");
         (void)user;
         (void)ca;
+
+        /* an output section names what it writes to */
+        int pg = c->section_line[section_index("postgresql")];
+        int file = c->section_line[section_index("file")];
+        c->cfg->postgresql.enabled = pg > 0;
+        c->cfg->file.enabled = file > 0;
+        if (pg && !cfg->postgresql.table)
+                fail(c, pg, "[postgresql] table is required (the table made by `kaifa-meter initdb`)");
+        else if (file && !cfg->file.path)
+                fail(c, file, "[file] path is required");
 }
 
 int km_config_defaults(km_config *cfg)
@@ -557,6 +621,9 @@ void km_config_free(km_config *cfg)
                 &cfg->mqtt.password, &cfg->mqtt.password_file, &cfg->mqtt.cafile,
                 &cfg->mqtt.certfile, &cfg->mqtt.keyfile,  &cfg->mqtt.prefix,
                 &cfg->homeassistant.discovery_prefix,
+                &cfg->postgresql.conninfo, &cfg->postgresql.dbname, &cfg->postgresql.user,
+                &cfg->postgresql.host, &cfg->postgresql.port, &cfg->postgresql.password_file,
+                &cfg->postgresql.table, &cfg->file.path,
         };
         for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
                 if (*strings[i] && strings[i] == &cfg->mqtt.password)
@@ -592,6 +659,23 @@ static void kv_int(FILE *f, const char *key, int value)
         fprintf(f, "%s = %d\n", key, value);
 }
 
+/* A connection string that carries a password ("password=..." or a URI
+ * "postgresql://user:secret@host/db") is not printed. */
+static bool conninfo_has_password(const char *ci)
+{
+        if (!ci)
+                return false;
+        if (strcasestr(ci, "password"))
+                return true;
+        const char *auth = strstr(ci, "://");
+        if (!auth)
+                return false;
+        auth += 3;
+        const char *at = strchr(auth, '@');
+        const char *colon = strchr(auth, ':');
+        return at && colon && colon < at;
+}
+
 void km_config_dump(const km_config *cfg, FILE *f)
 {
         fprintf(f, "[serial]\n");
@@ -621,6 +705,22 @@ void km_config_dump(const km_config *cfg, FILE *f)
         fprintf(f, "\n[homeassistant]\n");
         kv(f, "discovery", cfg->homeassistant.discovery ? "yes" : "no");
         kv(f, "discovery_prefix", cfg->homeassistant.discovery_prefix);
+        if (cfg->postgresql.enabled) {
+                fprintf(f, "\n[postgresql]\n");
+                kv(f, "conninfo", conninfo_has_password(cfg->postgresql.conninfo) ? "********"
+                                                                                  : cfg->postgresql.conninfo);
+                kv(f, "dbname", cfg->postgresql.dbname);
+                kv(f, "user", cfg->postgresql.user);
+                kv(f, "host", cfg->postgresql.host);
+                kv(f, "port", cfg->postgresql.port);
+                kv(f, "password_file", cfg->postgresql.password_file);
+                kv(f, "table", cfg->postgresql.table);
+                kv_int(f, "queue_size", cfg->postgresql.queue_size);
+        }
+        if (cfg->file.enabled) {
+                fprintf(f, "\n[file]\n");
+                kv(f, "path", cfg->file.path);
+        }
         fprintf(f, "\n[log]\n");
         kv(f, "level", level_name(cfg->log.level));
 }

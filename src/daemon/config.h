@@ -4,8 +4,9 @@
  * default). Unknown sections and keys, bad values and contradictions are
  * reported as "FILE:LINE: message"; the caller exits with EX_CONFIG (78).
  *
- * Adding a section (say [postgresql]) is one edit in config.c: a row in the
- * section table, rows in the key table, and fields here.
+ * Adding a section is one edit in config.c: a row in the section table, rows
+ * in the key table, and fields here. [postgresql] and [file] are optional
+ * outputs: present in the file means enabled.
  */
 #ifndef KM_DAEMON_CONFIG_H
 #define KM_DAEMON_CONFIG_H
@@ -61,6 +62,23 @@ typedef struct km_config {
                 bool discovery;
                 char *discovery_prefix;
         } homeassistant;
+
+        struct {
+                bool enabled; /* the section is in the file */
+                char *conninfo; /* libpq connection string or URI; the parts below override it */
+                char *dbname;
+                char *user;
+                char *host;     /* host name, IP address or unix socket directory */
+                char *port;     /* checked to be 1 ... 65535 */
+                char *password_file;
+                char *table;    /* required when enabled */
+                int queue_size; /* rows held while the server is away */
+        } postgresql;
+
+        struct {
+                bool enabled; /* the section is in the file */
+                char *path;   /* JSON-lines file, absolute; required when enabled */
+        } file;
 
         struct {
                 int level; /* syslog priority */

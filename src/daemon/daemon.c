@@ -10,8 +10,12 @@
  *     doubling to 10 s) while QoS 1 messages queue up, bounded;
  *   - a 1 s tick drives MQTT keepalive, STATUS= and the health mark the
  *     watchdog timer checks before it sends WATCHDOG=1;
- *   - SIGTERM/SIGINT publish "offline", disconnect and exit 0 within 1 s;
- *     SIGHUP reloads the configuration.
+ *   - the optional outputs, PostgreSQL and a JSON-lines file (outputs.c),
+ *     get every decoded reading; the PostgreSQL socket and retry timer are
+ *     sources of the same loop;
+ *   - SIGTERM/SIGINT publish "offline", disconnect, give PostgreSQL at most
+ *     500 ms to write its queue and exit 0 within 1 s; SIGHUP reloads the
+ *     configuration and reopens the outputs.
  */
 #include "daemon/daemon.h"
 
@@ -30,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/outputs.h"
 #include "daemon/publish.h"
 #include "kaifa/decoder.h"
 #include "sinks/mqtt.h"
@@ -99,14 +104,18 @@ typedef struct kmd {
         uint64_t mqtt_connect_usec; /* when the pending connect started */
         char client_id[128];
 
+        /* PostgreSQL and the JSON-lines file */
+        kmd_outputs *out;
+
         /* housekeeping */
         sd_event_source *tick;
         uint64_t tick_count, last_tick_usec;
         sd_event_source *watchdog;
         uint64_t watchdog_usec;
         bool stopping;
+        bool mqtt_done; /* stopping: nothing left to say to the broker */
         sd_event_source *stop_timer;
-        char last_status[256];
+        char last_status[512];
 } kmd;
 
 static uint64_t now_usec(void)
@@ -128,6 +137,7 @@ static int arm_timer(kmd *d, sd_event_source **s, uint64_t delay, sd_event_time_
 }
 
 static void mqtt_sync(kmd *d);
+static void stop_check(kmd *d);
 static void serial_open(kmd *d);
 static int on_mqtt_retry(sd_event_source *s, uint64_t usec, void *userdata);
 
@@ -169,8 +179,12 @@ static void handle_event(kmd *d, const km_event *ev)
         if (ev->kind != KM_EVENT_READING)
                 return;
         d->last_frame_usec = now_usec();
-        if (km_publisher_reading(d->pub, ev->reading) == KM_PUBLISH_NEW_METER)
+        km_publish_result res = km_publisher_reading(d->pub, ev->reading);
+        if (res == KM_PUBLISH_NEW_METER)
                 on_meter_changed(d);
+        /* every frame of the configured family, held for MQTT or not */
+        if (res != KM_PUBLISH_IGNORED)
+                kmd_outputs_reading(d->out, ev);
 }
 
 static void feed(kmd *d, const uint8_t *buf, size_t n)
@@ -396,8 +410,22 @@ static void mqtt_sync(kmd *d)
         }
         if (d->mqtt_io)
                 sd_event_source_set_io_events(d->mqtt_io, EPOLLIN | (km_mqtt_want_write(d->mqtt) ? EPOLLOUT : 0));
-        if (d->stopping && (!d->mqtt || km_mqtt_fd(d->mqtt) < 0))
+        if (d->stopping && d->mqtt && km_mqtt_fd(d->mqtt) < 0)
+                d->mqtt_done = true;
+        stop_check(d);
+}
+
+/* Stopping ends once the broker has the goodbye and the outputs are closed
+ * (the stop timer ends it anyway). */
+static void stop_check(kmd *d)
+{
+        if (d->stopping && (d->mqtt_done || !d->mqtt) && kmd_outputs_stopped(d->out))
                 sd_event_exit(d->ev, 0);
+}
+
+static void on_outputs_changed(void *userdata)
+{
+        stop_check(userdata);
 }
 
 static void mqtt_problem(kmd *d, const char *reason)
@@ -546,11 +574,12 @@ static void notify_status(kmd *d)
                 snprintf(broker, sizeof(broker), "broker waiting for meter id");
         else
                 snprintf(broker, sizeof(broker), "broker %s", km_mqtt_state_name(km_mqtt_get_state(d->mqtt)));
-        char status[256];
+        char status[512];
         snprintf(status, sizeof(status),
                  "%" PRIu64 " frames decoded, %" PRIu64 " checksum errors, %s, %s, %" PRIu64 " queued, %" PRIu64
                  " dropped%s",
                  s->readings, checksum_errors(s), broker, since, ms.queued, ms.dropped, d->src ? "" : ", meter not open");
+        kmd_outputs_status(d->out, status, sizeof(status));
         if (strcmp(status, d->last_status) != 0) {
                 sd_notifyf(0, "STATUS=%s", status);
                 snprintf(d->last_status, sizeof(d->last_status), "%s", status);
@@ -614,14 +643,16 @@ static int on_stop(sd_event_source *s, const struct signalfd_siginfo *si, void *
         d->src_timer = sd_event_source_disable_unref(d->src_timer);
         if (d->src)
                 serial_close(d);
+        arm_timer(d, &d->stop_timer, STOP_GRACE_USEC, on_stop_timeout);
+        kmd_outputs_stop(d->out);
         if (d->mqtt && km_mqtt_get_state(d->mqtt) == KM_MQTT_CONNECTED) {
                 km_publisher_offline(d->pub);
                 km_mqtt_disconnect(d->mqtt);
-                arm_timer(d, &d->stop_timer, STOP_GRACE_USEC, on_stop_timeout);
                 mqtt_sync(d);
                 return 0;
         }
-        sd_event_exit(d->ev, 0);
+        d->mqtt_done = true;
+        stop_check(d);
         return 0;
 }
 
@@ -697,6 +728,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                         return 0;
                 }
         }
+        kmd_outputs_configure(d->out, &d->cfg);
         km_log_info("configuration reloaded");
         sd_notify(0, "READY=1");
         return 0;
@@ -753,12 +785,15 @@ int km_daemon_run(km_config *cfg, const char *config_path)
         if (r >= 0)
                 r = setup(d);
         if (r >= 0)
+                r = kmd_outputs_new(d->ev, on_outputs_changed, d, &d->out);
+        if (r >= 0)
                 r = mqtt_create(d);
         if (r < 0) {
                 km_log_error("cannot start: %s", strerror(-r));
                 ret = EX_OSERR;
                 goto out;
         }
+        kmd_outputs_configure(d->out, &d->cfg);
         serial_open(d);
         notify_status(d);
         sd_notify(0, "READY=1");
@@ -779,6 +814,7 @@ out:
         d->tick = sd_event_source_disable_unref(d->tick);
         d->watchdog = sd_event_source_disable_unref(d->watchdog);
         d->stop_timer = sd_event_source_disable_unref(d->stop_timer);
+        kmd_outputs_free(d->out);
         km_publisher_free(d->pub);
         km_mqtt_free(d->mqtt);
         km_mqtt_lib_cleanup();

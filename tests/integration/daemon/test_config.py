@@ -18,7 +18,7 @@ SAMPLE = os.path.join(k.SOURCE_DIR, "config", "kaifa-meter.conf")
 # (what, file content, line the message must name, words the message must contain)
 BAD = [
     ("unknown section", "[serial]\nport = /dev/ttyUSB0\n[postgres]\nhost = x\n", 3, "unknown section [postgres]"),
-    ("unknown empty section", "[serial]\n[file]\n", 2, "unknown section [file]"),
+    ("unknown empty section", "[serial]\n[files]\n", 2, "unknown section [files]"),
     ("unknown key", "[mqtt]\nhost = a\nhots = b\n", 3, "unknown key 'hots'"),
     ("key outside any section", "port = 1\n[serial]\n", 1, "outside of any section"),
     ("duplicate key", "[mqtt]\nport = 1883\n\nport = 1884\n", 4, "set twice"),
@@ -46,6 +46,23 @@ BAD = [
     ("syntax error", "[serial]\nthis line has no equals sign\n", 2, "syntax error"),
     ("missing bracket", "[serial\nport = x\n", 1, "without ']'"),
     ("line too long", "[meter]\nname = " + "x" * 300 + "\n", 2, "too long"),
+    # [postgresql]
+    ("postgresql without table", "[serial]\n[postgresql]\ndbname = power\n", 2, "[postgresql] table is required"),
+    ("postgresql empty table", "[postgresql]\ntable =\n", 2, "a table name is required"),
+    ("postgresql table too long", "[postgresql]\ntable = " + "t" * 64 + "\n", 2, "longer than 63 bytes"),
+    ("postgresql port not a number", "[postgresql]\ntable = t\nport = pg\n", 3, "not a whole number"),
+    ("postgresql port out of range", "[postgresql]\ntable = t\nport = 65536\n", 3, "out of range (1 to 65535)"),
+    ("postgresql queue_size too small", "[postgresql]\ntable = t\nqueue_size = 5\n", 3, "out of range (10 to"),
+    ("postgresql missing password_file", "[postgresql]\ntable = t\n\npassword_file = /nonexistent/pgpw\n", 4,
+     "No such file or directory"),
+    ("postgresql unknown key", "[postgresql]\ntable = t\npassword = x\n", 3, "unknown key 'password' in [postgresql]"),
+    ("postgresql key twice", "[postgresql]\ntable = t\n[file]\npath = /tmp/x\n[postgresql]\ntable = u\n", 6,
+     "'table' in [postgresql] is set twice (first on line 2)"),
+    # [file]
+    ("file without path", "[log]\nlevel = info\n[file]\n", 3, "[file] path is required"),
+    ("file relative path", "[file]\npath = readings.jsonl\n", 2, "not an absolute path"),
+    ("file path is a directory", "[file]\npath = /var/log/kaifa-meter/\n", 2, "names a directory"),
+    ("file unknown key", "[file]\npath = /tmp/x\nformat = pretty\n", 3, "unknown key 'format' in [file]"),
 ]
 
 
@@ -103,18 +120,37 @@ def main():
                      "level = warning"):
             k.check(want in out, "effective config has '%s'" % want)
         k.check("secret" not in out, "the password is never printed")
+        for ci in ("host=/run/postgresql password=secret", "postgresql://meter:secret@db/power"):
+            with open(good, "w") as f:
+                f.write("[postgresql]\nconninfo = %s\ntable = t\n" % ci)
+            r = run(["--dump-config", "-c", good])
+            k.check(r.returncode == 0 and "secret" not in r.stdout.decode() and "conninfo = ********" in
+                    r.stdout.decode(), "a password in conninfo is never printed (%s)" % ci.split("=")[0])
 
         # the sample documents every key, with its default
         r = run(["--dump-config", "-c", SAMPLE])
         defaults = r.stdout.decode()
         blocks = {}
         cur = None
+        # an optional section is shown commented out: "#[postgresql]"
         for l in open(SAMPLE).read().splitlines():
-            m = re.match(r"\[(\w+)\]", l)
+            m = re.match(r"#?\[(\w+)\]", l)
             if m:
                 cur = m.group(1)
             blocks[cur] = blocks.get(cur, "") + l + "\n"
         sample = open(SAMPLE).read()
+        # the optional sections appear in the effective config when turned on
+        optional = work.file("optional.conf")
+        with open(optional, "w") as f:
+            f.write("[postgresql]\ntable = readings\n[file]\npath = /var/log/kaifa-meter/readings.jsonl\n")
+        r = run(["--dump-config", "-c", optional])
+        k.check(r.returncode == 0 and "[postgresql]" in r.stdout.decode() and "[file]" in r.stdout.decode()
+                and "[postgresql]" not in defaults, "[postgresql] and [file] are dumped when present only")
+        defaults += "\n" + "\n".join(l for l in r.stdout.decode().splitlines()
+                                     if not l.startswith(("table =", "path =")))
+        for must in ("table", "path"):
+            k.check(re.search(r"^#%s =[ \t]*$" % must, sample, re.M) is not None,
+                    "sample shows the required key %s, empty" % must)
         section = None
         for l in defaults.splitlines():
             m = re.match(r"\[(\w+)\]", l)
