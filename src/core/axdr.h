@@ -81,7 +81,7 @@ static inline size_t km_cursor_left(const km_cursor *c)
 }
 
 /* The common HAN-port types without a detour through the general path. */
-static inline bool km_axdr_read_fast(km_cursor *c, km_axdr_item *it)
+static inline __attribute__((always_inline)) bool km_axdr_read_fast(km_cursor *c, km_axdr_item *it)
 {
         const uint8_t *p = c->p + c->pos;
         size_t left = c->n - c->pos;
@@ -151,7 +151,7 @@ km_status km_axdr_read_general(km_cursor *c, km_axdr_item *ret_item);
 
 /* Reads one item (see above). Inline so the common types cost a few
  * instructions at each call site. */
-static inline km_status km_axdr_read(km_cursor *c, km_axdr_item *it)
+static inline __attribute__((always_inline)) km_status km_axdr_read(km_cursor *c, km_axdr_item *it)
 {
         if (c->pos >= c->n)
                 return KM_ERR_MALFORMED;

@@ -112,9 +112,11 @@ static parse_result parse_header(const uint8_t *fr, size_t avail, size_t len, bo
         hd->format = (uint16_t)(fr[0] << 8 | fr[1]);
         hd->length = (uint16_t)len;
         hd->segmented = (fr[0] & 0x08) != 0;
-        memcpy(hd->dst, fr + 2, (size_t)dl);
+        for (int i = 0; i < dl; i++) /* 1..4 bytes: a loop beats a memcpy call */
+                hd->dst[i] = fr[2 + i];
         hd->dst_len = (uint8_t)dl;
-        memcpy(hd->src, fr + 2 + dl, (size_t)sl);
+        for (int i = 0; i < sl; i++)
+                hd->src[i] = fr[2 + dl + i];
         hd->src_len = (uint8_t)sl;
         hd->control = fr[hdr_len - 1];
         hd->hcs = 0;

@@ -314,7 +314,8 @@ km_status km_list_decode(km_cursor *c, km_reading *r)
         if (top.cls != KM_AXDR_CONTAINER)
                 return KM_ERR_UNKNOWN_LIST;
         const km_family *fam = NULL;
-        if (names_objects(c, top.count)) {
+        bool named = names_objects(c, top.count);
+        if (named) {
                 s = decode_named(c, top.count, r);
                 fam = family_by_version(r);
                 r->list_name = fam ? fam->version_prefix : "DLMS list";
@@ -336,6 +337,7 @@ km_status km_list_decode(km_cursor *c, km_reading *r)
         if (s != KM_OK)
                 return s;
         r->maker = fam ? fam->maker : NULL;
-        apply_scaling(r, fam);
+        if (named)
+                apply_scaling(r, fam); /* positional decoders scale their own values */
         return KM_OK;
 }

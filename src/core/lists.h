@@ -23,7 +23,9 @@ typedef struct km_family {
         /* Scaler and unit for a NUMBER value the frame sent without them;
          * false = use the generic default (OBIS base unit, scaler 0). */
         bool (*scale)(const km_value *v, const km_reading *r, int8_t *ret_scaler, km_unit *ret_unit);
-        /* Decodes `count` bare values; NULL when the family sends none. */
+        /* Decodes `count` bare values and gives each its scaler and unit (the
+         * list decoder does not scale them again); KM_ERR_UNKNOWN_LIST when
+         * the list is not the family's; NULL when the family sends none. */
         km_status (*positional)(km_cursor *c, uint32_t count, km_reading *r);
 } km_family;
 

@@ -82,15 +82,23 @@ static bool first_element_fits(const km_cursor *c, uint32_t count)
         return it.cls == KM_AXDR_BYTES && it.tag != KM_TAG_DATE_TIME;
 }
 
+static bool kaifa_scale(const km_value *v, const km_reading *r, int8_t *scaler, km_unit *unit);
+
 static km_status kaifa_positional(km_cursor *c, uint32_t count, km_reading *r)
 {
         const kaifa_layout *layout = layout_for(count);
         if (!layout || !first_element_fits(c, count))
                 return KM_ERR_UNKNOWN_LIST;
         for (uint32_t i = 0; i < count; i++) {
+                size_t before = r->n_values;
                 km_status s = km_list_read_value(c, layout->codes[i], r);
                 if (s != KM_OK)
                         return s;
+                if (r->n_values == before)
+                        continue;
+                km_value *v = &r->values[r->n_values - 1];
+                if (v->kind == KM_VALUE_NUMBER || v->kind == KM_VALUE_FLOAT)
+                        kaifa_scale(v, r, &v->scaler, &v->unit);
         }
         r->list_name = layout->name;
         return KM_OK;
