@@ -294,14 +294,48 @@ static void default_scale(km_value *v)
         }
 }
 
+km_quantity km_quantity_of(const uint8_t o[6])
+{
+        if (o[0] != 1)
+                return KM_Q_OTHER;
+        if (o[3] == 7) {
+                switch (o[2]) {
+                case 1: case 2: case 21: case 22: case 41: case 42: case 61: case 62:
+                        return KM_Q_ACTIVE_POWER;
+                case 3: case 4: case 23: case 24: case 43: case 44: case 63: case 64:
+                        return KM_Q_REACTIVE_POWER;
+                case 31: case 51: case 71:
+                        return KM_Q_CURRENT;
+                case 32: case 52: case 72:
+                        return KM_Q_VOLTAGE;
+                default:
+                        return KM_Q_OTHER;
+                }
+        }
+        if (o[3] == 8 && o[2] >= 1 && o[2] <= 4)
+                return o[2] <= 2 ? KM_Q_ACTIVE_ENERGY : KM_Q_REACTIVE_ENERGY;
+        return KM_Q_OTHER;
+}
+
+void km_family_scale(const km_family *fam, km_value *v, const km_reading *r)
+{
+        km_quantity q = km_quantity_of(v->obis);
+        if (fam && fam->scales && fam->scales[q].unit != KM_UNIT_NONE) {
+                v->scaler = fam->scales[q].scaler;
+                v->unit = fam->scales[q].unit;
+                if (fam->adjust)
+                        fam->adjust(v, q, r);
+        } else {
+                default_scale(v);
+        }
+}
+
 static void apply_scaling(km_reading *r, const km_family *fam)
 {
         for (size_t i = 0; i < r->n_values; i++) {
                 km_value *v = &r->values[i];
-                if (v->scaler_inline || (v->kind != KM_VALUE_NUMBER && v->kind != KM_VALUE_FLOAT))
-                        continue;
-                if (!fam || !fam->scale || !fam->scale(v, r, &v->scaler, &v->unit))
-                        default_scale(v);
+                if (!v->scaler_inline && (v->kind == KM_VALUE_NUMBER || v->kind == KM_VALUE_FLOAT))
+                        km_family_scale(fam, v, r);
         }
 }
 

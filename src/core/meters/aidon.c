@@ -10,6 +10,7 @@
 const km_family km_family_aidon = {
         .maker = "Aidon",
         .version_prefix = "AIDON_",
-        .scale = NULL,
+        .scales = NULL,
+        .adjust = NULL,
         .positional = NULL,
 };

@@ -82,8 +82,6 @@ static bool first_element_fits(const km_cursor *c, uint32_t count)
         return it.cls == KM_AXDR_BYTES && it.tag != KM_TAG_DATE_TIME;
 }
 
-static bool kaifa_scale(const km_value *v, const km_reading *r, int8_t *scaler, km_unit *unit);
-
 static km_status kaifa_positional(km_cursor *c, uint32_t count, km_reading *r)
 {
         const kaifa_layout *layout = layout_for(count);
@@ -98,57 +96,27 @@ static km_status kaifa_positional(km_cursor *c, uint32_t count, km_reading *r)
                         continue;
                 km_value *v = &r->values[r->n_values - 1];
                 if (v->kind == KM_VALUE_NUMBER || v->kind == KM_VALUE_FLOAT)
-                        kaifa_scale(v, r, &v->scaler, &v->unit);
+                        km_family_scale(&km_family_kaifa, v, r);
         }
         r->list_name = layout->name;
         return KM_OK;
 }
 
-static bool kaifa_scale(const km_value *v, const km_reading *r, int8_t *scaler, km_unit *unit)
-{
-        (void)r;
-        const uint8_t *o = v->obis;
-        if (o[0] != 1 || o[4] != 0)
-                return false;
-        if (o[3] == 7) {
-                switch (o[2]) {
-                case 1:
-                case 2:
-                        *scaler = 0;
-                        *unit = KM_UNIT_W;
-                        return true;
-                case 3:
-                case 4:
-                        *scaler = 0;
-                        *unit = KM_UNIT_VAR;
-                        return true;
-                case 31:
-                case 51:
-                case 71:
-                        *scaler = -3; /* mA */
-                        *unit = KM_UNIT_A;
-                        return true;
-                case 32:
-                case 52:
-                case 72:
-                        *scaler = -1; /* 0.1 V */
-                        *unit = KM_UNIT_V;
-                        return true;
-                default:
-                        return false;
-                }
-        }
-        if (o[3] == 8 && o[2] >= 1 && o[2] <= 4) {
-                *scaler = -3; /* Wh counted, kWh shown: the original tool's output */
-                *unit = o[2] <= 2 ? KM_UNIT_KWH : KM_UNIT_KVARH;
-                return true;
-        }
-        return false;
-}
+/* Raw integers are W, var, mA, 0.1 V and Wh/varh; energies are shown in
+ * kWh/kvarh, as the original tool printed them. */
+static const km_scale_rule kaifa_scales[KM_Q_COUNT_] = {
+        [KM_Q_ACTIVE_POWER] = {0, KM_UNIT_W},
+        [KM_Q_REACTIVE_POWER] = {0, KM_UNIT_VAR},
+        [KM_Q_CURRENT] = {-3, KM_UNIT_A},
+        [KM_Q_VOLTAGE] = {-1, KM_UNIT_V},
+        [KM_Q_ACTIVE_ENERGY] = {-3, KM_UNIT_KWH},
+        [KM_Q_REACTIVE_ENERGY] = {-3, KM_UNIT_KVARH},
+};
 
 const km_family km_family_kaifa = {
         .maker = "Kaifa",
         .version_prefix = "KFM_",
-        .scale = kaifa_scale,
+        .scales = kaifa_scales,
+        .adjust = NULL,
         .positional = kaifa_positional,
 };

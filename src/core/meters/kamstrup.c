@@ -19,36 +19,25 @@ static bool is_ct_meter(const km_reading *r)
         return type && strncmp(type, "685", 3) == 0;
 }
 
-static bool kamstrup_scale(const km_value *v, const km_reading *r, int8_t *scaler, km_unit *unit)
+static const km_scale_rule kamstrup_scales[KM_Q_COUNT_] = {
+        [KM_Q_ACTIVE_POWER] = {0, KM_UNIT_W},
+        [KM_Q_REACTIVE_POWER] = {0, KM_UNIT_VAR},
+        [KM_Q_CURRENT] = {-2, KM_UNIT_A},
+        [KM_Q_VOLTAGE] = {0, KM_UNIT_V},
+        [KM_Q_ACTIVE_ENERGY] = {-2, KM_UNIT_KWH},   /* 10 Wh counted, kWh shown */
+        [KM_Q_REACTIVE_ENERGY] = {-2, KM_UNIT_KVARH},
+};
+
+static void kamstrup_adjust(km_value *v, km_quantity q, const km_reading *r)
 {
-        const uint8_t *o = v->obis;
-        if (o[0] != 1 || o[4] != 0)
-                return false;
-        if (o[3] == 7) {
-                switch (o[2] % 20) {
-                case 11: /* 31, 51, 71: current */
-                        *scaler = is_ct_meter(r) ? -3 : -2;
-                        *unit = KM_UNIT_A;
-                        return true;
-                case 12: /* 32, 52, 72: voltage */
-                        *scaler = 0;
-                        *unit = KM_UNIT_V;
-                        return true;
-                default:
-                        return false;
-                }
-        }
-        if (o[3] == 8 && o[2] >= 1 && o[2] <= 4) {
-                *scaler = -2; /* 10 Wh counted, kWh shown */
-                *unit = o[2] <= 2 ? KM_UNIT_KWH : KM_UNIT_KVARH;
-                return true;
-        }
-        return false;
+        if (q == KM_Q_CURRENT && is_ct_meter(r))
+                v->scaler = -3;
 }
 
 const km_family km_family_kamstrup = {
         .maker = "Kamstrup",
         .version_prefix = "Kamstrup_",
-        .scale = kamstrup_scale,
+        .scales = kamstrup_scales,
+        .adjust = kamstrup_adjust,
         .positional = NULL,
 };
