@@ -1,8 +1,10 @@
 # kaifa-meterd: the systemd service that publishes every value to MQTT with
 # Home Assistant discovery (src/daemon/, src/sinks/mqtt.c,
-# src/sinks/homeassistant.c), and its integration tests
-# (tests/integration/daemon/, python3 standard library, real mosquitto,
-# socat ptys and a real NOTIFY_SOCKET listener).
+# src/sinks/homeassistant.c) and optionally stores it in PostgreSQL (the
+# km_sink_postgresql library of cmake/postgresql.cmake) and a JSON-lines
+# file, and its integration tests (tests/integration/daemon/, python3
+# standard library, real mosquitto, real PostgreSQL, socat ptys and a real
+# NOTIFY_SOCKET listener).
 
 pkg_check_modules(MOSQUITTO REQUIRED IMPORTED_TARGET libmosquitto)
 pkg_check_modules(LIBSYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
@@ -65,7 +67,9 @@ if(KM_BUILD_TESTS)
       "daemon_parity_auto|test_parity.py|60"
       "daemon_tls|test_tls.py|60"
       "daemon_reload|test_reload.py|60"
-      "daemon_tcp_source|test_tcp.py|60")
+      "daemon_tcp_source|test_tcp.py|60"
+      "daemon_file|test_file.py|60"
+      "daemon_postgresql|test_postgresql.py|120")
     foreach(case ${KM_DAEMON_TEST_CASES})
       string(REPLACE "|" ";" f "${case}")
       list(GET f 0 name)
@@ -77,6 +81,9 @@ if(KM_BUILD_TESTS)
         TIMEOUT ${timeout}
         LABELS "integration;daemon")
     endforeach()
+    # needs PostgreSQL's server binaries (tests/integration/pg/pgserver.py); 77 = none here
+    set_tests_properties(daemon_postgresql PROPERTIES SKIP_RETURN_CODE 77
+                         LABELS "integration;daemon;postgresql")
   endif()
   add_test(NAME daemon_demo
     COMMAND bash ${KM_DAEMON_TESTS}/demo.sh --check --daemon $<TARGET_FILE:kaifa-meterd>)
