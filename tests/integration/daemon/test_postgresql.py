@@ -15,7 +15,8 @@ socket only), a real mosquitto and a socat pty:
   none twice, in order;
 - SIGHUP with the same file keeps the connection; SIGHUP with another table
   writes the next frames there;
-- SIGTERM exits 0 within 1 s.
+- SIGTERM exits 0 within 1 s; with the server down and rows queued it
+  waits about 0.5 s for the server, logs the rows not written, and exits.
 Exit 77 (skipped) when no PostgreSQL server binaries are installed."""
 import os
 import re
@@ -204,6 +205,24 @@ def main():
         rc, took = daemon.stop()
         k.check(rc == 0 and took < 1.0, "SIGTERM: exit 0 within 1 s (%s, %.2f s)" % (rc, took))
         k.check("rows not written" not in daemon.logtext(), "no row left behind at exit")
+
+        # SIGTERM while the server is away: at most 0.5 s for the queue, then exit
+        pty.stop()
+        pty = k.Pty(work, "meter2")
+        pty.start()
+        daemon = k.Daemon(work, k.daemon_config(pty.meter, broker.port) + pg_config(srv, "readings2"),
+                          name="daemon2")
+        daemon.start()
+        k.check(bool(k.wait_for(lambda: "postgresql: connected" in daemon.logtext(), 5)), "a second daemon connects")
+        srv.stop()
+        k.wait_for(lambda: "connection lost" in daemon.logtext(), 5)
+        pty.write(b"".join(frames[0:10]), chunk=1024, pause=0.01)
+        time.sleep(1)  # the daemon reads them and queues the rows
+        rc, took = daemon.stop()
+        log = daemon.logtext()
+        k.check(rc == 0 and 0.4 < took < 1.0, "SIGTERM with the server down: waits about 0.5 s for it, exits 0 "
+                "within 1 s (%s, %.2f s)" % (rc, took))
+        k.check("10 rows not written" in log, "the rows it could not write are logged")
     finally:
         if sim and sim.poll() is None:
             sim.kill()
