@@ -50,6 +50,37 @@ static void config_error(const char *text, const char *want_prefix)
                 km_config_free(&cfg);
 }
 
+/* [postgresql] and [file]: off unless present, required keys, defaults. */
+static void test_config_outputs(void)
+{
+        km_config cfg;
+        char err[KM_CONFIG_ERR_MAX] = "";
+        int r = km_config_load_string("t.conf", "", &cfg, err, sizeof(err));
+        check(r == 0 && !cfg.postgresql.enabled && !cfg.file.enabled && cfg.postgresql.queue_size == 10000,
+              "no [postgresql] or [file]: both off, queue_size 10000", err);
+        if (r == 0)
+                km_config_free(&cfg);
+        r = km_config_load_string("t.conf",
+                                  "[postgresql]\nhost = /run/postgresql\nport = 5433\ntable = Meter \"A\"\n"
+                                  "queue_size = 50\n[file]\npath = /var/log/kaifa-meter/r.jsonl\n",
+                                  &cfg, err, sizeof(err));
+        check(r == 0, "[postgresql] and [file] load", err);
+        if (r == 0) {
+                check(cfg.postgresql.enabled && cfg.file.enabled, "present means on", NULL);
+                check(strcmp(cfg.postgresql.host, "/run/postgresql") == 0 && strcmp(cfg.postgresql.port, "5433") == 0 &&
+                              cfg.postgresql.queue_size == 50 && !cfg.postgresql.dbname && !cfg.postgresql.conninfo,
+                      "postgresql values taken, unset ones NULL", cfg.postgresql.host);
+                check(strcmp(cfg.postgresql.table, "Meter \"A\"") == 0, "a table name that needs quoting",
+                      cfg.postgresql.table);
+                check(strcmp(cfg.file.path, "/var/log/kaifa-meter/r.jsonl") == 0, "file path", cfg.file.path);
+                km_config_free(&cfg);
+        }
+        config_error("[serial]\n\n[postgresql]\nuser = meter\n", "t.conf:3: [postgresql] table is required");
+        config_error("[postgresql]\ntable = t\nport = 0\n", "t.conf:3: [postgresql] port: 0 is out of range");
+        config_error("[file]\npath = ./x.jsonl\n", "t.conf:2: [file] path: './x.jsonl' is not an absolute path");
+        config_error("[file]\n", "t.conf:1: [file] path is required");
+}
+
 static void test_config(void)
 {
         km_config cfg;
@@ -84,6 +115,7 @@ static void test_config(void)
         config_error("[log]\nlevel = info\nlevel = debug\n", "t.conf:3: 'level' in [log] is set twice");
         config_error("[mqtt]\ncertfile = /etc/hostname\nkeyfile = /etc/hostname\n", "t.conf:3: [mqtt] certfile needs cafile");
         config_error("[homeassistant]\ndiscovery_prefix = +\n", "t.conf:2: [homeassistant] discovery_prefix: '+' contains");
+        test_config_outputs();
 }
 
 static void test_discovery(void)
