@@ -1,7 +1,9 @@
 /*
  * kaifa-meterd: reads a smart electricity meter's HAN port and publishes
- * every value to MQTT, with Home Assistant discovery. This file handles the
- * command line and the configuration; daemon.c runs the service loop.
+ * every value to MQTT, with Home Assistant discovery, and optionally stores
+ * every frame in PostgreSQL and a JSON-lines file. This file handles the
+ * command line and the configuration; daemon.c runs the service loop,
+ * outputs.c the PostgreSQL and file outputs.
  *
  *   kaifa-meterd [-c FILE] [--check-config] [--version] [--help]
  *
@@ -24,7 +26,9 @@ static void usage(FILE *f)
                 "Usage: kaifa-meterd [-c FILE] [--check-config] [--dump-config] [--version] [--help]\n"
                 "\n"
                 "Reads a smart meter's HAN port and publishes every value to MQTT,\n"
-                "with Home Assistant discovery. Runs until SIGTERM; SIGHUP reloads.\n"
+                "with Home Assistant discovery; optionally stores every frame in\n"
+                "PostgreSQL ([postgresql]) and a JSON-lines file ([file]).\n"
+                "Runs until SIGTERM; SIGHUP reloads and reopens the file.\n"
                 "\n"
                 "  -c, --config FILE   configuration file (default %s)\n"
                 "      --check-config  check the configuration and exit (0 valid, 78 not)\n"
