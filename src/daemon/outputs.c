@@ -30,6 +30,7 @@
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -378,7 +379,10 @@ static void file_reading(kmd_outputs *o, const km_event *ev)
                 return;
         int r = o->json->reading(o->json, ev);
         if (r < 0) {
-                clearerr(o->file); /* try again with the next frame */
+                /* drop what stdio still holds of the failed line, so that the
+                 * file never gets half a line; the next frame tries again */
+                __fpurge(o->file);
+                clearerr(o->file);
                 if (r != o->file_err)
                         km_log_error("%s: cannot write: %s; frames are lost until it works again", o->path,
                                      strerror(-r));

@@ -10,6 +10,8 @@
 - A path that cannot be opened (its directory is missing) is logged once,
   the meter is still read and published to MQTT, and the next SIGHUP, once
   the directory exists, creates the file.
+- A write error (a full disk, /dev/full) is logged once, not per frame, and
+  the meter is still read and published.
 """
 import os
 import signal
@@ -105,6 +107,20 @@ def main():
         pty.write(b"".join(frames[:10]), chunk=1024, pause=0.01)
         k.wait_for(lambda: len(lines(path2)) >= 10, 10, 0.2)
         k.check(lines(path2) == want[:10], "and fills it (%d lines)" % len(lines(path2)))
+
+        # a write error (a full disk: /dev/full) is logged once; reading and MQTT go on
+        with open(daemon.conf, "w") as f:
+            f.write(k.daemon_config(pty.meter, broker.port) + "[file]\npath = /dev/full\n")
+        daemon.signal(signal.SIGHUP)
+        k.check(bool(k.wait_for(lambda: daemon.logtext().count("configuration reloaded") == 2, 5)), "SIGHUP to /dev/full")
+        pty.write(b"".join(frames[200:300]), chunk=1024, pause=0.01)
+        last = str(__import__("json").loads(want[299])["data"]["power_active_import"]["value"])
+        k.check(bool(k.wait_for(lambda: broker.retained(["kaifa/#"], 1).get(topic) == last, 10, 0.3)),
+                "100 frames later the meter is still read and published")
+        errors = [l for l in daemon.logtext().splitlines() if "/dev/full: cannot write" in l]
+        k.check(len(errors) == 1 and "No space left on device" in errors[0],
+                "a write error is logged once, not per frame (%s)" % errors)
+        k.check(lines(path2) == want[:10], "the previous file got nothing more after the reload")
         rc, took = daemon.stop()
         k.check(rc == 0 and took < 1.0, "SIGTERM: exit 0 within 1 s (%s, %.2f s)" % (rc, took))
     finally:
