@@ -36,6 +36,7 @@ typedef struct km_hdlc_header {
         uint16_t hcs;         /* as a number (sent low byte first) */
         uint16_t fcs;
         bool closing_flag;    /* a 0x7E followed the frame */
+        bool checksum_ok;     /* HCS and FCS right (false only with ignore_checksum) */
         const uint8_t *info;  /* information field, within the frame bytes */
         size_t info_len;
 } km_hdlc_header;

@@ -91,6 +91,16 @@ const km_value *km_reading_find(const km_reading *r, const char *name);
 /* Text of the first value with this name, or NULL if absent or not text. */
 const char *km_reading_text(const km_reading *r, const char *name);
 
+/* True when text is valid UTF-8 without control characters, i.e. safe to
+ * print or put in JSON as it is. Meters send octet strings that may hold
+ * anything. */
+bool km_text_is_clean(const char *text, size_t n);
+
+/* A TEXT value for people and JSON: the text itself when clean, otherwise
+ * its bytes in hex ("ff fe 80"). Returns buf; size >= 3 * KM_TEXT_MAX + 1. */
+#define KM_TEXT_SHOW_MAX (3 * KM_TEXT_MAX + 1)
+const char *km_value_text_show(const km_value *v, char *buf, size_t size);
+
 /* Formats a.b.c.d.e.f as "A-B:C.D.E.F" into buf (at least KM_OBIS_STR_MAX). */
 #define KM_OBIS_STR_MAX 24
 const char *km_obis_format(const uint8_t obis[6], char *buf, size_t size);

@@ -52,19 +52,36 @@ static bool append_segment(km_decoder *d, const uint8_t *p, size_t n)
         return true;
 }
 
+/* Drops an APDU being assembled whose remaining segments were lost. */
+static void drop_assembly(km_decoder *d)
+{
+        if (d->assembling) {
+                count_reject(d, KM_ERR_SEGMENT);
+                d->assembling = false;
+        }
+}
+
+/* True when an information field opens an APDU: the LLC header, or an APDU
+ * tag (for meters that leave the LLC out). A continuation segment starts in
+ * the middle of the APDU's data. */
+static bool opens_apdu(const uint8_t *p, size_t n)
+{
+        return km_info_has_llc(p, n) || (n > 0 && (p[0] == 0x0F || p[0] == 0xDB || p[0] == 0xDF));
+}
+
 /* A non-final segment: the first one carries the LLC header, which is
- * dropped; the APDU grows until the segment with S = 0 arrives. */
+ * dropped; the APDU grows until the segment with S = 0 arrives. A
+ * continuation with no APDU begun (its start was lost) is rejected. */
 static km_status take_segment(km_decoder *d)
 {
         const km_hdlc_header *h = &d->out.header;
         const uint8_t *p = h->info;
         size_t n = h->info_len;
-        if (d->assembling && km_info_has_llc(p, n)) {
-                /* a new APDU begins: the one being assembled lost its end */
-                count_reject(d, KM_ERR_SEGMENT);
-                d->assembling = false;
-        }
+        if (d->assembling && km_info_has_llc(p, n))
+                drop_assembly(d); /* a new APDU begins: the one being assembled lost its end */
         if (!d->assembling) {
+                if (!opens_apdu(p, n))
+                        return KM_ERR_SEGMENT;
                 d->apdu_len = 0;
                 d->assembling = true;
                 if (km_info_has_llc(p, n)) {
@@ -82,11 +99,8 @@ static km_status take_segment(km_decoder *d)
 static km_status decode_frame(km_decoder *d)
 {
         const km_hdlc_header *h = &d->out.header;
-        if (d->assembling && km_info_has_llc(h->info, h->info_len)) {
-                /* a whole APDU of its own: the one being assembled lost its end */
-                count_reject(d, KM_ERR_SEGMENT);
-                d->assembling = false;
-        }
+        if (d->assembling && km_info_has_llc(h->info, h->info_len))
+                drop_assembly(d); /* a whole APDU of its own: the one being assembled lost its end */
         if (!d->assembling)
                 return km_info_decode_again(h->info, h->info_len, &d->reading);
         d->assembling = false;
@@ -135,6 +149,8 @@ bool km_decoder_next(km_decoder *d, km_event *ev)
         case KM_HDLC_FRAME:
                 return frame_event(d, out, ev);
         case KM_HDLC_REJECT:
+                if (out->header_valid)
+                        drop_assembly(d); /* a damaged frame may be a lost segment */
                 count_reject(d, out->status);
                 ev->kind = KM_EVENT_REJECT;
                 ev->reject = out->status;
@@ -144,6 +160,8 @@ bool km_decoder_next(km_decoder *d, km_event *ev)
                 ev->reading = NULL;
                 return true;
         default:
+                if (d->hdlc.eof)
+                        drop_assembly(d); /* input ended before the last segment */
                 return false;
         }
 }

@@ -125,13 +125,15 @@ static parse_result parse_header(const uint8_t *fr, size_t avail, size_t len, bo
                 /* header and HCS in one pass: a correct HCS leaves the residue */
                 crc = km_crc16_x25_update(crc, fr, hdr_len + 2);
                 hd->hcs = le16(fr + hdr_len);
-                if (crc != KM_CRC16_X25_RESIDUE && !ignore_checksum) {
+                hd->checksum_ok = crc == KM_CRC16_X25_RESIDUE;
+                if (!hd->checksum_ok && !ignore_checksum) {
                         *status = KM_ERR_HCS;
                         return PARSE_FAIL;
                 }
                 hd->info = fr + hdr_len + 2;
                 hd->info_len = len - hdr_len - 4;
         } else {
+                hd->checksum_ok = true;
                 hd->info = fr + hdr_len;
                 hd->info_len = 0;
         }
@@ -147,12 +149,14 @@ bad_length:
  * register after the header and HCS goes on over the information field and
  * the FCS itself; a correct FCS leaves the residue. (A frame without
  * information field starts from the initial value over header and FCS.) */
-static km_status check_fcs(const uint8_t *fr, size_t len, const km_hdlc_header *hd, uint16_t crc,
-                           bool ignore_checksum, uint16_t *ret_fcs)
+static km_status check_fcs(const uint8_t *fr, size_t len, km_hdlc_header *hd, uint16_t crc,
+                           bool ignore_checksum)
 {
         size_t done = hd->has_hcs ? (size_t)(hd->info - fr) : 0;
         crc = km_crc16_x25_update(crc, fr + done, len - done);
-        *ret_fcs = le16(fr + len - 2);
+        hd->fcs = le16(fr + len - 2);
+        if (crc != KM_CRC16_X25_RESIDUE)
+                hd->checksum_ok = false;
         return crc == KM_CRC16_X25_RESIDUE || ignore_checksum ? KM_OK : KM_ERR_FCS;
 }
 
@@ -237,10 +241,18 @@ km_hdlc_result km_hdlc_next(km_hdlc *h, km_hdlc_out *out)
                         return reject(h, out, fp, KM_ERR_TRUNCATED, len);
                 }
                 out->header_valid = true;
-                status = check_fcs(fr, len, &out->header, crc, h->ignore_checksum, &out->header.fcs);
+                status = check_fcs(fr, len, &out->header, crc, h->ignore_checksum);
                 if (status != KM_OK)
                         return reject(h, out, fp, status, len);
                 out->header.closing_flag = avail > len && fr[len] == KM_HDLC_FLAG;
+                /* with checksums ignored, a damaged frame must at least end where
+                 * its length says, or it would swallow the good frames after it */
+                if (!out->header.checksum_ok && !out->header.closing_flag) {
+                        if (avail == len && !h->eof)
+                                return need_more(h, out); /* the byte that tells is still to come */
+                        if (avail > len)
+                                return reject(h, out, fp, KM_ERR_FCS, len);
+                }
                 out->status = KM_OK;
                 out->bytes = fr;
                 out->len = len;
@@ -266,5 +278,5 @@ km_status km_hdlc_parse_frame(const uint8_t *frame, size_t n, bool ignore_checks
         if (pr == PARSE_FAIL)
                 return status;
         ret->closing_flag = n > len && frame[len] == KM_HDLC_FLAG;
-        return check_fcs(frame, len, ret, crc, ignore_checksum, &ret->fcs);
+        return check_fcs(frame, len, ret, crc, ignore_checksum);
 }

@@ -4,6 +4,7 @@
  */
 #include "lists.h"
 
+#include <math.h>
 #include <string.h>
 
 static const km_family *const families[] = {
@@ -53,8 +54,11 @@ static km_value *new_value(km_reading *r)
 
 static void set_text(km_value *v, const uint8_t *p, size_t n)
 {
-        if (n > KM_TEXT_MAX)
+        if (n > KM_TEXT_MAX) {
                 n = KM_TEXT_MAX;
+                while (n > 0 && (p[n] & 0xC0) == 0x80)
+                        n--; /* cut before a UTF-8 continuation byte, not inside a character */
+        }
         memcpy(v->text, p, n);
         v->text[n] = '\0';
         v->text_len = (uint8_t)n;
@@ -69,6 +73,8 @@ static bool fill_value(km_value *v, const km_axdr_item *it)
                 v->raw = it->i;
                 return true;
         case KM_AXDR_REAL:
+                if (!isfinite(it->f))
+                        return false; /* NaN and infinities measure nothing */
                 v->kind = KM_VALUE_FLOAT;
                 v->real = it->f;
                 return true;
@@ -162,7 +168,8 @@ static km_status read_scaler_unit(km_cursor *c, km_reading *r, size_t values_bef
                 return skip_rest(c, &su);
         if ((s = km_axdr_read(c, &sc)) != KM_OK || (s = km_axdr_read(c, &un)) != KM_OK)
                 return s;
-        if (sc.cls != KM_AXDR_INTEGER || un.cls != KM_AXDR_INTEGER)
+        if (sc.cls != KM_AXDR_INTEGER || un.cls != KM_AXDR_INTEGER || sc.i < INT8_MIN || sc.i > INT8_MAX ||
+            un.i < 0 || un.i > UINT8_MAX)
                 return KM_ERR_MALFORMED;
         if (r->n_values > values_before) {
                 km_value *v = &r->values[r->n_values - 1];

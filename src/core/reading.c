@@ -56,3 +56,53 @@ const char *km_datetime_iso8601(const km_datetime *dt, char *buf, size_t size)
                  dt->minute, sec);
         return buf;
 }
+
+/* Length of the UTF-8 sequence starting with b, 0 when b cannot start one. */
+static size_t utf8_length(uint8_t b)
+{
+        if (b < 0x80)
+                return 1;
+        if (b >= 0xC2 && b <= 0xDF)
+                return 2;
+        if (b >= 0xE0 && b <= 0xEF)
+                return 3;
+        if (b >= 0xF0 && b <= 0xF4)
+                return 4;
+        return 0;
+}
+
+bool km_text_is_clean(const char *text, size_t n)
+{
+        const uint8_t *p = (const uint8_t *)text;
+        for (size_t i = 0; i < n;) {
+                size_t len = utf8_length(p[i]);
+                if (len == 0 || len > n - i)
+                        return false;
+                if (len == 1 && (p[i] < 0x20 || p[i] == 0x7F))
+                        return false;
+                for (size_t k = 1; k < len; k++)
+                        if ((p[i + k] & 0xC0) != 0x80)
+                                return false;
+                /* overlong 3/4-byte forms and surrogates */
+                if ((p[i] == 0xE0 && p[i + 1] < 0xA0) || (p[i] == 0xED && p[i + 1] >= 0xA0) ||
+                    (p[i] == 0xF0 && p[i + 1] < 0x90) || (p[i] == 0xF4 && p[i + 1] >= 0x90))
+                        return false;
+                i += len;
+        }
+        return true;
+}
+
+const char *km_value_text_show(const km_value *v, char *buf, size_t size)
+{
+        if (size == 0)
+                return buf;
+        if (km_text_is_clean(v->text, v->text_len)) {
+                snprintf(buf, size, "%s", v->text);
+                return buf;
+        }
+        size_t o = 0;
+        buf[0] = '\0';
+        for (size_t i = 0; i < v->text_len && o + 4 <= size; i++)
+                o += (size_t)snprintf(buf + o, size - o, i ? " %02x" : "%02x", (uint8_t)v->text[i]);
+        return buf;
+}

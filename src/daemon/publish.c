@@ -300,7 +300,8 @@ static void set_meter(km_publisher *p, const char *id)
 km_publish_result km_publisher_reading(km_publisher *p, const km_reading *r)
 {
         const char *want = list_makers[p->list];
-        if (want && (!r->maker || strcasecmp(r->maker, want) != 0)) {
+        /* a list that does not name its maker (Aidon list 1) is not another meter's */
+        if (want && r->maker && strcasecmp(r->maker, want) != 0) {
                 if (!p->warned_ignored)
                         km_log_warning("ignoring %s readings: [meter] list = %s",
                                        r->maker ? r->maker : "unknown", km_meter_list_name(p->list));

@@ -954,7 +954,7 @@ static void test_segmented_reassembly(void **state)
         }
 }
 
-/* Garbage and a damaged frame between segments do not break reassembly. */
+/* Garbage between segments does not break reassembly. */
 static void test_segments_with_noise_between(void **state)
 {
         (void)state;
@@ -975,7 +975,7 @@ static void test_segments_with_noise_between(void **state)
         for (size_t i = 0; i < 3; i++) {
                 put(&s, segs.p + cut[i], cut[i + 1] - cut[i]);
                 put_garbage(&s, &r, 0);
-                put_garbage(&s, &r, 7);
+                put_garbage(&s, &r, 6);
         }
         ev_log log;
         feed_all_ways(s.p, s.n, true, &log);
@@ -989,8 +989,46 @@ static void test_segments_with_noise_between(void **state)
         free(info);
 }
 
-/* An APDU longer than KM_APDU_MAX is rejected as KM_ERR_SEGMENT, and the
- * decoder is ready for the next frame. */
+/* A damaged frame (good header, bad FCS) between two segments may be the
+ * lost middle one: the APDU is dropped, never glued around the damage. */
+static void test_segments_damage_between_drops_apdu(void **state)
+{
+        (void)state;
+        size_t ninfo;
+        uint8_t *info = load_data_file("captures/amshan/aidon-no-list-3.llc.bin", &ninfo);
+        bytes segs = {0};
+        put_segments(&segs, info, ninfo, 3);
+        size_t cut[4] = {0};
+        for (size_t i = 0, at = 0; i < 3; i++) {
+                size_t len = (size_t)((segs.p[at + 1] & 7) << 8 | segs.p[at + 2]);
+                at += len + 2;
+                cut[i + 1] = at;
+        }
+        bytes s = {0};
+        put(&s, segs.p + cut[0], cut[1] - cut[0]);
+        size_t mid = s.n;
+        put(&s, segs.p + cut[1], cut[2] - cut[1]);
+        s.p[mid + 20] ^= 0x40; /* the middle segment's body: its FCS fails */
+        put(&s, segs.p + cut[2], cut[3] - cut[2]);
+        put_list1(&s, 77);
+        ev_log log;
+        feed_all_ways(s.p, s.n, true, &log);
+        uint32_t got[2];
+        assert_int_equal(readings_of(&log, got, 2), 1);
+        assert_int_equal(got[0], list1_digest(77));
+        assert_int_equal(log.stats.rejected[-KM_ERR_FCS], 1);
+        assert_int_equal(log.stats.rejected[-KM_ERR_SEGMENT], 1); /* the dropped APDU */
+        /* the last segment, alone, is a frame without an APDU start */
+        assert_int_equal(log.stats.rejected[-KM_ERR_NOT_DLMS] + log.stats.rejected[-KM_ERR_NOT_NOTIFICATION], 1);
+        ev_log_free(&log);
+        free(s.p);
+        free(segs.p);
+        free(info);
+}
+
+/* An APDU longer than KM_APDU_MAX is rejected as KM_ERR_SEGMENT, its later
+ * segments too (their start is gone), and the decoder is ready for the next
+ * frame. */
 static void test_segment_overflow(void **state)
 {
         (void)state;
@@ -1008,7 +1046,8 @@ static void test_segment_overflow(void **state)
         put_list1(&s, 31);
         ev_log log;
         feed_all_ways(s.p, s.n, true, &log);
-        assert_int_equal(log.stats.rejected[-KM_ERR_SEGMENT], 1);
+        /* the segment that overflows, and each later one (its start is gone) */
+        assert_true(log.stats.rejected[-KM_ERR_SEGMENT] >= 1);
         uint32_t got[2];
         assert_int_equal(readings_of(&log, got, 2), 1);
         assert_int_equal(got[0], list1_digest(31));
@@ -1353,6 +1392,7 @@ int main(void)
                 cmocka_unit_test(test_finish_rescans_after_truncated),
                 cmocka_unit_test(test_segmented_reassembly),
                 cmocka_unit_test(test_segments_with_noise_between),
+                cmocka_unit_test(test_segments_damage_between_drops_apdu),
                 cmocka_unit_test(test_segment_overflow),
                 cmocka_unit_test(test_lost_last_segment_costs_nothing_else),
                 cmocka_unit_test(test_address_past_length_rejected),

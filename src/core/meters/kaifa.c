@@ -71,7 +71,8 @@ static const kaifa_layout *layout_for(uint32_t count)
 }
 
 /* The first element must match the layout: a number for list 1, the list
- * version text for the others. */
+ * version text "KFM_..." for the others. Other makers (Iskraemeco, L+G) also
+ * send bare structures of 9 or 18 values, in their own order. */
 static bool first_element_fits(const km_cursor *c, uint32_t count)
 {
         km_axdr_item it;
@@ -79,7 +80,16 @@ static bool first_element_fits(const km_cursor *c, uint32_t count)
                 return false;
         if (count == 1)
                 return it.cls == KM_AXDR_INTEGER;
-        return it.cls == KM_AXDR_BYTES && it.tag != KM_TAG_DATE_TIME;
+        size_t n = strlen(km_family_kaifa.version_prefix);
+        return it.cls == KM_AXDR_BYTES && it.tag != KM_TAG_DATE_TIME && it.len >= n &&
+               memcmp(it.bytes, km_family_kaifa.version_prefix, n) == 0;
+}
+
+/* The clock of list 3 is a 12-byte octet string. */
+static bool clock_fits(const km_cursor *c)
+{
+        km_axdr_item it;
+        return km_axdr_peek(c, &it) == KM_OK && it.cls == KM_AXDR_BYTES && it.len == 12;
 }
 
 static km_status kaifa_positional(km_cursor *c, uint32_t count, km_reading *r)
@@ -88,6 +98,8 @@ static km_status kaifa_positional(km_cursor *c, uint32_t count, km_reading *r)
         if (!layout || !first_element_fits(c, count))
                 return KM_ERR_UNKNOWN_LIST;
         for (uint32_t i = 0; i < count; i++) {
+                if (layout->codes[i] == pos_clock && !clock_fits(c))
+                        return KM_ERR_UNKNOWN_LIST;
                 size_t before = r->n_values;
                 km_status s = km_list_read_value(c, layout->codes[i], r);
                 if (s != KM_OK)
