@@ -39,6 +39,7 @@ typedef struct decode_opts {
         bool stats;
         bool ignore_checksum;
         km_serial_params serial_params;
+        bool serial_set; /* --baud or --parity given */
 #ifdef KM_HAVE_PG
         km_pg_options pg;
 #endif
@@ -177,10 +178,12 @@ static int parse_options(int argc, char **argv, bool serial, decode_opts *o)
                 case OPT_BAUD:
                         if (parse_int(optarg, &o->serial_params.baud) < 0)
                                 return usage_error("bad --baud", optarg);
+                        o->serial_set = true;
                         break;
                 case OPT_PARITY:
                         if (km_parity_parse(optarg, &o->serial_params.parity) < 0)
                                 return usage_error("bad --parity (even, none or odd)", optarg);
+                        o->serial_set = true;
                         break;
 #ifdef KM_HAVE_PG
                 case OPT_DBNAME:
@@ -216,6 +219,8 @@ static int parse_options(int argc, char **argv, bool serial, decode_opts *o)
                                                   : "too many arguments",
                                    optind < argc - 1 ? argv[optind + 1] : NULL);
         o->input = argv[optind];
+        if (!serial && o->serial_set)
+                return usage_error("--baud and --parity apply to the serial command", NULL);
 #ifdef KM_HAVE_PG
         if ((o->pg.dbname || o->pg.user || o->pg.host || o->pg.port || o->pg.conninfo || o->pg.password_file) &&
             !o->pg.table)
@@ -306,55 +311,117 @@ static void finish(decode_run *run)
                 dispatch(run, &ev);
 }
 
-/* Waits until the source is readable, serving the PostgreSQL sink meanwhile. */
-static void wait_input(decode_run *run, km_source *src)
+/* Waits until the source is readable, serving the PostgreSQL sink meanwhile.
+ * SIGINT and SIGTERM are blocked except inside ppoll(), so a signal either
+ * came before (stop_requested is seen at the top of the loop) or ends the
+ * wait: none is lost between the check and the wait. */
+static bool wait_input(decode_run *run, km_source *src, const sigset_t *wait_mask)
 {
         struct pollfd fds[2] = {{.fd = km_source_fd(src), .events = POLLIN}};
         nfds_t n = 1;
-        int timeout = -1;
+        struct timespec ts, *timeout = NULL;
 #ifdef KM_HAVE_PG
         if (run->pg) {
                 fds[1].fd = km_sink_postgresql_fd(run->pg);
                 fds[1].events = km_sink_postgresql_events(run->pg);
                 n = fds[1].fd >= 0 ? 2 : 1;
-                timeout = km_sink_postgresql_timeout_ms(run->pg);
+                int ms = km_sink_postgresql_timeout_ms(run->pg);
+                if (ms >= 0) {
+                        ts.tv_sec = ms / 1000;
+                        ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+                        timeout = &ts;
+                }
         }
+#else
+        (void)run;
+        (void)ts;
 #endif
-        poll(fds, n, timeout);
+        int r = ppoll(fds, n, timeout, wait_mask);
 #ifdef KM_HAVE_PG
         if (run->pg)
                 km_sink_postgresql_process(run->pg);
-#else
-        (void)run;
 #endif
+        return r > 0 && fds[0].revents != 0;
 }
 
-static int read_loop(decode_run *run, km_source *src)
+static int read_loop(decode_run *run, km_source *src, const char *input, const sigset_t *wait_mask)
 {
         static uint8_t buf[READ_CHUNK];
         for (;;) {
                 if (stop_requested)
                         return EX_OK;
+                if (!wait_input(run, src, wait_mask))
+                        continue;
                 ssize_t n = km_source_read(src, buf, sizeof(buf));
                 if (n > 0) {
                         feed(run, buf, (size_t)n);
                 } else if (n == 0) {
-                        return EX_OK;
-                } else if (n == -EAGAIN || n == -EINTR) {
-                        wait_input(run, src);
-                } else {
-                        km_log_error("read failed: %s", strerror((int)-n));
+                        switch (km_source_get_kind(src)) {
+                        case KM_SOURCE_SERIAL:
+                                km_log_error("%s: the port went away (adapter unplugged?)", input);
+                                return EX_IOERR;
+                        case KM_SOURCE_TCP:
+                                km_log_notice("%s: connection closed by the server", input);
+                                return EX_OK;
+                        default:
+                                return EX_OK;
+                        }
+                } else if (n != -EAGAIN && n != -EINTR) {
+                        km_log_error("%s: read failed: %s", input, strerror((int)-n));
                         return EX_IOERR;
                 }
         }
 }
 
-static void install_signals(void)
+/* Handlers set the stop flag; the signals stay blocked except while waiting
+ * (see wait_input), whose mask is returned in wait_mask. */
+static void install_signals(sigset_t *wait_mask)
 {
         struct sigaction sa = {.sa_handler = on_signal};
         sigemptyset(&sa.sa_mask);
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
+        sigset_t block;
+        sigemptyset(&block);
+        sigaddset(&block, SIGINT);
+        sigaddset(&block, SIGTERM);
+        sigprocmask(SIG_BLOCK, &block, wait_mask);
+        sigdelset(wait_mask, SIGINT);
+        sigdelset(wait_mask, SIGTERM);
+}
+
+/* sysexits.h code for a source that could not be opened. */
+static int open_error_status(int err)
+{
+        switch (err) {
+        case ENOENT:
+                return EX_NOINPUT;
+        case EACCES:
+        case EPERM:
+                return EX_NOPERM;
+        case EINVAL:
+        case ENOTTY:
+                return EX_USAGE;
+        case ECONNREFUSED:
+        case EHOSTUNREACH:
+        case ENETUNREACH:
+        case ETIMEDOUT:
+                return EX_UNAVAILABLE;
+        default:
+                return EX_IOERR;
+        }
+}
+
+static const char *open_error_text(int err, bool serial)
+{
+        if (err == ENOTTY)
+                return serial ? "not a serial port" : strerror(err);
+        if (err == EINVAL)
+                return serial ? "bad address or serial setting (tcp://HOST:PORT; --baud one of 1200..115200)"
+                              : strerror(err);
+        if (err == EHOSTUNREACH)
+                return "host unknown or unreachable";
+        return strerror(err);
 }
 
 static int close_run(decode_run *run, int status)
@@ -386,18 +453,21 @@ static int run_decode(int argc, char **argv, bool serial)
         km_decoder_options dopt = {.ignore_checksum = o.ignore_checksum};
         km_decoder_init(&run.decoder, &dopt);
 
+        /* Sources are read blocking (after poll says they are ready), so
+         * O_NONBLOCK is never left on a descriptor shared with the caller. */
         km_source *src = NULL;
         r = serial ? km_source_open_kind(o.input, strncmp(o.input, "tcp://", 6) == 0 ? KM_SOURCE_TCP : KM_SOURCE_SERIAL,
-                                         &o.serial_params, true, &src)
-                   : km_source_open_kind(o.input, KM_SOURCE_FILE, NULL, strcmp(o.input, "-") == 0, &src);
+                                         &o.serial_params, false, &src)
+                   : km_source_open_kind(o.input, KM_SOURCE_FILE, NULL, false, &src);
         if (r < 0) {
-                km_log_error("cannot open %s: %s", o.input, strerror(-r));
-                return r == -ENOENT ? EX_NOINPUT : EX_IOERR;
+                km_log_error("cannot open %s: %s", o.input, open_error_text(-r, serial));
+                return open_error_status(-r);
         }
         int status = open_sinks(&o, &run);
         if (status == EX_OK) {
-                install_signals();
-                status = read_loop(&run, src);
+                sigset_t wait_mask;
+                install_signals(&wait_mask);
+                status = read_loop(&run, src, o.input, &wait_mask);
                 finish(&run);
                 if (o.stats)
                         km_stats_print(stderr, &run.decoder.stats);

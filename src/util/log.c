@@ -8,10 +8,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char *log_progname = "kaifa-meter";
 static int log_max_level = LOG_INFO;
 static bool log_prefix;
+
+/* systemd sets JOURNAL_STREAM to the device and inode of the stream it
+ * connected; a child whose stderr went elsewhere must not use prefixes. */
+static bool stderr_is_journal(void)
+{
+        const char *e = getenv("JOURNAL_STREAM");
+        unsigned long long dev, ino;
+        struct stat st;
+        if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) < 0)
+                return false;
+        return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 void km_log_setup(const char *progname, int max_level, int prefix_mode)
 {
@@ -19,7 +33,7 @@ void km_log_setup(const char *progname, int max_level, int prefix_mode)
                 log_progname = progname;
         log_max_level = max_level;
         if (prefix_mode < 0)
-                log_prefix = getenv("JOURNAL_STREAM") != NULL || getenv("INVOCATION_ID") != NULL;
+                log_prefix = stderr_is_journal();
         else
                 log_prefix = prefix_mode != 0;
 }

@@ -158,7 +158,7 @@ def check_usage(cli, captures):
     cap = os.path.join(captures, "smidsrod/KFM_001/MA304H3E-1-ok.bin")
     for args in ([], ["frobnicate"], ["parse-file"], ["parse-file", cap, "--frob"], ["parse-file", cap, cap],
                  ["serial", "/dev/null", "--parity", "mark"], ["serial", "/dev/null", "--baud", "fast"],
-                 ["parse-file", cap, "-o"]):
+                 ["parse-file", cap, "-o"], ["parse-file", cap, "--baud", "9600"]):
         r = run(cli, *args)
         lines = r.stderr.decode().strip().splitlines()
         check("usage error %r exits 64 with one line" % (args,), r.returncode == 64 and len(lines) == 1, repr(lines))
@@ -239,9 +239,52 @@ def check_serial_pty(cli, captures):
             check("serial on a pty: all 14 frames of a real capture, SIGINT exits 0",
                   proc.returncode == 0 and lines == 14 and st.get("decoded frames") == 14,
                   "rc %s, %d lines, %r" % (proc.returncode, lines, st))
+            # the port vanishes (socat gone): one line, exit 74
+            socat.terminate()
+            socat.wait(timeout=10)
+            socat = subprocess.Popen(["socat", "pty,raw,echo=0,link=" + meter + "2",
+                                      "pty,raw,echo=0,link=" + port + "2"], stderr=subprocess.DEVNULL)
+            for _ in range(100):
+                if os.path.exists(port + "2"):
+                    break
+                time.sleep(0.05)
+            proc = subprocess.Popen([cli, "serial", port + "2"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            time.sleep(0.3)
+            socat.terminate()
+            socat.wait(timeout=10)
+            _, err = proc.communicate(timeout=10)
+            lines = err.decode().strip().splitlines()
+            check("serial: the port vanishing is one line and exit 74",
+                  proc.returncode == 74 and len(lines) == 1 and "went away" in lines[0], repr(lines))
         finally:
             socat.terminate()
             socat.wait(timeout=10)
+
+
+def check_signals_and_stdin(cli):
+    """SIGINT ends a parse-file blocked on a FIFO with no data; reading stdin
+    leaves the caller's descriptor blocking."""
+    import signal
+    import time
+    with tempfile.TemporaryDirectory() as tmp:
+        fifo = os.path.join(tmp, "quiet.fifo")
+        os.mkfifo(fifo)
+        writer = os.open(fifo, os.O_RDWR)  # a writer that never writes
+        proc = subprocess.Popen([cli, "parse-file", fifo], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.communicate(timeout=3)
+            ok = proc.returncode == 0
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            ok = False
+        os.close(writer)
+        check("SIGINT ends parse-file waiting on a FIFO (exit 0)", ok, "rc %s" % proc.returncode)
+    r = subprocess.run(["sh", "-c", "(sleep 0.5; echo hello) | { timeout 0.2 %s parse-file - ; cat; }" % cli],
+                       capture_output=True, timeout=10, check=False)
+    check("parse-file - leaves stdin blocking for the next reader", b"hello" in r.stdout, r.stderr.decode())
 
 
 def check_fifo_and_tcp(cli, captures):
@@ -285,7 +328,25 @@ def check_fifo_and_tcp(cli, captures):
           r.returncode == 0 and r.stdout.count(b"\n") == 14, repr(stats_of(r.stderr)))
     r = run(cli, "serial", "tcp://127.0.0.1:%d" % port)  # nobody listens any more
     lines = r.stderr.decode().strip().splitlines()
-    check("serial tcp:// refused: one line, exit 74", r.returncode == 74 and len(lines) == 1, repr(lines))
+    check("serial tcp:// refused: one line, exit 69 (unavailable)", r.returncode == 69 and len(lines) == 1,
+          repr(lines))
+    r = run(cli, "serial", "tcp://127.0.0.1")
+    check("serial tcp:// without a port: usage error 64", r.returncode == 64, r.stderr.decode())
+    r = run(cli, "serial", os.path.join(captures, "smidsrod/KFM_001/MA304H3E-1-ok.bin"))
+    check("serial on a regular file: 'not a serial port', 64",
+          r.returncode == 64 and b"not a serial port" in r.stderr, r.stderr.decode())
+
+
+def check_iskra(cli, captures):
+    """Bare-value lists of other makers (Iskraemeco AM550) are counted as
+    unknown lists, never taken for Kaifa's."""
+    d = os.path.join(captures, "amsreader/iskraemeco")
+    for name in sorted(os.listdir(d)):
+        r = run(cli, "parse-file", os.path.join(d, name), "--stats", "--compact")
+        st = stats_of(r.stderr)
+        check("Iskraemeco %s: good frame, unknown list, nothing decoded" % name,
+              r.returncode == 0 and st.get("good frames") == 1 and st.get("rejected unknown_list") == 1
+              and r.stdout == b"", repr(st))
 
 
 def main():
@@ -301,6 +362,8 @@ def main():
     check_outputs(a.cli, a.captures)
     check_serial_pty(a.cli, a.captures)
     check_fifo_and_tcp(a.cli, a.captures)
+    check_signals_and_stdin(a.cli)
+    check_iskra(a.cli, a.captures)
     print("%d failed" % len(FAILED))
     return 1 if FAILED else 0
 
