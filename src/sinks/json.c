@@ -14,6 +14,8 @@
 
 json_object *km_json_number(double value)
 {
+        if (!isfinite(value))
+                return NULL; /* JSON has no NaN or infinity: null */
         char buf[40];
         snprintf(buf, sizeof(buf), "%.15g", value);
         if (isfinite(value) && fabs(value) < 9e15 && value == (double)(int64_t)value && !strchr(buf, 'e'))
@@ -40,10 +42,12 @@ void km_json_datetime_compat(const km_datetime *dt, char *buf, size_t size)
 
 static json_object *value_json(const km_value *v)
 {
-        char buf[64];
+        char buf[KM_TEXT_SHOW_MAX];
         switch (v->kind) {
         case KM_VALUE_TEXT:
-                return json_object_new_string_len(v->text, v->text_len);
+                if (km_text_is_clean(v->text, v->text_len))
+                        return json_object_new_string_len(v->text, v->text_len);
+                return json_object_new_string(km_value_text_show(v, buf, sizeof(buf)));
         case KM_VALUE_DATETIME:
                 km_json_datetime_compat(&v->datetime, buf, sizeof(buf));
                 return json_object_new_string(buf);

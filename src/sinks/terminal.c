@@ -21,9 +21,11 @@ typedef struct terminal_sink {
 void km_value_display(const km_value *v, char *buf, size_t size)
 {
         switch (v->kind) {
-        case KM_VALUE_TEXT:
-                snprintf(buf, size, "%s", v->text);
+        case KM_VALUE_TEXT: {
+                char shown[KM_TEXT_SHOW_MAX];
+                snprintf(buf, size, "%s", km_value_text_show(v, shown, sizeof(shown)));
                 return;
+        }
         case KM_VALUE_DATETIME:
                 km_datetime_iso8601(&v->datetime, buf, size);
                 return;
@@ -56,7 +58,7 @@ static int terminal_reading(km_sink *s, const km_event *ev)
         fprintf(ts->out, "%s  %s  %s\n", when, r->list_name ? r->list_name : "list", r->maker ? r->maker : "");
         for (size_t i = 0; i < r->n_values; i++) {
                 const km_value *v = &r->values[i];
-                char code[KM_OBIS_STR_MAX], shown[96];
+                char code[KM_OBIS_STR_MAX], shown[KM_TEXT_SHOW_MAX + 8];
                 km_obis_format(v->obis, code, sizeof(code));
                 km_value_display(v, shown, sizeof(shown));
                 fprintf(ts->out, "  %-28s %-20s %s\n", v->info ? v->info->name : code, shown,
