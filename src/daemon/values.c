@@ -87,9 +87,7 @@ const char *km_value_payload(const km_value *v, char *buf, size_t size, bool *re
                 break;
         case KM_VALUE_FLOAT: {
                 km_unit_display(v->unit, &exp);
-                double d = v->real;
-                for (int i = 0; i < -exp; i++)
-                        d /= 10.0;
+                double d = km_scale10(km_value_number(v), exp); /* the value's scaler, then kilo */
                 snprintf(buf, size, "%.10g", d);
                 numeric = true;
                 break;
@@ -99,7 +97,7 @@ const char *km_value_payload(const km_value *v, char *buf, size_t size, bool *re
                 break;
         case KM_VALUE_TEXT:
         default:
-                snprintf(buf, size, "%s", v->text);
+                km_value_text_show(v, buf, size); /* hex when not printable UTF-8 */
                 break;
         }
         if (ret_numeric)
