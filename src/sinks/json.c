@@ -181,9 +181,10 @@ static int json_other(km_sink *s, const km_event *ev)
         if (!js->opt.rejects)
                 return 0;
         json_object *o = json_object_new_object();
-        json_object_object_add(o, "rejected",
-                               json_object_new_string(ev->kind == KM_EVENT_SEGMENT ? "segment"
-                                                                                   : km_status_name(ev->reject)));
+        if (ev->kind == KM_EVENT_SEGMENT) /* a good frame; its APDU continues in the next one */
+                json_object_object_add(o, "segment", json_object_new_boolean(1));
+        else
+                json_object_object_add(o, "rejected", json_object_new_string(km_status_name(ev->reject)));
         json_object_object_add(o, "frame_hex", frame_hex(ev));
         return emit(js, o);
 }
