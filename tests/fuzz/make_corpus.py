@@ -159,9 +159,11 @@ def main():
     with open(os.path.join(cap, "amshan", "aidon-se-list.llc.bin"), "rb") as f:
         add("built-70-values", 0x00, many_values(f.read(), 70))
     # Segments that add up to more than the decoder reassembles (8192 bytes).
-    seg = (info * 6)[:1900]
+    # The first carries the LLC header; continuations must not (LLC opens a new APDU).
+    first, cont = (info * 6)[:1900], (info * 6)[100:2000]
     add("built-segments-overflow", 0x7F,
-        b"".join(hdlc_frame(seg, segmented=True) for _ in range(5)) + hdlc_frame(seg))
+        hdlc_frame(first, segmented=True)
+        + b"".join(hdlc_frame(cont, segmented=True) for _ in range(4)) + hdlc_frame(cont))
 
     for name, data in sorted(seeds.items()):
         with open(os.path.join(out, name), "wb") as f:
