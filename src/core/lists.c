@@ -208,7 +208,8 @@ static km_status read_register(km_cursor *c, const km_axdr_item *st, km_reading 
 }
 
 /* Lists that name their objects: register structures, OBIS/value pairs, and
- * a leading bare list version string (Kamstrup), in any mix. */
+ * a leading bare list version string (Kamstrup), in any mix. Anything else
+ * (null placeholders, stray values and containers) is passed over. */
 static km_status decode_named(km_cursor *c, uint32_t count, km_reading *r)
 {
         for (uint32_t i = 0; i < count; i++) {
@@ -224,8 +225,8 @@ static km_status decode_named(km_cursor *c, uint32_t count, km_reading *r)
                 } else if (i == 0 && is_text_item(&it)) {
                         s = store_value(c, &it, obis_list_version, r);
                 } else if (it.cls == KM_AXDR_CONTAINER) {
-                        s = km_axdr_skip_elements(c, it.count, 2); /* stray containers */
-                }                                                  /* null placeholders, stray values */
+                        s = km_axdr_skip_elements(c, it.count, 2);
+                }
                 if (s != KM_OK)
                         return s;
         }
