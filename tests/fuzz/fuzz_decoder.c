@@ -62,6 +62,19 @@ static void check_status(km_status s)
         CHECK(km_status_name(s) != NULL);
 }
 
+/* What sinks print for a text is always clean: the text itself or its hex. */
+static void check_text(const km_value *v)
+{
+        char show[KM_TEXT_SHOW_MAX];
+        km_value_text_show(v, show, sizeof(show));
+        size_t n = strlen(show);
+        CHECK(n < sizeof(show));
+        CHECK(km_text_is_clean(show, n));
+        if (km_text_is_clean(v->text, v->text_len))
+                CHECK(n == v->text_len && memcmp(show, v->text, n) == 0);
+        sink += n;
+}
+
 /* Reads every field of a reading the way the sinks do. */
 static void touch_reading(const km_reading *r)
 {
@@ -93,7 +106,7 @@ static void touch_reading(const km_reading *r)
                         sink += strlen(km_datetime_iso8601(&v->datetime, buf, sizeof(buf)));
                         break;
                 case KM_VALUE_TEXT:
-                        sink += v->text_len;
+                        check_text(v);
                         break;
                 default:
                         CHECK(!"unknown value kind");
