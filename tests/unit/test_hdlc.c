@@ -954,6 +954,18 @@ static void test_segmented_reassembly(void **state)
         }
 }
 
+/* Offsets of n frames (each 7E ... 7E, one after another) in b: frame i is
+ * b->p[cut[i]..cut[i + 1]). */
+static void frame_bounds(const bytes *b, size_t *cut, size_t n)
+{
+        cut[0] = 0;
+        for (size_t i = 0, at = 0; i < n; i++) {
+                size_t len = (size_t)((b->p[at + 1] & 7) << 8 | b->p[at + 2]);
+                at += len + 2;
+                cut[i + 1] = at;
+        }
+}
+
 /* Garbage between segments does not break reassembly. */
 static void test_segments_with_noise_between(void **state)
 {
@@ -962,13 +974,8 @@ static void test_segments_with_noise_between(void **state)
         uint8_t *info = load_data_file("captures/amshan/aidon-no-list-3.llc.bin", &ninfo);
         bytes segs = {0};
         put_segments(&segs, info, ninfo, 3);
-        /* locate the three frames: each is 7E ... 7E, one after another */
-        size_t cut[4] = {0};
-        for (size_t i = 0, at = 0; i < 3; i++) {
-                size_t len = (size_t)((segs.p[at + 1] & 7) << 8 | segs.p[at + 2]);
-                at += len + 2;
-                cut[i + 1] = at;
-        }
+        size_t cut[4];
+        frame_bounds(&segs, cut, 3);
         bytes s = {0};
         prng r;
         prng_seed(&r, 5);
@@ -998,12 +1005,8 @@ static void test_segments_damage_between_drops_apdu(void **state)
         uint8_t *info = load_data_file("captures/amshan/aidon-no-list-3.llc.bin", &ninfo);
         bytes segs = {0};
         put_segments(&segs, info, ninfo, 3);
-        size_t cut[4] = {0};
-        for (size_t i = 0, at = 0; i < 3; i++) {
-                size_t len = (size_t)((segs.p[at + 1] & 7) << 8 | segs.p[at + 2]);
-                at += len + 2;
-                cut[i + 1] = at;
-        }
+        size_t cut[4];
+        frame_bounds(&segs, cut, 3);
         bytes s = {0};
         put(&s, segs.p + cut[0], cut[1] - cut[0]);
         size_t mid = s.n;
