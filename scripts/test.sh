@@ -30,7 +30,7 @@ echo "valgrind: clean"
 if [ -x tests/fuzz/smoke.sh ] && command -v clang >/dev/null; then
         echo "== libFuzzer smoke run"
         CC=clang cmake -S . -B "$B/fuzz" -DKM_FUZZ=ON -DKM_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-        cmake --build "$B/fuzz" -j"$JOBS"
+        cmake --build "$B/fuzz" -j"$JOBS" --target fuzz_decoder
         tests/fuzz/smoke.sh "$B/fuzz"
 fi
 echo "== all tests passed"

@@ -297,9 +297,17 @@ static void feed(decode_run *run, const uint8_t *buf, size_t n)
         size_t off = 0;
         km_event ev;
         do {
-                off += km_decoder_push(&run->decoder, buf + off, n - off);
-                while (km_decoder_next(&run->decoder, &ev))
+                size_t took = km_decoder_push(&run->decoder, buf + off, n - off);
+                bool any = false;
+                while (km_decoder_next(&run->decoder, &ev)) {
                         dispatch(run, &ev);
+                        any = true;
+                }
+                if (took == 0 && !any) { /* cannot happen; never spin if it does */
+                        km_log_error("decoder took no input: %zu bytes dropped", n - off);
+                        return;
+                }
+                off += took;
         } while (off < n);
 }
 
