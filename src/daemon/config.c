@@ -7,6 +7,7 @@
  * it as "FILE:LINE: message" and exits 78.
  */
 #include "daemon/config.h"
+#include "sinks/postgresql.h"
 
 #include <errno.h>
 #include <ini.h>
@@ -275,6 +276,17 @@ static const char *parse_pg_table(parse_ctx *c, const char *value, void *field, 
         return set_string(field, value);
 }
 
+/* [postgresql] conninfo: checked by libpq's own parser now, not at the first
+ * connection attempt. */
+static const char *parse_pg_conninfo(parse_ctx *c, const char *value, void *field, const void *arg)
+{
+        (void)arg;
+        char why[160];
+        if (*value && km_pg_conninfo_check(value, why, sizeof(why)) < 0)
+                return msg(c, "bad connection string: %s", why);
+        return set_string(field, value);
+}
+
 /* [file] path: absolute, so that it does not depend on the working directory. */
 static const char *parse_abs_path(parse_ctx *c, const char *value, void *field, const void *arg)
 {
@@ -324,7 +336,7 @@ static const key_def keys[] = {
         {"homeassistant", "discovery", parse_bool, F(homeassistant.discovery), NULL, "yes"},
         {"homeassistant", "discovery_prefix", parse_topic, F(homeassistant.discovery_prefix), NULL,
          "homeassistant"},
-        {"postgresql", "conninfo", parse_string, F(postgresql.conninfo), NULL, ""},
+        {"postgresql", "conninfo", parse_pg_conninfo, F(postgresql.conninfo), NULL, ""},
         {"postgresql", "dbname", parse_string, F(postgresql.dbname), NULL, ""},
         {"postgresql", "user", parse_string, F(postgresql.user), NULL, ""},
         {"postgresql", "host", parse_string, F(postgresql.host), NULL, ""},

@@ -823,3 +823,19 @@ out:
                 free(params.strings[i]);
         return r;
 }
+
+int km_pg_conninfo_check(const char *conninfo, char *err, size_t err_size)
+{
+        char *msg = NULL;
+        PQconninfoOption *opts = PQconninfoParse(conninfo, &msg);
+        if (opts) {
+                PQconninfoFree(opts);
+                return 0;
+        }
+        if (err_size > 0) {
+                snprintf(err, err_size, "%s", msg ? msg : "out of memory");
+                err[strcspn(err, "\n")] = '\0';
+        }
+        PQfreemem(msg);
+        return -EINVAL;
+}

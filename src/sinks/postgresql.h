@@ -96,6 +96,10 @@ void km_sink_postgresql_stats(km_sink *s, km_pg_stats *ret_stats);
  * For a CLI at end of input. Returns 0 when idle, -ETIMEDOUT otherwise. */
 int km_sink_postgresql_drain(km_sink *s, int timeout_ms);
 
+/* Checks a libpq connection string or URI without connecting. Returns 0, or
+ * -EINVAL with libpq's reason (one line) in err. */
+int km_pg_conninfo_check(const char *conninfo, char *err, size_t err_size);
+
 /* Creates the table if it is missing (blocking; for `kaifa-meter initdb`)
  * and writes one line to msg saying which happened. Returns 0 when the table
  * exists afterwards, -ECONNREFUSED when the server cannot be reached, -EIO
