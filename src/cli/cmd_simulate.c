@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/stop.h"
 #include "kaifa/decoder.h"
 #include "sim/kfm_encode.h"
 #include "sim/meter_sim.h"
@@ -59,14 +60,6 @@ typedef struct sim_out {
         uint64_t dropped;
         uint64_t per_list[4];
 } sim_out;
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-        (void)sig;
-        stop_requested = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -275,7 +268,7 @@ static void close_output(const sim_args *a, sim_out *o)
 static bool pace(const sim_out *o, double speed, int64_t t)
 {
         if (speed <= 0)
-                return !stop_requested;
+                return !km_stop_requested();
         double delay = (double)(t - o->origin) / speed;
         if (delay < 0)
                 delay = 0;
@@ -287,13 +280,15 @@ static bool pace(const sim_out *o, double speed, int64_t t)
                 due.tv_sec++;
                 due.tv_nsec -= 1000000000L;
         }
-        while (!stop_requested && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL) == EINTR)
+        while (!km_stop_requested() && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL) == EINTR)
                 ;
-        return !stop_requested;
+        return !km_stop_requested();
 }
 
-/* Writes one frame. Returns 0, or -EPIPE when the reader went away (the end),
- * or another negative errno. A pty that cannot take the frame drops it. */
+/* Writes one frame. Returns 0, or -EPIPE when the reader went away or -EINTR
+ * on SIGINT/SIGTERM (the end), or another negative errno. A pty that cannot
+ * take the frame drops it. A write blocked on a reader that does not read
+ * ends with the stop (cli/stop.h), mid-frame if need be. */
 static int emit(sim_out *o, const uint8_t *buf, size_t n)
 {
         if (o->pty) {
@@ -310,11 +305,13 @@ static int emit(sim_out *o, const uint8_t *buf, size_t n)
                         off += (size_t)w;
                         continue;
                 }
+                if (km_stop_requested())
+                        return -EINTR;
                 if (w < 0 && errno == EINTR)
                         continue;
                 if (w < 0 && errno == EAGAIN) {
                         struct pollfd p = {.fd = o->fd, .events = POLLOUT};
-                        if (poll(&p, 1, 1000) == 1)
+                        if (poll(&p, 1, 1000) == 1 || km_stop_requested())
                                 continue;
                         o->dropped++; /* a reader stuck mid-frame: give up on it */
                         return 0;
@@ -450,15 +447,6 @@ static int run_replay(const sim_args *a, sim_out *o)
         return r < 0 ? r : 0;
 }
 
-static void setup_signals(void)
-{
-        struct sigaction sa = {.sa_handler = on_signal};
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        signal(SIGPIPE, SIG_IGN);
-}
-
 int km_cmd_simulate(int argc, char **argv)
 {
         sim_args a;
@@ -472,8 +460,16 @@ int km_cmd_simulate(int argc, char **argv)
         sim_out o;
         if (open_output(&a, &o) < 0)
                 return a.pty ? EX_OSERR : EX_CANTCREAT;
-        setup_signals();
-        int r = a.replay ? run_replay(&a, &o) : run_model(&a, &o);
+        signal(SIGPIPE, SIG_IGN);
+        int r = km_stop_install();
+        if (r < 0) {
+                km_log_error("simulate: cannot handle SIGINT and SIGTERM: %s", strerror(-r));
+                close_output(&a, &o);
+                return EX_OSERR;
+        }
+        r = a.replay ? run_replay(&a, &o) : run_model(&a, &o);
+        if (r == -EINTR) /* stopped by a signal */
+                r = 0;
         if (r < 0 && r != -EPIPE)
                 km_log_error("simulate: writing failed: %s", strerror(-r));
         if (a.stats)

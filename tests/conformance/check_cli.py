@@ -52,6 +52,24 @@ def wait_for(cond, timeout=60):
     return False
 
 
+def proc_io(pid):
+    """The kernel's I/O counters of a process: rchar, wchar, ... (0 once it is gone)."""
+    try:
+        with open("/proc/%d/io" % pid) as f:
+            return {k: int(v) for k, v in (line.split(": ") for line in f)}
+    except (FileNotFoundError, ProcessLookupError):
+        return {}
+
+
+def proc_state(pid):
+    """R (running), S (sleeping in a system call), ...; '' once it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
+
+
 def read_line(pipe, timeout=60):
     """The next line from a child's stdout pipe, or b"" after timeout."""
     box = []
@@ -368,6 +386,53 @@ def check_signals_and_stdin(cli, captures):
         os.close(w)
 
 
+def check_signals_end_any_wait(cli, captures):
+    """SIGINT and SIGTERM end a command whatever it is blocked on. They were
+    blocked except inside ppoll(), which does not deliver them when the input
+    is ready at once (/dev/zero, a big file), nor during a write to a pipe
+    nobody reads: such commands ran on until SIGKILL."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        proc = subprocess.Popen([cli, "parse-file", "/dev/zero"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        stop_with("%s ends parse-file /dev/zero (input always ready), exit 0" % sig.name, proc,
+                  lambda: proc_io(proc.pid).get("rchar", 0) > (1 << 20), sig)
+    # A reader that never reads: the output fills the pipe and write() blocks.
+    # Reading a file never sleeps, so a sleeping process that has written is
+    # blocked in that write.
+    big = os.path.join(captures, "nordbo/han-data-MA304H3E-2017-01-20_1202-1608.bin")
+    r, w = os.pipe()
+    try:
+        proc = subprocess.Popen([cli, "parse-file", big], stdout=w, stderr=subprocess.PIPE)
+        stop_with("SIGTERM ends parse-file blocked writing to a full pipe, exit 0", proc,
+                  lambda: proc_io(proc.pid).get("wchar", 0) > 0 and proc_state(proc.pid) == "S",
+                  signal.SIGTERM)
+    finally:
+        os.close(r)
+        os.close(w)
+    # initdb waiting for a server that accepted the connection but never answers
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    srv.settimeout(60)
+    proc = subprocess.Popen([cli, "initdb", "--dbname", "km", "--dbtable", "readings", "--host", "127.0.0.1",
+                             "--port", str(srv.getsockname()[1])], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    conn = None
+    try:
+        conn, _ = srv.accept()
+        conn.settimeout(60)
+        first = conn.recv(8)  # the startup or SSL request: libpq now waits for the answer
+        stop_with("SIGTERM ends initdb waiting for a server that never answers", proc,
+                  lambda: len(first) > 0, signal.SIGTERM, expect_rc=-signal.SIGTERM)
+    except OSError as e:
+        proc.kill()
+        proc.communicate()
+        check("SIGTERM ends initdb waiting for a server that never answers", False, "no connection: %s" % e)
+    finally:
+        if conn:
+            conn.close()
+        srv.close()
+
+
 def check_fifo_and_tcp(cli, captures):
     """A FIFO ends when its writer does; tcp:// reads a serial server (the
     kind ser2net offers) until it closes; a refused connection is one line."""
@@ -442,6 +507,7 @@ def main():
     check_serial_pty(a.cli, a.captures)
     check_fifo_and_tcp(a.cli, a.captures)
     check_signals_and_stdin(a.cli, a.captures)
+    check_signals_end_any_wait(a.cli, a.captures)
     check_iskra(a.cli, a.captures)
     print("%d failed" % len(FAILED))
     return 1 if FAILED else 0
