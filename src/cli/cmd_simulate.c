@@ -58,7 +58,7 @@ typedef struct sim_out {
         int64_t origin;       /* simulated time at t0 */
         uint64_t written;
         uint64_t dropped;
-        uint64_t per_list[4];
+        uint64_t per_list[4]; /* frames written of list 1, 2, 3 (0: segments) */
 } sim_out;
 
 static void usage(FILE *f)
@@ -322,6 +322,16 @@ static int emit(sim_out *o, const uint8_t *buf, size_t n)
         return 0;
 }
 
+/* emit(), counting the frame under its list (1-3, 0 for none) when it went out. */
+static int emit_list(sim_out *o, const uint8_t *buf, size_t n, int list)
+{
+        uint64_t before = o->written;
+        int r = emit(o, buf, n);
+        if (o->written > before)
+                o->per_list[list]++;
+        return r;
+}
+
 static void start_clock(sim_out *o, int64_t origin)
 {
         clock_gettime(CLOCK_MONOTONIC, &o->t0);
@@ -358,10 +368,9 @@ static int run_model(const sim_args *a, sim_out *o)
                         return n;
                 if (!pace(o, a->speed, t))
                         break;
-                int r = emit(o, frame, (size_t)n);
+                int r = emit_list(o, frame, (size_t)n, v.list);
                 if (r < 0)
                         return r;
-                o->per_list[v.list]++;
         }
         return 0;
 }
@@ -390,6 +399,19 @@ static int64_t replay_time(const km_event *ev, int64_t prev, bool first)
         return clock_ok && t > prev && t - prev < 3600 ? t : prev + 2;
 }
 
+/* Which list a replayed reading is, in the Norwegian numbering the model
+ * uses: 3 carries the energy registers (hourly), 1 the active power alone
+ * (Kaifa every 2 s, Aidon every 2.5 s), 2 the instantaneous values. So a
+ * Kamstrup's 10 s list counts as list 2 and its hourly one as list 3. */
+static int list_of(const km_event *ev)
+{
+        if (ev->kind != KM_EVENT_READING || !ev->reading)
+                return 0;
+        if (km_reading_find(ev->reading, "energy_active_cum_import"))
+                return 3;
+        return ev->reading->n_values == 1 ? 1 : 2;
+}
+
 static int replay_event(const sim_args *a, sim_out *o, const km_event *ev, int64_t *t, bool *first)
 {
         if (ev->kind != KM_EVENT_READING && ev->kind != KM_EVENT_SEGMENT)
@@ -409,7 +431,7 @@ static int replay_event(const sim_args *a, sim_out *o, const km_event *ev, int64
         buf[0] = KM_HDLC_FLAG;
         memcpy(buf + 1, ev->bytes, ev->len);
         buf[ev->len + 1] = KM_HDLC_FLAG;
-        return emit(o, buf, ev->len + 2);
+        return emit_list(o, buf, ev->len + 2, list_of(ev));
 }
 
 static int run_replay(const sim_args *a, sim_out *o)
