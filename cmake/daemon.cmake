@@ -69,6 +69,7 @@ if(KM_BUILD_TESTS)
       "daemon_reload|test_reload.py|60"
       "daemon_tcp_source|test_tcp.py|60"
       "daemon_file|test_file.py|60"
+      "daemon_source_backoff|test_source_backoff.py|90"
       "daemon_postgresql|test_postgresql.py|120")
     foreach(case ${KM_DAEMON_TEST_CASES})
       string(REPLACE "|" ";" f "${case}")
