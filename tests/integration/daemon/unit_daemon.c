@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon/config.h"
 #include "daemon/values.h"
@@ -113,7 +114,19 @@ static void test_config(void)
         config_error("\n\n[mqtt]\nqos=9\n", "t.conf:4: [mqtt] qos: 9 is out of range");
         config_error("[serial]\n[nope]\n", "t.conf:2: unknown section [nope]");
         config_error("[log]\nlevel = info\nlevel = debug\n", "t.conf:3: 'level' in [log] is set twice");
-        config_error("[mqtt]\ncertfile = /etc/hostname\nkeyfile = /etc/hostname\n", "t.conf:3: [mqtt] certfile needs cafile");
+        /* TLS material must be a PEM file: one made here */
+        char pem[] = "/tmp/unit_daemon-XXXXXX", text[160];
+        int fd = mkstemp(pem);
+        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+        check(f != NULL, "a temporary PEM file", pem);
+        if (f) {
+                fputs("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", f);
+                fclose(f);
+        }
+        snprintf(text, sizeof(text), "[mqtt]\ncertfile = %s\nkeyfile = %s\n", pem, pem);
+        config_error(text, "t.conf:3: [mqtt] certfile needs cafile");
+        config_error("[mqtt]\ncafile = /etc/hostname\n", "t.conf:2: [mqtt] cafile: /etc/hostname is not a PEM file");
+        unlink(pem);
         config_error("[homeassistant]\ndiscovery_prefix = +\n", "t.conf:2: [homeassistant] discovery_prefix: '+' contains");
         test_config_outputs();
 }
