@@ -44,6 +44,8 @@ static int errno_of(int rc)
         case MOSQ_ERR_EAI: return -EHOSTUNREACH;
         case MOSQ_ERR_ERRNO: return errno > 0 ? -errno : -EIO;
         case MOSQ_ERR_TLS: return -EPROTO;
+        case MOSQ_ERR_MALFORMED_UTF8: return -EILSEQ;
+        case MOSQ_ERR_OVERSIZE_PACKET: return -EMSGSIZE;
         default: return -EIO;
         }
 }
