@@ -897,7 +897,8 @@ void km_config_dump(const km_config *cfg, FILE *f)
                 kv(f, "port", NULL);
         kv(f, "client_id", cfg->mqtt.client_id);
         kv(f, "username", cfg->mqtt.username);
-        kv(f, "password", cfg->mqtt.password ? "********" : NULL);
+        /* a password read from password_file was not written in the file */
+        kv(f, "password", cfg->mqtt.password && !cfg->mqtt.password_file ? "********" : NULL);
         kv(f, "password_file", cfg->mqtt.password_file);
         kv(f, "cafile", cfg->mqtt.cafile);
         kv(f, "certfile", cfg->mqtt.certfile);

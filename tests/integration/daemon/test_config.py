@@ -165,10 +165,21 @@ def main():
         k.check(r.returncode == 0, "quotes, indentation, blanks in headers and comments are accepted (%r)"
                 % r.stderr.decode().strip())
         for want in ("port = /dev/ttyAMA0", "parity = none", "baud = 9600", "name = My meter", "list = kaifa",
-                     "password = ********", "qos = 0", "prefix = home/meters", "discovery = no",
+                     "password_file = %s" % pwfile, "qos = 0", "prefix = home/meters", "discovery = no",
                      "level = warning"):
             k.check(want in out, "effective config has '%s'" % want)
         k.check("secret" not in out, "the password is never printed")
+        # only password_file set: no password line that says one was written in the file
+        k.check(re.search(r"^password =$", out, re.M) is not None and "********" not in out,
+                "with password_file only, the dump shows 'password =' empty, not masked (%r)"
+                % [l for l in out.splitlines() if l.startswith("password")])
+        with open(good, "w") as f:
+            f.write("[mqtt]\nusername = u\npassword = secret\n")
+        r = run(["--dump-config", "-c", good])
+        out = r.stdout.decode()
+        k.check(r.returncode == 0 and re.search(r"^password = \*{8}$", out, re.M) is not None
+                and re.search(r"^password_file =$", out, re.M) is not None and "secret" not in out,
+                "with password set, the dump masks it (%r)" % [l for l in out.splitlines() if l.startswith("password")])
         for ci in ("host=/run/postgresql password=secret", "postgresql://meter:secret@db/power"):
             with open(good, "w") as f:
                 f.write("[postgresql]\nconninfo = %s\ntable = t\n" % ci)
