@@ -228,6 +228,25 @@ static const char *parse_list(parse_ctx *c, const char *value, void *field, cons
         return msg(c, "'%s' is not a meter list (auto, kaifa, aidon, kamstrup)", value);
 }
 
+/* [mqtt] tls: auto (on when cafile is set), or a boolean. */
+static const char *parse_tls(parse_ctx *c, const char *value, void *field, const void *arg)
+{
+        bool on;
+        if (strcasecmp(value, "auto") == 0) {
+                *(int *)field = -1;
+                return NULL;
+        }
+        if (parse_bool(c, value, &on, arg))
+                return msg(c, "'%s' is not auto or a boolean (yes/no, true/false, on/off, 1/0)", value);
+        *(int *)field = on;
+        return NULL;
+}
+
+bool km_config_mqtt_tls(const km_config *cfg)
+{
+        return cfg->mqtt.tls > 0 || (cfg->mqtt.tls < 0 && cfg->mqtt.cafile);
+}
+
 static const char *parse_level(parse_ctx *c, const char *value, void *field, const void *arg)
 {
         (void)arg;
@@ -497,6 +516,7 @@ static const key_def keys[] = {
         {"mqtt", "username", parse_utf8, F(mqtt.username), NULL, ""},
         {"mqtt", "password", parse_string, F(mqtt.password), NULL, ""},
         {"mqtt", "password_file", parse_password_file, F(mqtt.password_file), NULL, ""},
+        {"mqtt", "tls", parse_tls, F(mqtt.tls), NULL, "auto"},
         {"mqtt", "cafile", parse_pem_file, F(mqtt.cafile), NULL, ""},
         {"mqtt", "certfile", parse_pem_file, F(mqtt.certfile), NULL, ""},
         {"mqtt", "keyfile", parse_pem_file, F(mqtt.keyfile), NULL, ""},
@@ -719,6 +739,7 @@ static void check_combinations(parse_ctx *c)
         int user = line_of(c, "mqtt", "username");
         int ca = line_of(c, "mqtt", "cafile"), cert = line_of(c, "mqtt", "certfile");
         int key = line_of(c, "mqtt", "keyfile");
+        int tls = line_of(c, "mqtt", "tls");
 
         if (pw && pwf && cfg->mqtt.password_file)
                 fail(c, later(pw, pwf), "[mqtt] password and password_file are both set; keep one");
@@ -726,10 +747,11 @@ static void check_combinations(parse_ctx *c)
                 fail(c, later(pw, pwf), "[mqtt] a password needs a username");
         else if (!cfg->mqtt.certfile != !cfg->mqtt.keyfile)
                 fail(c, later(cert, key), "[mqtt] certfile and keyfile go together; set both or neither");
-        else if (cfg->mqtt.certfile && !cfg->mqtt.cafile)
-                fail(c, later(cert, key), "[mqtt] certfile needs cafile (the broker's CA certificate)");
+        else if (cfg->mqtt.cafile && cfg->mqtt.tls == 0)
+                fail(c, later(ca, tls), "[mqtt] cafile is set but tls = no; remove one of the two");
+        else if (cfg->mqtt.certfile && !km_config_mqtt_tls(cfg))
+                fail(c, later(cert, key), "[mqtt] certfile needs TLS: cafile (the broker's CA certificate) or tls = yes");
         (void)user;
-        (void)ca;
 
         /* an output section names what it writes to */
         int pg = c->section_line[section_index("postgresql")];
@@ -900,6 +922,7 @@ void km_config_dump(const km_config *cfg, FILE *f)
         /* a password read from password_file was not written in the file */
         kv(f, "password", cfg->mqtt.password && !cfg->mqtt.password_file ? "********" : NULL);
         kv(f, "password_file", cfg->mqtt.password_file);
+        kv(f, "tls", cfg->mqtt.tls < 0 ? "auto" : cfg->mqtt.tls ? "yes" : "no");
         kv(f, "cafile", cfg->mqtt.cafile);
         kv(f, "certfile", cfg->mqtt.certfile);
         kv(f, "keyfile", cfg->mqtt.keyfile);

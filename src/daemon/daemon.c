@@ -21,6 +21,7 @@
  */
 #include "daemon/daemon.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
@@ -29,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sysexits.h>
@@ -522,6 +524,26 @@ static void mqtt_message(void *userdata, const char *topic, const char *payload,
         km_publisher_message(d->pub, topic, payload);
 }
 
+/* This machine, by name or literal address (no DNS lookup: it may block). */
+static bool is_loopback(const char *host)
+{
+        struct in_addr a4;
+        struct in6_addr a6;
+        if (strcasecmp(host, "localhost") == 0 || strcasecmp(host, "ip6-localhost") == 0)
+                return true;
+        if (inet_pton(AF_INET, host, &a4) == 1)
+                return (ntohl(a4.s_addr) >> 24) == 127;
+        if (inet_pton(AF_INET6, host, &a6) == 1)
+                return IN6_IS_ADDR_LOOPBACK(&a6) ||
+                       (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+        return false;
+}
+
+static int mqtt_default_port(const km_config *c)
+{
+        return km_config_mqtt_tls(c) ? 8883 : 1883;
+}
+
 static int mqtt_create(kmd *d)
 {
         const km_config *c = &d->cfg;
@@ -533,13 +555,18 @@ static int mqtt_create(kmd *d)
                 snprintf(d->client_id, sizeof(d->client_id), "kaifa-meterd-%s", host);
         }
         if (!c->mqtt.port)
-                d->cfg.mqtt.port = c->mqtt.cafile ? 8883 : 1883;
+                d->cfg.mqtt.port = mqtt_default_port(c);
+        bool tls = km_config_mqtt_tls(c);
+        if ((c->mqtt.username || c->mqtt.password) && !tls && !is_loopback(c->mqtt.host))
+                km_log_warning("broker %s:%d: the username and password go over plain MQTT, readable on the "
+                               "network; set cafile or tls = yes for TLS", c->mqtt.host, c->mqtt.port);
         km_mqtt_options o = {
                 .host = c->mqtt.host,
                 .port = c->mqtt.port,
                 .client_id = d->client_id,
                 .username = c->mqtt.username,
                 .password = c->mqtt.password,
+                .tls = tls,
                 .cafile = c->mqtt.cafile,
                 .certfile = c->mqtt.certfile,
                 .keyfile = c->mqtt.keyfile,
@@ -709,9 +736,9 @@ static bool publishing_changed(const km_config *a, const km_config *b)
         for (size_t i = 0; i < sizeof(sa) / sizeof(sa[0]); i++)
                 if (str_differs(sa[i], sb[i]))
                         return true;
-        int pa = a->mqtt.port ? a->mqtt.port : (a->mqtt.cafile ? 8883 : 1883);
-        int pb = b->mqtt.port ? b->mqtt.port : (b->mqtt.cafile ? 8883 : 1883);
-        return pa != pb || a->mqtt.keepalive != b->mqtt.keepalive || a->mqtt.qos != b->mqtt.qos ||
+        int pa = a->mqtt.port ? a->mqtt.port : mqtt_default_port(a);
+        int pb = b->mqtt.port ? b->mqtt.port : mqtt_default_port(b);
+        return pa != pb || km_config_mqtt_tls(a) != km_config_mqtt_tls(b) || a->mqtt.keepalive != b->mqtt.keepalive || a->mqtt.qos != b->mqtt.qos ||
                a->mqtt.queue_limit != b->mqtt.queue_limit || a->homeassistant.discovery != b->homeassistant.discovery ||
                a->meter.list != b->meter.list;
 }
@@ -737,7 +764,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
         km_config_free(&d->cfg);
         d->cfg = next;
         if (!d->cfg.mqtt.port && d->mqtt && !publishing)
-                d->cfg.mqtt.port = d->cfg.mqtt.cafile ? 8883 : 1883;
+                d->cfg.mqtt.port = mqtt_default_port(&d->cfg);
         if (serial || !d->src) {
                 /* also after the end of a replayed file: SIGHUP replays it again */
                 km_log_info("reload: reopening %s", d->cfg.serial.port);

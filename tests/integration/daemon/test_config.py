@@ -20,7 +20,7 @@ BAD = [
     ("unknown section", "[serial]\nport = /dev/ttyUSB0\n[postgres]\nhost = x\n", 3, "unknown section [postgres]"),
     ("unknown empty section", "[serial]\n[files]\n", 2, "unknown section [files]"),
     ("unknown key", "[mqtt]\nhost = a\nhots = b\n", 3,
-     "unknown key 'hots' in [mqtt] (known: host port client_id username password password_file cafile"),
+     "unknown key 'hots' in [mqtt] (known: host port client_id username password password_file tls cafile"),
     ("key outside any section", "port = 1\n[serial]\n", 1, "outside of any section"),
     ("duplicate key", "[mqtt]\nport = 1883\n\nport = 1884\n", 4, "set twice"),
     ("port not a number", "[mqtt]\nport = abc\n", 2, "not a whole number"),
@@ -94,6 +94,9 @@ BAD = [
     ("postgresql password_file too big", "[postgresql]\ntable = t\npassword_file = @BIG@\n", 3, "is too big"),
     ("postgresql password_file is a directory", "[postgresql]\ntable = t\npassword_file = @DIR@\n", 3,
      "is a directory"),
+    ("tls not a boolean", "[mqtt]\ntls = maybe\n", 2, "[mqtt] tls: 'maybe' is not auto or a boolean"),
+    ("cafile with tls = no", "[mqtt]\ncafile = @PEM@\ntls = no\n", 3, "cafile is set but tls = no"),
+    ("certfile without TLS", "[mqtt]\ncertfile = @PEM@\nkeyfile = @PEM@\ntls = auto\n", 3, "certfile needs TLS"),
     ("NUL byte in a value", b"[mqtt]\nhost = broker\x00.example\n", 2, "NUL byte"),
     ("NUL byte in a comment", b"[mqtt]\n# \x00\nhost = a\n", 2, "NUL byte"),
 ]

@@ -130,7 +130,7 @@ static void test_config(void)
                 fclose(f);
         }
         snprintf(text, sizeof(text), "[mqtt]\ncertfile = %s\nkeyfile = %s\n", pem, pem);
-        config_error(text, "t.conf:3: [mqtt] certfile needs cafile");
+        config_error(text, "t.conf:3: [mqtt] certfile needs TLS");
         config_error("[mqtt]\ncafile = /etc/hostname\n", "t.conf:2: [mqtt] cafile: /etc/hostname is not a PEM file");
         unlink(pem);
         config_error("[homeassistant]\ndiscovery_prefix = +\n", "t.conf:2: [homeassistant] discovery_prefix: '+' contains");
