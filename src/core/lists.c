@@ -114,7 +114,7 @@ static inline bool same_code(const uint8_t a[6], const uint8_t b[6])
         return a4 == b4 && a2 == b2;
 }
 
-km_value *km_list_new_value(km_reading *r, const uint8_t obis[6])
+static inline km_value *value_slot(km_reading *r, const uint8_t obis[6])
 {
         size_t slot = r->n_values;
         km_value *v = new_value(r);
@@ -131,6 +131,11 @@ km_value *km_list_new_value(km_reading *r, const uint8_t obis[6])
         return v;
 }
 
+km_value *km_list_new_value(km_reading *r, const uint8_t obis[6])
+{
+        return value_slot(r, obis);
+}
+
 /* Stores the scalar item it (already read) as the value of obis. Containers
  * are skipped and leave no value. */
 static km_status store_value(km_cursor *c, const km_axdr_item *it, const uint8_t obis[6], km_reading *r)
@@ -139,7 +144,7 @@ static km_status store_value(km_cursor *c, const km_axdr_item *it, const uint8_t
                 return km_axdr_skip_elements(c, it->count, 2);
         if (it->cls == KM_AXDR_NONE)
                 return KM_OK;
-        km_value *v = km_list_new_value(r, obis);
+        km_value *v = value_slot(r, obis);
         if (v && !fill_value(v, it))
                 r->n_values--;
         return KM_OK;
@@ -180,7 +185,8 @@ static km_status skip_rest(km_cursor *c, const km_axdr_item *it)
 
 /* Reads the scaler-unit structure {integer scaler, enum unit} that follows a
  * register value, and applies it to the value read just before (if any). */
-static km_status read_scaler_unit(km_cursor *c, km_reading *r, size_t values_before)
+static inline __attribute__((always_inline)) km_status read_scaler_unit(km_cursor *c, km_reading *r,
+                                                                      size_t values_before)
 {
         km_axdr_item su, sc, un;
         km_status s = km_axdr_read(c, &su);

@@ -51,6 +51,9 @@ struct km_family_ops {
         /* Scaling of quantities sent without a scaler-unit, by kind; NULL
          * (or no rule) = the generic default (OBIS base unit, scaler 0). */
         const km_scale_rule *scales; /* KM_Q_COUNT_ entries */
+        /* True when the family's models depart from its scales (whole volts
+         * here, tenths there): km_plausibility_pass() checks them. */
+        bool verify_scalers;
         /* Optional: corrects a rule for one meter (e.g. by meter type). */
         void (*adjust)(km_value *v, km_quantity q, const km_reading *r);
         /* Decodes a structure of `count` bare values (no OBIS codes) and

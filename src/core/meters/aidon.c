@@ -10,6 +10,7 @@
 static const struct km_family_ops aidon_ops = {
         .version_prefix = "AIDON_",
         .scales = NULL,
+        .verify_scalers = false,
         .adjust = NULL,
         .positional = NULL,
 };

@@ -159,6 +159,7 @@ static const km_scale_rule iskraemeco_scales[KM_Q_COUNT_] = {
 static const struct km_family_ops iskraemeco_ops = {
         .version_prefix = NULL,
         .scales = iskraemeco_scales,
+        .verify_scalers = true,
         .adjust = NULL,
         .positional = iskraemeco_positional,
 };

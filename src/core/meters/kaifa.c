@@ -128,6 +128,7 @@ static const km_scale_rule kaifa_scales[KM_Q_COUNT_] = {
 static const struct km_family_ops kaifa_ops = {
         .version_prefix = "KFM_",
         .scales = kaifa_scales,
+        .verify_scalers = false,
         .adjust = NULL,
         .positional = kaifa_positional,
 };

@@ -38,6 +38,7 @@ static void kamstrup_adjust(km_value *v, km_quantity q, const km_reading *r)
 static const struct km_family_ops kamstrup_ops = {
         .version_prefix = "Kamstrup_",
         .scales = kamstrup_scales,
+        .verify_scalers = true,
         .adjust = kamstrup_adjust,
         .positional = NULL,
 };

@@ -54,6 +54,7 @@ static const km_scale_rule landis_gyr_scales[KM_Q_COUNT_] = {
 static const struct km_family_ops landis_gyr_ops = {
         .version_prefix = NULL,
         .scales = landis_gyr_scales,
+        .verify_scalers = true,
         .adjust = NULL,
         .positional = landis_gyr_positional,
 };
