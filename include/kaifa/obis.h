@@ -34,6 +34,7 @@ typedef enum km_unit {
         KM_UNIT_CELSIUS,
         KM_UNIT_M3,
         KM_UNIT_OTHER,
+        KM_UNIT_GJ,        /* P1: heat from an M-Bus device */
         KM_UNIT_COUNT_
 } km_unit;
 
