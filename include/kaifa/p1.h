@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kaifa/frame.h"
 #include "kaifa/reading.h"
 #include "kaifa/status.h"
 
@@ -111,6 +112,14 @@ uint16_t km_crc16_arc(const uint8_t *data, size_t n);
  * KM_ERR_MALFORMED when the text is not a telegram (no leading '/', or no
  * line parsed at all). */
 km_status km_p1_parse(const char *telegram, size_t n, km_reading *ret);
+
+/* The P1 framer as the decoder's pipeline drives it (km_framer_get(
+ * KM_TRANSPORT_P1)): frames carry the telegram as KM_PAYLOAD_TEXT. */
+extern const km_framer_ops km_p1_framer_ops;
+
+/* km_p1_parse() for the decoder: telegrams from the P1 framer and decrypted
+ * GCM content that starts with '/'. */
+km_status km_p1_decode_text(const uint8_t *text, size_t n, km_reading *ret_reading);
 
 /* Maker name for a three-letter P1 / FLAG identifier ("KFM" -> "Kaifa"),
  * case-insensitive; NULL when unknown. */

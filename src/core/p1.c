@@ -32,6 +32,8 @@
 
 #include <string.h>
 
+#include "kaifa/frame.h"
+
 /* ---- CRC-16/ARC ---------------------------------------------------------- */
 
 static uint16_t crc16_arc_update(uint16_t crc, const uint8_t *p, size_t n)
@@ -62,7 +64,7 @@ km_status km_p1_verdict_status(km_p1_verdict v)
         case KM_P1_GOOD:
                 return KM_OK;
         case KM_P1_BAD_CRC:
-                return KM_ERR_FCS;
+                return KM_ERR_CHECKSUM;
         case KM_P1_TRUNCATED:
                 return KM_ERR_TRUNCATED;
         default:
@@ -133,13 +135,15 @@ static void set_result(km_p1 *p, km_p1_verdict verdict, size_t crc_len)
         p->state = KM_P1_HUNT;
 }
 
-/* '!' and the CRC digits are in: checks the CRC when one was sent. */
-static void complete(km_p1 *p)
+/* '!' and the CRC digits are in: checks the CRC when one was sent.
+ * well_ended: the CRC line ended as it should (digits, or a line end right
+ * after '!'); a CRC field that is neither is taken as a wrong CRC. */
+static void complete(km_p1 *p, bool well_ended)
 {
         size_t crc_len = p->len - p->crc_digits;
         uint16_t calc = km_crc16_arc((const uint8_t *)p->buf, crc_len);
         bool has_crc = p->crc_digits > 0;
-        bool good = !has_crc || calc == p->crc || p->ignore_crc;
+        bool good = (well_ended && (!has_crc || calc == p->crc)) || p->ignore_crc;
         set_result(p, good ? KM_P1_GOOD : KM_P1_BAD_CRC, crc_len);
         p->out.has_crc = has_crc;
         p->out.crc = p->crc;
@@ -151,6 +155,24 @@ static void start(km_p1 *p)
         p->buf[0] = '/';
         p->len = 1;
         p->state = KM_P1_BODY;
+}
+
+/* A telegram is printable ASCII in lines, opened by '/' and a three-letter
+ * maker flag. A candidate that breaks this was a stray '/' in other data
+ * (binary frames, noise, a 7E1 line read as 8N1): it is passed over as
+ * skipped bytes rather than rejected, so noise does not count as telegrams. */
+static bool fits_telegram(const km_p1 *p, uint8_t c)
+{
+        if (p->len >= 1 && p->len <= 3)
+                return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+        return (c >= 0x20 && c < 0x7F) || is_line_end(c) || c == '\t';
+}
+
+static void abandon(km_p1 *p)
+{
+        p->skipped += p->len;
+        p->len = 0;
+        p->state = KM_P1_HUNT;
 }
 
 /* Handles one byte; false when the byte was not taken (it belongs to what
@@ -166,15 +188,25 @@ static bool take_byte(km_p1 *p, uint8_t c)
                 return true;
         case KM_P1_BODY:
                 if (c == '/') {
-                        set_result(p, KM_P1_TRUNCATED, 0);
+                        if (p->len < 4)
+                                abandon(p); /* not even a maker flag: a stray '/' */
+                        else
+                                set_result(p, KM_P1_TRUNCATED, 0);
                         return false; /* the '/' opens the next telegram */
+                }
+                if (!fits_telegram(p, c)) {
+                        abandon(p);
+                        return false; /* hunted over like any byte between telegrams */
                 }
                 if (p->len == sizeof(p->buf)) {
                         set_result(p, KM_P1_TOO_LONG, 0);
                         return false; /* the rest is hunted over (and counted) */
                 }
+                /* '!' ends a telegram only at the start of a line: random
+                 * text must not end one (DSMR puts it on a line of its own) */
+                bool at_line_start = is_line_end((uint8_t)p->buf[p->len - 1]);
                 p->buf[p->len++] = (char)c;
-                if (c == '!') {
+                if (c == '!' && at_line_start) {
                         p->state = KM_P1_CRC;
                         p->crc_digits = 0;
                         p->crc = 0;
@@ -183,13 +215,14 @@ static bool take_byte(km_p1 *p, uint8_t c)
         case KM_P1_CRC: {
                 int v = hex_value(c);
                 if (v < 0 || p->len == sizeof(p->buf)) {
-                        complete(p);
+                        /* without digits only a line end may follow '!' */
+                        complete(p, p->crc_digits > 0 || is_line_end(c));
                         return false; /* a line end, the next '/', or garbage */
                 }
                 p->buf[p->len++] = (char)c;
                 p->crc = (uint16_t)(p->crc << 4 | (unsigned)v);
                 if (++p->crc_digits == KM_P1_CRC_DIGITS)
-                        complete(p);
+                        complete(p, true);
                 return true;
         }
         }
@@ -205,6 +238,8 @@ size_t km_p1_push(km_p1 *p, const uint8_t *data, size_t n)
                 bool taken = take_byte(p, data[i]);
                 if (p->pending)
                         return taken ? i + 1 : i;
+                if (!taken)
+                        take_byte(p, data[i]); /* the candidate was abandoned: hunt from this byte */
         }
         return n;
 }
@@ -218,7 +253,7 @@ km_p1_result km_p1_next(km_p1 *p, km_p1_out *ret)
 {
         if (!p->pending && p->eof) {
                 if (p->state == KM_P1_CRC)
-                        complete(p);
+                        complete(p, true); /* the end of input ends the CRC line */
                 else if (p->state == KM_P1_BODY)
                         set_result(p, KM_P1_TRUNCATED, 0);
         }
@@ -242,7 +277,10 @@ km_p1_verdict km_p1_check(const char *telegram, size_t n, km_p1_out *ret)
         memset(&o, 0, sizeof(o));
         o.text = telegram;
         o.verdict = KM_P1_TRUNCATED;
-        const char *bang = n && telegram[0] == '/' ? memchr(telegram, '!', n) : NULL;
+        const char *bang = NULL;
+        for (size_t i = 1; n && telegram[0] == '/' && i < n && !bang; i++)
+                if (telegram[i] == '!' && is_line_end(telegram[i - 1]))
+                        bang = telegram + i;
         if (bang && !memchr(telegram + 1, '/', (size_t)(bang - telegram) - 1)) {
                 o.crc_len = (size_t)(bang - telegram) + 1;
                 size_t i = o.crc_len;
@@ -254,7 +292,8 @@ km_p1_verdict km_p1_check(const char *telegram, size_t n, km_p1_out *ret)
                 o.len = i;
                 o.has_crc = digits > 0;
                 o.crc_calc = km_crc16_arc((const uint8_t *)telegram, o.crc_len);
-                o.verdict = o.has_crc && o.crc != o.crc_calc ? KM_P1_BAD_CRC : KM_P1_GOOD;
+                bool well_ended = digits > 0 || i == n || is_line_end(telegram[i]);
+                o.verdict = !well_ended || (o.has_crc && o.crc != o.crc_calc) ? KM_P1_BAD_CRC : KM_P1_GOOD;
         } else {
                 o.len = n;
         }
@@ -748,4 +787,63 @@ km_status km_p1_parse(const char *telegram, size_t n, km_reading *ret)
         }
         ret->list_name = list_name_of(ret);
         return parsed || ret->n_unparsed == 0 ? KM_OK : KM_ERR_MALFORMED;
+}
+
+/* ---- the pipeline's view ------------------------------------------------- */
+
+static void framer_init(void *state, bool ignore_checksum)
+{
+        km_p1 *p = state;
+        km_p1_init(p);
+        p->ignore_crc = ignore_checksum;
+}
+
+static size_t framer_push(void *state, const uint8_t *data, size_t n)
+{
+        return km_p1_push(state, data, n);
+}
+
+static void framer_finish(void *state)
+{
+        km_p1_finish(state);
+}
+
+static km_frame_result framer_next(void *state, km_frame *f)
+{
+        km_p1_out out;
+        km_p1_result r = km_p1_next(state, &out);
+        f->skipped = out.skipped;
+        if (r == KM_P1_NEED_MORE)
+                return KM_FRAME_NEED_MORE;
+        f->transport = KM_TRANSPORT_P1;
+        f->payload_kind = KM_PAYLOAD_TEXT;
+        f->status = out.status;
+        f->bytes = (const uint8_t *)out.text;
+        f->len = out.len;
+        f->payload = r == KM_P1_TELEGRAM ? f->bytes : NULL;
+        f->payload_len = r == KM_P1_TELEGRAM ? out.len : 0;
+        f->header_valid = false;
+        f->more = false;
+        f->opens = true;
+        f->has_sequence = false;
+        f->sequence = 0;
+        return r == KM_P1_TELEGRAM ? KM_FRAME_GOOD : KM_FRAME_REJECT;
+}
+
+/* Registered in the framer table (transports.c) and tried by detection. */
+const km_framer_ops km_p1_framer_ops = {
+        .transport = KM_TRANSPORT_P1,
+        .name = "p1",
+        .init = framer_init,
+        .push = framer_push,
+        .next = framer_next,
+        .finish = framer_finish,
+        .boundary = NULL,
+};
+
+/* The decoder's entry for text telegrams: from the P1 framer, and from
+ * decrypted GCM content that starts with '/'. */
+km_status km_p1_decode_text(const uint8_t *text, size_t n, km_reading *ret_reading)
+{
+        return km_p1_parse((const char *)text, n, ret_reading);
 }

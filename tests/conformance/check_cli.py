@@ -342,6 +342,8 @@ def check_iskra(cli, captures):
     unknown lists, never taken for Kaifa's."""
     d = os.path.join(captures, "amsreader/iskraemeco")
     for name in sorted(os.listdir(d)):
+        if not name.endswith(".bin"):
+            continue  # gh1037-1.txt is a P1 telegram (tests/unit/test_p1.c)
         r = run(cli, "parse-file", os.path.join(d, name), "--stats", "--compact")
         st = stats_of(r.stderr)
         check("Iskraemeco %s: good frame, unknown list, nothing decoded" % name,
