@@ -70,6 +70,11 @@ json_object *km_json_reading_data(const km_reading *r)
                 if (v->unit != KM_UNIT_NONE && (v->kind == KM_VALUE_NUMBER || v->kind == KM_VALUE_FLOAT))
                         json_object_object_add(item, "unit", json_object_new_string(km_unit_symbol_compat(v->unit)));
                 json_object_object_add(item, "value", value_json(v));
+                if (v->has_captured) { /* P1: an M-Bus device's or a log entry's own time */
+                        char when[64];
+                        km_json_datetime_compat(&v->captured, when, sizeof(when));
+                        json_object_object_add(item, "captured", json_object_new_string(when));
+                }
                 json_object_object_add(data, v->info ? v->info->name : code, item);
         }
         return data;
@@ -121,6 +126,26 @@ json_object *km_json_frame_header(const km_hdlc_header *h, const km_reading *r)
         return o;
 }
 
+/* The "header" of a frame with no HDLC header: its transport, and for a
+ * DSMR/P1 telegram the CRC it ends with (null for DSMR 2.2/3, which sends
+ * none) and its length. */
+static json_object *transport_header(const km_event *ev)
+{
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "transport", json_object_new_string(km_transport_name(ev->transport)));
+        if (ev->transport == KM_TRANSPORT_P1) {
+                const char *t = (const char *)ev->bytes;
+                size_t bang = ev->len;
+                while (bang > 0 && t[bang - 1] != '!')
+                        bang--;
+                json_object_object_add(o, "p1_length", json_object_new_int((int)ev->len));
+                json_object_object_add(o, "p1_crc", bang && bang < ev->len
+                                                            ? json_object_new_string_len(t + bang, (int)(ev->len - bang))
+                                                            : NULL);
+        }
+        return o;
+}
+
 typedef struct json_sink {
         km_sink base;
         FILE *out;
@@ -134,10 +159,11 @@ static json_object *frame_hex(const km_event *ev)
         if (!buf)
                 return NULL;
         char *p = buf;
-        p += sprintf(p, "7e");
+        bool flags = ev->transport == KM_TRANSPORT_HDLC; /* the flags are not in the frame bytes */
+        p += sprintf(p, flags ? "7e" : "");
         for (size_t i = 0; i < n; i++)
                 p += sprintf(p, "%02x", ev->bytes[i]);
-        sprintf(p, "7e");
+        sprintf(p, flags ? "7e" : "");
         json_object *s = json_object_new_string(buf);
         free(buf);
         return s;
@@ -160,7 +186,7 @@ static int json_reading(km_sink *s, const km_event *ev)
         const km_reading *r = ev->reading;
         json_object *o = json_object_new_object();
         json_object_object_add(o, "data", km_json_reading_data(r));
-        json_object_object_add(o, "header", km_json_frame_header(ev->header, r));
+        json_object_object_add(o, "header", ev->header ? km_json_frame_header(ev->header, r) : transport_header(ev));
         if (r->list_name)
                 json_object_object_add(o, "list", json_object_new_string(r->list_name));
         if (r->maker)
