@@ -167,6 +167,20 @@ static const char *parse_parity(parse_ctx *c, const char *value, void *field, co
         return msg(c, "'%s' is not a parity (auto, even, none, odd)", value);
 }
 
+static const char *parse_transport(parse_ctx *c, const char *value, void *field, const void *arg)
+{
+        (void)field;
+        (void)arg;
+        c->cfg->serial.hex = strcasecmp(value, "hex") == 0;
+        if (c->cfg->serial.hex) {
+                c->cfg->serial.transport = KM_TRANSPORT_AUTO;
+                return NULL;
+        }
+        if (!km_transport_from_name(value, &c->cfg->serial.transport))
+                return msg(c, "'%s' is not a transport (auto, hdlc, mbus, raw, p1, hex)", value);
+        return NULL;
+}
+
 static const char *const list_names[] = {"auto", "kaifa", "aidon", "kamstrup"};
 
 const char *km_meter_list_name(km_meter_list l)
@@ -318,6 +332,7 @@ static const key_def keys[] = {
         {"serial", "port", parse_nonempty, F(serial.port), NULL, "/dev/ttyUSB0"},
         {"serial", "baud", parse_baud, F(serial.baud), NULL, "2400"},
         {"serial", "parity", parse_parity, 0, NULL, "auto"},
+        {"serial", "transport", parse_transport, 0, NULL, "auto"},
         {"meter", "list", parse_list, F(meter.list), NULL, "auto"},
         {"meter", "name", parse_string, F(meter.name), NULL, ""},
         {"mqtt", "host", parse_nonempty, F(mqtt.host), NULL, "localhost"},
@@ -694,6 +709,7 @@ void km_config_dump(const km_config *cfg, FILE *f)
         kv(f, "port", cfg->serial.port);
         kv_int(f, "baud", cfg->serial.baud);
         kv(f, "parity", cfg->serial.parity_auto ? "auto" : km_parity_name(cfg->serial.parity));
+        kv(f, "transport", cfg->serial.hex ? "hex" : km_transport_name(cfg->serial.transport));
         fprintf(f, "\n[meter]\n");
         kv(f, "list", km_meter_list_name(cfg->meter.list));
         kv(f, "name", cfg->meter.name);

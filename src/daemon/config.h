@@ -11,6 +11,7 @@
 #ifndef KM_DAEMON_CONFIG_H
 #define KM_DAEMON_CONFIG_H
 
+#include "kaifa/frame.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -35,6 +36,8 @@ typedef struct km_config {
                 int baud;
                 bool parity_auto; /* try 8E1, then 8N1 */
                 km_parity parity; /* when !parity_auto */
+                km_transport transport; /* KM_TRANSPORT_AUTO detects */
+                bool hex;               /* the source sends hex text */
         } serial;
 
         struct {

@@ -187,15 +187,24 @@ static void handle_event(kmd *d, const km_event *ev)
                 kmd_outputs_reading(d->out, ev);
 }
 
+static void on_event(const km_event *ev, void *userdata)
+{
+        handle_event(userdata, ev);
+}
+
 static void feed(kmd *d, const uint8_t *buf, size_t n)
 {
-        size_t off = 0;
-        km_event ev;
-        while (off < n) {
-                off += km_decoder_push(d->dec, buf + off, n - off);
-                while (km_decoder_next(d->dec, &ev))
-                        handle_event(d, &ev);
-        }
+        km_decoder_feed(d->dec, buf, n, on_event, d);
+}
+
+/* A fresh decoder for the configured transport. */
+static void decoder_reset(kmd *d)
+{
+        km_decoder_options opt = {
+                .transport = d->cfg.serial.transport,
+                .hex = d->cfg.serial.hex ? KM_HEX_YES : KM_HEX_AUTO,
+        };
+        km_decoder_init(d->dec, &opt);
 }
 
 /* Parity auto: 8E1 first; no good frame and checksum failures (or a pile of
@@ -232,7 +241,7 @@ static void serial_close(kmd *d)
         d->src = NULL;
         /* a frame cut short by the loss is dropped; counters are kept */
         km_stats keep = d->dec->stats;
-        km_decoder_init(d->dec, NULL);
+        decoder_reset(d);
         d->dec->stats = keep;
 }
 
@@ -774,7 +783,7 @@ int km_daemon_run(km_config *cfg, const char *config_path)
         memset(cfg, 0, sizeof(*cfg));
         d->config_path = config_path;
         d->mqtt_io_fd = -1;
-        km_decoder_init(d->dec, NULL);
+        decoder_reset(d);
         d->src_backoff = (backoff){0, SERIAL_BACKOFF_MIN, SERIAL_BACKOFF_MAX};
         d->params = (km_serial_params)KM_SERIAL_PARAMS_DEFAULT;
         d->params.baud = d->cfg.serial.baud;
