@@ -106,6 +106,11 @@ static bool is_line_end(int c)
         return c == '\r' || c == '\n';
 }
 
+static bool is_printable(char c)
+{
+        return (uint8_t)c >= 0x20 && (uint8_t)c < 0x7F;
+}
+
 void km_p1_init(km_p1 *p)
 {
         p->state = KM_P1_HUNT;
@@ -687,10 +692,10 @@ static const char *read_groups(const char *p, const char *end, object *o)
         o->n_groups = 0;
         while (p < end && *p == '(') {
                 const char *q = p + 1;
-                while (q < end && *q != ')' && *q != '(' && !is_line_end(*q))
+                while (q < end && *q != ')' && *q != '(' && is_printable(*q))
                         q++;
                 if (q >= end || *q != ')' || o->n_groups == MAX_GROUPS)
-                        return NULL;
+                        return NULL; /* also a line end or a byte that is no text */
                 o->groups[o->n_groups++] = (span){p + 1, (size_t)(q - p - 1)};
                 p = q + 1;
                 const char *next = p;
@@ -717,6 +722,9 @@ static void read_identification(const char *p, const char *end, km_reading *r)
         static const uint8_t meter_type[6] = {0, 0, 96, 1, 7, 255};
         size_t n = (size_t)(end - p);
         r->maker = n >= 4 ? km_p1_maker(p + 1) : NULL;
+        for (size_t i = 0; i < n; i++)
+                if (!is_printable(p[i]))
+                        return; /* not text: no type to keep */
         if (n > 5) {
                 km_value *v = new_value(r, meter_type, true);
                 if (v)
