@@ -23,8 +23,15 @@ typedef enum km_status {
         KM_ERR_UNKNOWN_LIST = -10, /* a list with no OBIS codes that no family knows */
         KM_ERR_SEGMENT = -11,      /* segment out of order, or reassembly overflow */
         KM_ERR_EMPTY = -12,        /* frame without information field */
-        KM_STATUS_COUNT_ = 13
+        KM_ERR_AUTH_FAILED = -13,  /* GCM tag does not verify: wrong AK or EK, or damage */
+        KM_ERR_DECRYPT = -14,      /* ciphertext does not open to an APDU: wrong key? */
+        KM_ERR_REPLAY = -15,       /* invocation counter not above the last one seen */
+        KM_ERR_CIPHER_HEADER = -16, /* ciphered APDU with a bad or truncated security header */
+        KM_STATUS_COUNT_ = 17
 } km_status;
+
+/* A ciphered APDU arrived and no key is known for its system title. */
+#define KM_ERR_NO_KEY KM_ERR_ENCRYPTED
 
 const char *km_strerror(km_status s);
 

@@ -20,6 +20,10 @@ static const struct {
         [10] = {"unknown_list", "unknown list layout"},
         [11] = {"segment", "HDLC segment out of order or too long"},
         [12] = {"empty", "frame without information field"},
+        [13] = {"auth_failed", "authentication tag does not verify (wrong key or damaged frame)"},
+        [14] = {"decrypt_failed", "ciphertext does not decrypt to an APDU (wrong key?)"},
+        [15] = {"replay", "invocation counter not above the last one seen"},
+        [16] = {"cipher_header", "malformed or truncated security header"},
 };
 
 static int status_index(km_status s)
