@@ -2,7 +2,8 @@
  * Key input (src/security/keyring.c): 32 hex digits with spaces, key files
  * with EK=/AK= lines and FILE:LINE errors, systemd credentials, and the
  * keyring's look-up by system title. Every error message is checked to say
- * something and to hold no run of the key's digits.
+ * something and to hold no run of the key's digits. Also the replay window,
+ * the failure messages and their rate limit (report.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "unit_util.h"
 
 #include "security/keyring.h"
+#include "security/report.h"
 
 #define EK_HEX "39436F513777354C4D466F4C5333674A"
 #define AK_HEX "C0C1C2C3C4C5C6C7C8C9CACBCCCDCECF"
@@ -249,6 +251,78 @@ static void test_keyring(void **state)
                 assert_int_equal(p[i], 0);
 }
 
+static void test_replay(void **state)
+{
+        (void)state;
+        km_replay r;
+        km_replay_init(&r);
+        uint8_t a[8] = "KFM\1\2\3\4\5", b[8] = "LGZ\1\2\3\4\5";
+        uint32_t last = 0;
+        assert_int_equal(km_replay_check(&r, a, 100, &last), KM_OK);
+        assert_int_equal(km_replay_check(&r, a, 101, &last), KM_OK);
+        /* the same counter again, and one that goes backwards */
+        assert_int_equal(km_replay_check(&r, a, 101, &last), KM_ERR_REPLAY);
+        assert_int_equal(last, 101);
+        assert_int_equal(km_replay_check(&r, a, 5, &last), KM_ERR_REPLAY);
+        /* another meter has its own counter; counter 0 is fine for a new one */
+        assert_int_equal(km_replay_check(&r, b, 0, NULL), KM_OK);
+        assert_int_equal(km_replay_check(&r, b, 0, NULL), KM_ERR_REPLAY);
+        /* a rejected frame does not move the counter */
+        assert_int_equal(km_replay_check(&r, a, 102, NULL), KM_OK);
+        /* more meters than slots: the least recently seen is forgotten */
+        for (uint8_t i = 0; i < KM_REPLAY_MAX; i++) {
+                uint8_t t[8] = "ISK\0\0\0\0";
+                t[7] = i;
+                assert_int_equal(km_replay_check(&r, t, 1, NULL), KM_OK);
+        }
+        assert_int_equal(r.n, KM_REPLAY_MAX);
+        assert_int_equal(km_replay_check(&r, a, 1, NULL), KM_OK); /* a was evicted: a restart */
+}
+
+static void test_messages(void **state)
+{
+        (void)state;
+        km_security_info info;
+        memset(&info, 0, sizeof(info));
+        info.mode = KM_CIPHER_GCM;
+        memcpy(info.system_title, "KFM\x10\x20\x02\x98\x02", 8);
+        info.invocation_counter = 2600;
+        char buf[300];
+        km_security_message(KM_ERR_DECRYPT, &info, NULL, buf, sizeof(buf));
+        assert_string_equal(buf, "cannot decrypt frames from system title KFM1020029802: wrong key?");
+        km_security_message(KM_ERR_NO_KEY, &info, "--key or --key-file", buf, sizeof(buf));
+        assert_non_null(strstr(buf, "KFM1020029802"));
+        assert_non_null(strstr(buf, "--key or --key-file"));
+        km_security_message(KM_ERR_AUTH_FAILED, &info, NULL, buf, sizeof(buf));
+        assert_non_null(strstr(buf, "authentication"));
+        km_security_message(KM_ERR_REPLAY, &info, NULL, buf, sizeof(buf));
+        assert_non_null(strstr(buf, "2600"));
+        info.mode = KM_CIPHER_PILOT_ECB;
+        km_security_message(KM_ERR_DECRYPT, &info, NULL, buf, sizeof(buf));
+        assert_string_equal(buf, "cannot decrypt pilot-encrypted frames: wrong key?");
+        km_security_message(KM_ERR_CIPHER_HEADER, NULL, NULL, buf, sizeof(buf));
+        assert_non_null(strstr(buf, "security header"));
+}
+
+static void test_ratelimit(void **state)
+{
+        (void)state;
+        km_ratelimit rl;
+        const uint64_t minute = 60000000;
+        km_ratelimit_init(&rl, minute);
+        uint8_t a[8] = "KFM\1\2\3\4\5", b[8] = "LGZ\1\2\3\4\5";
+        uint64_t held = 99;
+        assert_true(km_ratelimit_allow(&rl, a, KM_ERR_DECRYPT, 1000, &held));
+        assert_int_equal(held, 0);
+        for (int i = 1; i <= 30; i++) /* one frame every 2 s for a minute */
+                assert_false(km_ratelimit_allow(&rl, a, KM_ERR_DECRYPT, 1000 + (uint64_t)i * 1999000, NULL));
+        /* another meter, or another failure, has its own allowance */
+        assert_true(km_ratelimit_allow(&rl, b, KM_ERR_DECRYPT, 2000, NULL));
+        assert_true(km_ratelimit_allow(&rl, a, KM_ERR_NO_KEY, 2000, NULL));
+        assert_true(km_ratelimit_allow(&rl, a, KM_ERR_DECRYPT, 1000 + minute, &held));
+        assert_int_equal(held, 30);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -257,6 +331,9 @@ int main(void)
                 cmocka_unit_test(test_key_file),
                 cmocka_unit_test(test_credentials),
                 cmocka_unit_test(test_keyring),
+                cmocka_unit_test(test_replay),
+                cmocka_unit_test(test_messages),
+                cmocka_unit_test(test_ratelimit),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
