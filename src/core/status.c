@@ -18,12 +18,15 @@ static const struct {
         [8] = {"malformed", "malformed A-XDR data"},
         [9] = {"too_deep", "data nested too deeply"},
         [10] = {"unknown_list", "unknown list layout"},
-        [11] = {"segment", "HDLC segment out of order or too long"},
+        [11] = {"segment", "segment out of order or too long"},
         [12] = {"empty", "frame without information field"},
-        [13] = {"auth_failed", "authentication tag does not verify (wrong key or damaged frame)"},
-        [14] = {"decrypt_failed", "ciphertext does not decrypt to an APDU (wrong key?)"},
-        [15] = {"replay", "invocation counter not above the last one seen"},
-        [16] = {"cipher_header", "malformed or truncated security header"},
+        [13] = {"checksum", "M-Bus frame checksum mismatch"},
+        [14] = {"block", "block transfer with a missing or repeated block"},
+        [15] = {"p1_text", "DSMR/P1 text telegram (no P1 parser)"},
+        [16] = {"auth_failed", "authentication tag does not verify (wrong key or damaged frame)"},
+        [17] = {"decrypt_failed", "ciphertext does not decrypt to an APDU (wrong key?)"},
+        [18] = {"replay", "invocation counter not above the last one seen"},
+        [19] = {"cipher_header", "malformed or truncated security header"},
 };
 
 static int status_index(km_status s)
