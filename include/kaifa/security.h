@@ -107,6 +107,12 @@ bool km_security_is_ciphered(const uint8_t *apdu, size_t n);
  * set, whole AES blocks that are not a complete plaintext APDU. */
 bool km_security_applies(const km_security *sec, const uint8_t *apdu, size_t n);
 
+/* True when the bytes after an LLC header may be the 2017 pilot's
+ * ciphertext, which starts with any byte: whole AES blocks that are neither
+ * a data-notification (with or without the pilot's zero padding, as its
+ * decrypted logs have it) nor a well-formed general-block-transfer block. */
+bool km_security_pilot_candidate(const uint8_t *apdu, size_t n);
+
 /* Reads the security header of a 0xDB/0xDC APDU into ret_req (ciphertext
  * and tag point into apdu). KM_ERR_CIPHER_HEADER when it is malformed or
  * the APDU is shorter than its length field says. */

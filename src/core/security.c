@@ -97,12 +97,28 @@ static size_t padded_notification_length(const uint8_t *p, size_t n)
         return used;
 }
 
-/* True for whole AES blocks that are not a plaintext APDU (with or without
- * the pilot's padding, as decrypted logs of the pilot have it): the pilot's
- * ciphertext sits directly after E6 E7 00 and starts with any byte. */
+/* A general-block-transfer block whose length field matches its size:
+ * E0, control, block number (2), acknowledged block (2), length, data. */
+static bool is_gbt_block(const uint8_t *p, size_t n)
+{
+        if (n < 7 || p[0] != 0xE0)
+                return false;
+        km_cursor c;
+        km_cursor_init(&c, p, n);
+        c.pos = 6;
+        uint32_t len;
+        return km_axdr_read_length(&c, &len) == KM_OK && len == km_cursor_left(&c);
+}
+
+bool km_security_pilot_candidate(const uint8_t *apdu, size_t n)
+{
+        return n > 0 && n % KM_AES_BLOCK_LEN == 0 && padded_notification_length(apdu, n) == 0 &&
+               !is_gbt_block(apdu, n);
+}
+
 static bool looks_like_pilot(const uint8_t *apdu, size_t n)
 {
-        return n > 0 && n % KM_AES_BLOCK_LEN == 0 && padded_notification_length(apdu, n) == 0;
+        return km_security_pilot_candidate(apdu, n);
 }
 
 static bool pilot_enabled(const km_security *sec)
