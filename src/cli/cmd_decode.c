@@ -17,6 +17,7 @@
 #include <sysexits.h>
 
 #include "cli/cli.h"
+#include "cli/cli_security.h"
 #include "sinks/json.h"
 #include "sinks/terminal.h"
 #include "sources/source.h"
@@ -40,6 +41,7 @@ typedef struct decode_opts {
         bool ignore_checksum;
         km_serial_params serial_params;
         bool serial_set; /* --baud or --parity given */
+        km_cli_security *security; /* keys: --key, --auth-key, --key-file */
 #ifdef KM_HAVE_PG
         km_pg_options pg;
 #endif
@@ -52,6 +54,7 @@ typedef struct decode_run {
         km_sink *pg; /* also in sinks[], for its event loop needs */
         FILE *out;
         bool write_failed;
+        km_cli_security security;
 } decode_run;
 
 static volatile sig_atomic_t stop_requested;
@@ -77,6 +80,9 @@ enum {
         OPT_PORT,
         OPT_CONNINFO,
         OPT_PASSWORD_FILE,
+        OPT_KEY,
+        OPT_AUTH_KEY,
+        OPT_KEY_FILE,
 };
 
 static const struct option long_options[] = {
@@ -89,6 +95,9 @@ static const struct option long_options[] = {
         {"baud", required_argument, NULL, OPT_BAUD},
         {"parity", required_argument, NULL, OPT_PARITY},
         {"ignore-checksum", no_argument, NULL, OPT_IGNORE_CHECKSUM},
+        {"key", required_argument, NULL, OPT_KEY},
+        {"auth-key", required_argument, NULL, OPT_AUTH_KEY},
+        {"key-file", required_argument, NULL, OPT_KEY_FILE},
 #ifdef KM_HAVE_PG
         {"dbname", required_argument, NULL, OPT_DBNAME},
         {"dbuser", required_argument, NULL, OPT_DBUSER},
@@ -118,6 +127,12 @@ static void usage(FILE *out, bool serial)
                      "                      (with --stats, the rejected frames too)\n"
                      "  --stats             print frame and error counters at the end (stderr)\n"
                      "  --ignore-checksum   decode frames whose HCS/FCS fail (debugging only)\n"
+                     "  --key HEX           encryption key of an encrypted meter (32 hex digits,\n"
+                     "                      spaces allowed), from the grid company\n"
+                     "  --auth-key HEX      its authentication key, if given: frames whose tag\n"
+                     "                      does not verify are dropped\n"
+                     "  --key-file FILE     the keys from a file of EK=<hex> and AK=<hex> lines\n"
+                     "                      (keeps them out of the shell history)\n"
 #ifdef KM_HAVE_PG
                      "  --dbname NAME --dbuser USER --dbtable TABLE [--host H] [--port P]\n"
                      "  [--password-file FILE] [--conninfo STRING]\n"
@@ -146,7 +161,9 @@ static int parse_int(const char *s, int *ret)
 static int parse_options(int argc, char **argv, bool serial, decode_opts *o)
 {
         km_serial_params def = KM_SERIAL_PARAMS_DEFAULT;
+        km_cli_security *security = o->security;
         memset(o, 0, sizeof(*o));
+        o->security = security;
         o->serial = serial;
         o->serial_params = def;
         optind = 1;
@@ -174,6 +191,16 @@ static int parse_options(int argc, char **argv, bool serial, decode_opts *o)
                         break;
                 case OPT_IGNORE_CHECKSUM:
                         o->ignore_checksum = true;
+                        break;
+                case OPT_KEY:
+                case OPT_AUTH_KEY: {
+                        int r = km_cli_security_key_arg(o->security, optarg, c == OPT_AUTH_KEY);
+                        if (r)
+                                return r;
+                        break;
+                }
+                case OPT_KEY_FILE:
+                        o->security->key_file = optarg;
                         break;
                 case OPT_BAUD:
                         if (parse_int(optarg, &o->serial_params.baud) < 0)
@@ -276,8 +303,10 @@ static int open_sinks(const decode_opts *o, decode_run *run)
         return EX_OK;
 }
 
-static void dispatch(decode_run *run, const km_event *ev)
+static void dispatch(decode_run *run, const km_event *event)
 {
+        km_event copy;
+        const km_event *ev = km_cli_security_event(&run->security, event, &copy);
         for (size_t i = 0; i < run->n_sinks; i++) {
                 km_sink *s = run->sinks[i];
                 int r = 0;
@@ -452,14 +481,21 @@ static int close_run(decode_run *run, int status)
 
 static int run_decode(int argc, char **argv, bool serial)
 {
-        decode_opts o;
-        int r = parse_options(argc, argv, serial, &o);
-        if (r != 0)
-                return r < 0 ? EX_OK : r;
         static decode_run run;
         memset(&run, 0, sizeof(run));
-        km_decoder_options dopt = {.ignore_checksum = o.ignore_checksum};
-        km_decoder_init(&run.decoder, &dopt);
+        km_cli_security_init(&run.security);
+        decode_opts o = {.security = &run.security};
+        int r = parse_options(argc, argv, serial, &o);
+        if (r == 0) {
+                km_decoder_options dopt = {.ignore_checksum = o.ignore_checksum};
+                r = km_cli_security_setup(&run.security, &dopt);
+                if (r == EX_OK)
+                        km_decoder_init(&run.decoder, &dopt);
+        }
+        if (r != 0) {
+                km_cli_security_free(&run.security);
+                return r < 0 ? EX_OK : r;
+        }
 
         /* Sources are read blocking (after poll says they are ready), so
          * O_NONBLOCK is never left on a descriptor shared with the caller. */
@@ -469,6 +505,7 @@ static int run_decode(int argc, char **argv, bool serial)
                    : km_source_open_kind(o.input, KM_SOURCE_FILE, NULL, false, &src);
         if (r < 0) {
                 km_log_error("cannot open %s: %s", o.input, open_error_text(-r, serial));
+                km_cli_security_free(&run.security);
                 return open_error_status(-r);
         }
         int status = open_sinks(&o, &run);
@@ -477,10 +514,13 @@ static int run_decode(int argc, char **argv, bool serial)
                 install_signals(&wait_mask);
                 status = read_loop(&run, src, o.input, &wait_mask);
                 finish(&run);
-                if (o.stats)
+                if (o.stats) {
                         km_stats_print(stderr, &run.decoder.stats);
+                        km_cli_security_stats(&run.security, stderr);
+                }
         }
         km_source_close(src);
+        km_cli_security_free(&run.security);
         return close_run(&run, status);
 }
 
