@@ -296,9 +296,14 @@ km_status km_security_open(const km_security *sec, const uint8_t *apdu, size_t n
                 /* pilot ciphertext that happens to start with 0xDB or 0xDC */
                 km_security_info pilot;
                 memset(&pilot, 0, sizeof(pilot));
-                if (open_pilot(sec, apdu, n, out, out_size, ret_len, &pilot) == KM_OK) {
+                km_status ps = open_pilot(sec, apdu, n, out, out_size, ret_len, &pilot);
+                bool no_title = n < 2 || apdu[1] != KM_SYSTEM_TITLE_LEN;
+                if (ps == KM_OK || (s == KM_ERR_CIPHER_HEADER && no_title)) {
+                        /* no DLMS header there: the pilot's verdict stands */
                         *info = pilot;
-                        return KM_OK;
+                        if (ps != KM_OK)
+                                *ret_len = 0;
+                        return ps;
                 }
         }
         if (s != KM_OK)
