@@ -69,7 +69,8 @@ if(KM_BUILD_TESTS)
       "daemon_reload|test_reload.py|60"
       "daemon_tcp_source|test_tcp.py|60"
       "daemon_file|test_file.py|60"
-      "daemon_postgresql|test_postgresql.py|120")
+      "daemon_postgresql|test_postgresql.py|120"
+      "daemon_security|test_security.py|120")
     foreach(case ${KM_DAEMON_TEST_CASES})
       string(REPLACE "|" ";" f "${case}")
       list(GET f 0 name)
