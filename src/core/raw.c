@@ -214,6 +214,10 @@ int km_raw_next(km_raw *r, km_frame *f)
                         return KM_FRAME_NEED_MORE;
                 }
                 if (s == KM_ERR_NOT_DLMS) {
+                        if (!r->record_start) { /* an LLC header with no APDU after it */
+                                r->pos++;
+                                f->skipped++;
+                        }
                         r->record_start = false; /* garbage: hunt for an LLC header */
                         continue;
                 }

@@ -16,7 +16,7 @@
 /* The "data" object of a reading. */
 json_object *km_json_reading_data(const km_reading *r);
 /* The "header" object of a frame (HDLC, LLC and APDU header fields). */
-json_object *km_json_frame_header(const km_hdlc_header *h, const km_reading *r);
+json_object *km_json_frame_header(const km_event *ev, const km_reading *r);
 /* The "security" object of a ciphered frame's header: cipher, system title
  * (hex, and its 3-letter maker), security byte, invocation counter,
  * authenticated. Never a key. */
