@@ -241,6 +241,37 @@ static const km_family *family_of(const km_reading *r)
         return NULL;
 }
 
+/* Registers of a capture list whose maker is not named: the IDIS meters'
+ * usual counting (the Landis+Gyr and Iskraemeco convention), checked by the
+ * plausibility pass like theirs. Not registered: it names no maker. */
+static const km_scale_rule idis_scales[KM_Q_COUNT_] = {
+        [KM_Q_ACTIVE_POWER] = {0, KM_UNIT_W},
+        [KM_Q_REACTIVE_POWER] = {0, KM_UNIT_VAR},
+        [KM_Q_APPARENT_POWER] = {0, KM_UNIT_VA},
+        [KM_Q_CURRENT] = {-2, KM_UNIT_A},
+        [KM_Q_VOLTAGE] = {0, KM_UNIT_V},
+        [KM_Q_ACTIVE_ENERGY] = {-3, KM_UNIT_KWH},
+        [KM_Q_REACTIVE_ENERGY] = {-3, KM_UNIT_KVARH},
+        [KM_Q_POWER_FACTOR] = {-3, KM_UNIT_NONE},
+};
+
+static const struct km_family_ops idis_ops = {
+        .version_prefix = NULL,
+        .scales = idis_scales,
+        .verify_scalers = true,
+        .adjust = NULL,
+        .positional = NULL,
+};
+
+static const km_family idis_unnamed = {
+        .name = "idis",
+        .maker = "",
+        .flag_id = NULL,
+        .countries = "",
+        .lists = "capture-object lists of an unnamed maker",
+        .ops = &idis_ops,
+};
+
 km_status km_capture_list_decode(km_cursor *c, uint32_t count, km_reading *r)
 {
         if (!is_capture_list(c, count))
@@ -268,6 +299,6 @@ km_status km_capture_list_decode(km_cursor *c, uint32_t count, km_reading *r)
         r->family = fam;
         r->maker = fam ? fam->maker : NULL;
         r->list_name = "DLMS push (capture objects)";
-        km_list_scale_assumed(r, fam);
+        km_list_scale_assumed(r, fam ? fam : &idis_unnamed);
         return KM_OK;
 }

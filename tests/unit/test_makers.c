@@ -567,6 +567,24 @@ static void test_sagemcom_flat_list(void **state)
         expect_txt(r, 0, 0, 96, 1, 0, "178210128502");
         assert_true(by_code(r, 1, 0, 13, 7, 0)->scaler_inline);
         free(r);
+
+        /* the same layout from a Kaifa MA309 of the same grid (EVN) */
+        r = decode_file("amsreader-kaifa-gh247-1.apdu");
+        expect_list(r, "DLMS list", NULL, 13);
+        expect_clock(by_code(r, 0, 0, 1, 0, 0), 2022, 3, 15, 10, 6, 40, -60, 0);
+        NUM(r, 1, 8, 0, 2590324, KM_UNIT_WH);
+        NUM(r, 2, 8, 0, 8538254, KM_UNIT_WH);
+        NUM(r, 1, 7, 0, 0, KM_UNIT_W);
+        NUM(r, 2, 7, 0, 4863, KM_UNIT_W);
+        NUM(r, 32, 7, 0, 239, KM_UNIT_V);
+        NUM(r, 52, 7, 0, 237.5, KM_UNIT_V);
+        NUM(r, 72, 7, 0, 239, KM_UNIT_V);
+        NUM(r, 31, 7, 0, 6.91, KM_UNIT_A);
+        NUM(r, 51, 7, 0, 6.78, KM_UNIT_A);
+        NUM(r, 71, 7, 0, 6.78, KM_UNIT_A);
+        NUM(r, 13, 7, 0, 0.999, KM_UNIT_NONE);
+        expect_txt(r, 0, 0, 96, 1, 0, "181210096387");
+        free(r);
 }
 
 static void test_kaifa_ma309_at(void **state)

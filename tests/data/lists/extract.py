@@ -130,9 +130,25 @@ AMSREADER = [
 ]
 
 
+def plaintext_in_glo(apdu):
+    """A general-glo-ciphering APDU whose content was logged decrypted (the
+    security header kept, the ciphertext replaced by the APDU)."""
+    n, p = rd_len(apdu, 10)
+    return apdu[p + 5:]
+
+
 def main():
     src = sys.argv[1]
     dst = os.path.dirname(os.path.abspath(__file__))
+    # Kaifa MA309 of EVN (Austria), amsreader gh247-1: an M-Bus telegram as the
+    # firmware logged it once joined (68 00 00 68, C A CI, TSAPs, ..., CS 16)
+    # with the decrypted APDU in place of the ciphertext.
+    with open(os.path.join(src, "amsreader", "kaifa", "gh247-1.bin"), "rb") as f:
+        telegram = f.read()
+    apdu = plaintext_in_glo(telegram[9:-2])
+    assert apdu[0] == 0x0F
+    with open(os.path.join(dst, "amsreader-kaifa-gh247-1.apdu"), "wb") as f:
+        f.write(apdu)
     for name in AMSREADER:
         with open(os.path.join(src, "amsreader", name + ".bin"), "rb") as f:
             apdu = apdus_of(f.read())[-1]
