@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of kaifa-meter: the -Werror build and all of ctest (unit,
 # conformance, fuzz corpus replay, daemon/PostgreSQL/packaging integration),
-# the unit and conformance tests again under ASan+UBSan and under valgrind,
+# a Release -Werror build (build only: no warning at -O3 and LTO either), the unit and conformance tests again under ASan+UBSan and under valgrind,
 # and a 60 s libFuzzer smoke run. Prints ctest's summary lines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +14,10 @@ cmake --build "$B/release" -j"$JOBS"
 
 echo "== ctest: everything"
 (cd "$B/release" && ctest --output-on-failure --timeout 300 -j1)
+
+echo "== build Release (-Werror), build only"
+cmake -S . -B "$B/release-O3" -DKM_WERROR=ON -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$B/release-O3" -j"$JOBS"
 
 echo "== ctest under AddressSanitizer + UndefinedBehaviorSanitizer (unit, conformance, fuzz replay)"
 cmake -S . -B "$B/asan" -DKM_WERROR=ON -DKM_SANITIZE=ON -DKM_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null

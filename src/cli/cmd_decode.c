@@ -9,14 +9,15 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 
 #include "cli/cli.h"
+#include "cli/stop.h"
 #include "sinks/json.h"
 #include "sinks/terminal.h"
 #include "sources/source.h"
@@ -28,6 +29,7 @@
 #define MAX_SINKS 3
 #define READ_CHUNK 65536
 #define PG_DRAIN_MS 10000
+#define PG_STOP_DRAIN_MS 50 /* after SIGINT/SIGTERM: a stop takes at most 100 ms */
 
 typedef struct decode_opts {
         bool serial;
@@ -55,14 +57,6 @@ typedef struct decode_run {
         FILE *out;
         bool write_failed;
 } decode_run;
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-        (void)sig;
-        stop_requested = 1;
-}
 
 enum {
         OPT_JSON = 1000,
@@ -288,8 +282,19 @@ static int open_sinks(const decode_opts *o, decode_run *run)
         return EX_OK;
 }
 
+/* A write that SIGINT/SIGTERM cut short: the end the user asked for, not an
+ * output error. */
+static bool cut_by_stop(int r)
+{
+        return r == -EINTR && km_stop_requested();
+}
+
 static void dispatch(decode_run *run, const km_event *ev)
 {
+        /* Once stopping, the rest of the chunk is not written: each write
+         * to a reader that does not read would wait for the stop ticker. */
+        if (km_stop_requested())
+                return;
         for (size_t i = 0; i < run->n_sinks; i++) {
                 km_sink *s = run->sinks[i];
                 int r = 0;
@@ -297,7 +302,7 @@ static void dispatch(decode_run *run, const km_event *ev)
                         r = s->reading(s, ev);
                 else if (s->other)
                         r = s->other(s, ev);
-                if (r < 0 && i == 0 && !run->write_failed) {
+                if (r < 0 && i == 0 && !run->write_failed && !cut_by_stop(r)) {
                         km_log_error("write failed: %s", strerror(-r));
                         run->write_failed = true;
                 }
@@ -320,10 +325,9 @@ static void finish(decode_run *run)
 }
 
 /* Waits until the source is readable, serving the PostgreSQL sink meanwhile.
- * SIGINT and SIGTERM are blocked except inside ppoll(), so a signal either
- * came before (stop_requested is seen at the top of the loop) or ends the
- * wait: none is lost between the check and the wait. */
-static bool wait_input(decode_run *run, km_source *src, const sigset_t *wait_mask)
+ * SIGINT or SIGTERM ends the wait (EINTR), also one that came just before
+ * it (see cli/stop.h). */
+static bool wait_input(decode_run *run, km_source *src)
 {
         struct pollfd fds[2] = {{.fd = km_source_fd(src), .events = POLLIN}};
         nfds_t n = 1;
@@ -344,7 +348,7 @@ static bool wait_input(decode_run *run, km_source *src, const sigset_t *wait_mas
         (void)run;
         (void)ts;
 #endif
-        int r = ppoll(fds, n, timeout, wait_mask);
+        int r = ppoll(fds, n, timeout, NULL);
 #ifdef KM_HAVE_PG
         if (run->pg)
                 km_sink_postgresql_process(run->pg);
@@ -352,13 +356,16 @@ static bool wait_input(decode_run *run, km_source *src, const sigset_t *wait_mas
         return r > 0 && fds[0].revents != 0;
 }
 
-static int read_loop(decode_run *run, km_source *src, const char *input, const sigset_t *wait_mask)
+/* Reads until the input ends or SIGINT/SIGTERM; the stop flag is checked
+ * before every wait and every chunk, so input that is always ready
+ * (/dev/zero, a huge file) cannot hold a stop off. */
+static int read_loop(decode_run *run, km_source *src, const char *input)
 {
         static uint8_t buf[READ_CHUNK];
         for (;;) {
-                if (stop_requested)
+                if (km_stop_requested())
                         return EX_OK;
-                if (!wait_input(run, src, wait_mask))
+                if (!wait_input(run, src))
                         continue;
                 ssize_t n = km_source_read(src, buf, sizeof(buf));
                 if (n > 0) {
@@ -379,23 +386,6 @@ static int read_loop(decode_run *run, km_source *src, const char *input, const s
                         return EX_IOERR;
                 }
         }
-}
-
-/* Handlers set the stop flag; the signals stay blocked except while waiting
- * (see wait_input), whose mask is returned in wait_mask. */
-static void install_signals(sigset_t *wait_mask)
-{
-        struct sigaction sa = {.sa_handler = on_signal};
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        sigset_t block;
-        sigemptyset(&block);
-        sigaddset(&block, SIGINT);
-        sigaddset(&block, SIGTERM);
-        sigprocmask(SIG_BLOCK, &block, wait_mask);
-        sigdelset(wait_mask, SIGINT);
-        sigdelset(wait_mask, SIGTERM);
 }
 
 /* sysexits.h code for a source that could not be opened. */
@@ -435,15 +425,16 @@ static const char *open_error_text(int err, bool serial)
 static int close_run(decode_run *run, int status)
 {
 #ifdef KM_HAVE_PG
-        if (run->pg && km_sink_postgresql_drain(run->pg, PG_DRAIN_MS) < 0) {
-                km_log_error("PostgreSQL: rows still waiting after %d s, not written", PG_DRAIN_MS / 1000);
+        int drain_ms = km_stop_requested() ? PG_STOP_DRAIN_MS : PG_DRAIN_MS;
+        if (run->pg && km_sink_postgresql_drain(run->pg, drain_ms) < 0) {
+                km_log_error("PostgreSQL: rows still waiting after %d ms, not written", drain_ms);
                 if (status == EX_OK)
                         status = EX_UNAVAILABLE;
         }
 #endif
         for (size_t i = 0; i < run->n_sinks; i++)
                 km_sink_close(run->sinks[i]);
-        if (run->out && run->out != stdout && fclose(run->out) != 0 && status == EX_OK)
+        if (run->out && run->out != stdout && fclose(run->out) != 0 && status == EX_OK && !cut_by_stop(-errno))
                 status = EX_IOERR;
         if (run->write_failed && status == EX_OK)
                 status = EX_IOERR;
@@ -476,10 +467,12 @@ static int run_decode(int argc, char **argv, bool serial)
                 return open_error_status(-r);
         }
         int status = open_sinks(&o, &run);
+        if (status == EX_OK && (r = km_stop_install()) < 0) {
+                km_log_error("cannot handle SIGINT and SIGTERM: %s", strerror(-r));
+                status = EX_OSERR;
+        }
         if (status == EX_OK) {
-                sigset_t wait_mask;
-                install_signals(&wait_mask);
-                status = read_loop(&run, src, o.input, &wait_mask);
+                status = read_loop(&run, src, o.input);
                 finish(&run);
                 if (o.stats)
                         km_stats_print(stderr, &run.decoder.stats);

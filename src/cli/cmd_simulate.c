@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/stop.h"
 #include "kaifa/decoder.h"
 #include "sim/kfm_encode.h"
 #include "sim/meter_sim.h"
@@ -57,16 +58,8 @@ typedef struct sim_out {
         int64_t origin;       /* simulated time at t0 */
         uint64_t written;
         uint64_t dropped;
-        uint64_t per_list[4];
+        uint64_t per_list[4]; /* frames written of list 1, 2, 3 (0: segments) */
 } sim_out;
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-        (void)sig;
-        stop_requested = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -275,7 +268,7 @@ static void close_output(const sim_args *a, sim_out *o)
 static bool pace(const sim_out *o, double speed, int64_t t)
 {
         if (speed <= 0)
-                return !stop_requested;
+                return !km_stop_requested();
         double delay = (double)(t - o->origin) / speed;
         if (delay < 0)
                 delay = 0;
@@ -287,13 +280,15 @@ static bool pace(const sim_out *o, double speed, int64_t t)
                 due.tv_sec++;
                 due.tv_nsec -= 1000000000L;
         }
-        while (!stop_requested && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL) == EINTR)
+        while (!km_stop_requested() && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL) == EINTR)
                 ;
-        return !stop_requested;
+        return !km_stop_requested();
 }
 
-/* Writes one frame. Returns 0, or -EPIPE when the reader went away (the end),
- * or another negative errno. A pty that cannot take the frame drops it. */
+/* Writes one frame. Returns 0, or -EPIPE when the reader went away or -EINTR
+ * on SIGINT/SIGTERM (the end), or another negative errno. A pty that cannot
+ * take the frame drops it. A write blocked on a reader that does not read
+ * ends with the stop (cli/stop.h), mid-frame if need be. */
 static int emit(sim_out *o, const uint8_t *buf, size_t n)
 {
         if (o->pty) {
@@ -310,11 +305,13 @@ static int emit(sim_out *o, const uint8_t *buf, size_t n)
                         off += (size_t)w;
                         continue;
                 }
+                if (km_stop_requested())
+                        return -EINTR;
                 if (w < 0 && errno == EINTR)
                         continue;
                 if (w < 0 && errno == EAGAIN) {
                         struct pollfd p = {.fd = o->fd, .events = POLLOUT};
-                        if (poll(&p, 1, 1000) == 1)
+                        if (poll(&p, 1, 1000) == 1 || km_stop_requested())
                                 continue;
                         o->dropped++; /* a reader stuck mid-frame: give up on it */
                         return 0;
@@ -323,6 +320,16 @@ static int emit(sim_out *o, const uint8_t *buf, size_t n)
         }
         o->written++;
         return 0;
+}
+
+/* emit(), counting the frame under its list (1-3, 0 for none) when it went out. */
+static int emit_list(sim_out *o, const uint8_t *buf, size_t n, int list)
+{
+        uint64_t before = o->written;
+        int r = emit(o, buf, n);
+        if (o->written > before)
+                o->per_list[list]++;
+        return r;
 }
 
 static void start_clock(sim_out *o, int64_t origin)
@@ -361,10 +368,9 @@ static int run_model(const sim_args *a, sim_out *o)
                         return n;
                 if (!pace(o, a->speed, t))
                         break;
-                int r = emit(o, frame, (size_t)n);
+                int r = emit_list(o, frame, (size_t)n, v.list);
                 if (r < 0)
                         return r;
-                o->per_list[v.list]++;
         }
         return 0;
 }
@@ -393,6 +399,19 @@ static int64_t replay_time(const km_event *ev, int64_t prev, bool first)
         return clock_ok && t > prev && t - prev < 3600 ? t : prev + 2;
 }
 
+/* Which list a replayed reading is, in the Norwegian numbering the model
+ * uses: 3 carries the energy registers (hourly), 1 the active power alone
+ * (Kaifa every 2 s, Aidon every 2.5 s), 2 the instantaneous values. So a
+ * Kamstrup's 10 s list counts as list 2 and its hourly one as list 3. */
+static int list_of(const km_event *ev)
+{
+        if (ev->kind != KM_EVENT_READING || !ev->reading)
+                return 0;
+        if (km_reading_find(ev->reading, "energy_active_cum_import"))
+                return 3;
+        return ev->reading->n_values == 1 ? 1 : 2;
+}
+
 static int replay_event(const sim_args *a, sim_out *o, const km_event *ev, int64_t *t, bool *first)
 {
         if (ev->kind != KM_EVENT_READING && ev->kind != KM_EVENT_SEGMENT)
@@ -414,7 +433,7 @@ static int replay_event(const sim_args *a, sim_out *o, const km_event *ev, int64
         buf[0] = KM_HDLC_FLAG;
         memcpy(buf + 1, ev->bytes, ev->len);
         buf[ev->len + 1] = KM_HDLC_FLAG;
-        return emit(o, buf, ev->len + 2);
+        return emit_list(o, buf, ev->len + 2, list_of(ev));
 }
 
 typedef struct replay_ctx {
@@ -460,15 +479,6 @@ static int run_replay(const sim_args *a, sim_out *o)
         return r < 0 ? r : 0;
 }
 
-static void setup_signals(void)
-{
-        struct sigaction sa = {.sa_handler = on_signal};
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        signal(SIGPIPE, SIG_IGN);
-}
-
 int km_cmd_simulate(int argc, char **argv)
 {
         sim_args a;
@@ -482,8 +492,16 @@ int km_cmd_simulate(int argc, char **argv)
         sim_out o;
         if (open_output(&a, &o) < 0)
                 return a.pty ? EX_OSERR : EX_CANTCREAT;
-        setup_signals();
-        int r = a.replay ? run_replay(&a, &o) : run_model(&a, &o);
+        signal(SIGPIPE, SIG_IGN);
+        int r = km_stop_install();
+        if (r < 0) {
+                km_log_error("simulate: cannot handle SIGINT and SIGTERM: %s", strerror(-r));
+                close_output(&a, &o);
+                return EX_OSERR;
+        }
+        r = a.replay ? run_replay(&a, &o) : run_model(&a, &o);
+        if (r == -EINTR) /* stopped by a signal */
+                r = 0;
         if (r < 0 && r != -EPIPE)
                 km_log_error("simulate: writing failed: %s", strerror(-r));
         if (a.stats)

@@ -174,9 +174,11 @@ static void decode_detect_as_hex(km_decoder *d)
 
 static void decide_hex(km_decoder *d)
 {
-        if (d->hex_decided || (d->detect_len < HEX_SNIFF && !d->eof))
+        if (d->hex_decided)
                 return;
         size_t n = d->detect_len < HEX_SNIFF ? d->detect_len : HEX_SNIFF;
+        if (n < HEX_SNIFF && !d->eof && km_hex_sniff(d->detect, n, 0))
+                return; /* hex so far: wait for more before deciding */
         d->hex_decided = true;
         d->hex = km_hex_sniff(d->detect, n, n < HEX_MIN_DIGITS ? n : HEX_MIN_DIGITS) && n > 0;
         if (d->hex)

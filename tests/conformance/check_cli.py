@@ -5,13 +5,19 @@ Each check runs the real binary; the script prints one line per check and
 exits 1 if any failed.
 """
 import argparse
+import fcntl
 import json
 import os
 import random
 import re
+import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 
 FAILED = []
 
@@ -33,6 +39,69 @@ def stats_of(stderr):
         if m:
             out[m.group(1)] = int(m.group(2))
     return out
+
+
+def wait_for(cond, timeout=60):
+    """Polls cond() until it holds (True) or the deadline passes (False): the
+    tests wait for a state they can see, never for a fixed time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def proc_io(pid):
+    """The kernel's I/O counters of a process: rchar, wchar, ... (0 once it is gone)."""
+    try:
+        with open("/proc/%d/io" % pid) as f:
+            return {k: int(v) for k, v in (line.split(": ") for line in f)}
+    except (FileNotFoundError, ProcessLookupError):
+        return {}
+
+
+def proc_state(pid):
+    """R (running), S (sleeping in a system call), ...; '' once it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
+
+
+def read_line(pipe, timeout=60):
+    """The next line from a child's stdout pipe, or b"" after timeout."""
+    box = []
+    t = threading.Thread(target=lambda: box.append(pipe.readline()), daemon=True)
+    t.start()
+    t.join(timeout)
+    return box[0] if box else b""
+
+
+def stop_with(name, proc, ready, sig, expect_rc=0):
+    """Waits until ready() says the command is where the test wants it, sends
+    sig and checks that it ends (exit expect_rc, nothing on stderr). The
+    wait for the end is generous (10 s) so a loaded machine cannot fail it;
+    the time it took is printed."""
+    if not wait_for(lambda: proc.poll() is not None or ready()) or proc.poll() is not None:
+        proc.kill()
+        _, err = proc.communicate()
+        check(name, False, "never got ready: rc %s, %r" % (proc.returncode, err))
+        return
+    t0 = time.monotonic()
+    proc.send_signal(sig)
+    try:
+        _, err = proc.communicate(timeout=10)
+        ended = True
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        ended = False
+    if ended:
+        print("     (%s: ended %.0f ms after the signal)" % (name, (time.monotonic() - t0) * 1000))
+    check(name, ended and proc.returncode == expect_rc and not err,
+          "ended %s, rc %s, stderr %r" % (ended, proc.returncode, err))
 
 
 # Valid frame counts from the captures README (frames whose FCS checks).
@@ -198,100 +267,175 @@ def check_outputs(cli, captures):
           r.returncode == 0 and "hex: 7ea0" in text and "rejected:" in text, text[:400])
 
 
+def first_frame(captures):
+    """The first frame of a real capture (a Kaifa list 1), with its flags."""
+    with open(os.path.join(captures, "smidsrod/KFM_001/MA304H3E-1-ok.bin"), "rb") as f:
+        return b"\x7e" + frames_of(f.read())[0] + b"\x7e"
+
+
+def start_pty_pair(meter, port):
+    """socat joining two ptys, linked as meter and port; None if they never appear."""
+    socat = subprocess.Popen(["socat", "pty,raw,echo=0,link=" + meter, "pty,raw,echo=0,link=" + port],
+                             stderr=subprocess.DEVNULL)
+    if wait_for(lambda: socat.poll() is not None or (os.path.exists(meter) and os.path.exists(port)), 30) \
+            and socat.poll() is None:
+        return socat
+    socat.kill()
+    socat.wait()
+    return None
+
+
 def check_serial_pty(cli, captures):
     """`kaifa-meter serial` on a socat pty pair, the meter side written with a
-    real capture; SIGINT ends it cleanly with every frame decoded."""
-    import signal
-    import shutil
-    import time
+    real capture; SIGINT ends it cleanly with every frame decoded. A pty
+    keeps what the meter side sent until the port side reads it, so the
+    capture may be written before the command has opened the port."""
     if not shutil.which("socat"):
         check("serial: socat is installed", False, "socat not found")
         return
     cap = os.path.join(captures, "smidsrod/KFM_001/MA304H3E-1-ok.bin")
     with tempfile.TemporaryDirectory() as tmp:
         meter, port = os.path.join(tmp, "meter"), os.path.join(tmp, "ttyHAN")
-        socat = subprocess.Popen(["socat", "pty,raw,echo=0,link=" + meter, "pty,raw,echo=0,link=" + port],
-                                 stderr=subprocess.DEVNULL)
+        socat = start_pty_pair(meter, port)
+        if not socat:
+            check("serial: socat makes a pty pair", False)
+            return
         try:
-            for _ in range(100):
-                if os.path.exists(meter) and os.path.exists(port):
-                    break
-                time.sleep(0.05)
-            out = open(os.path.join(tmp, "out.jsonl"), "wb")
-            proc = subprocess.Popen([cli, "serial", port, "--compact", "--stats"], stdout=out,
-                                    stderr=subprocess.PIPE)
-            time.sleep(0.3)
+            out_path = os.path.join(tmp, "out.jsonl")
+            with open(out_path, "wb") as out:
+                proc = subprocess.Popen([cli, "serial", port, "--compact", "--stats"], stdout=out,
+                                        stderr=subprocess.PIPE)
             with open(cap, "rb") as f, open(meter, "wb", buffering=0) as w:
                 data = f.read()
                 for i in range(0, len(data), 100):  # in pieces, as a UART delivers
                     w.write(data[i:i + 100])
                     time.sleep(0.005)
-            lines = 0
-            for _ in range(100):
-                time.sleep(0.05)
-                with open(os.path.join(tmp, "out.jsonl"), "rb") as f:
-                    lines = f.read().count(b"\n")
-                if lines >= 14:
-                    break
+
+            def lines():
+                with open(out_path, "rb") as f:
+                    return f.read().count(b"\n")
+            wait_for(lambda: lines() >= 14 or proc.poll() is not None)
             proc.send_signal(signal.SIGINT)
             _, err = proc.communicate(timeout=10)
             st = stats_of(err)
             check("serial on a pty: all 14 frames of a real capture, SIGINT exits 0",
-                  proc.returncode == 0 and lines == 14 and st.get("decoded frames") == 14,
-                  "rc %s, %d lines, %r" % (proc.returncode, lines, st))
-            # the port vanishes (socat gone): one line, exit 74
+                  proc.returncode == 0 and lines() == 14 and st.get("decoded frames") == 14,
+                  "rc %s, %d lines, %r" % (proc.returncode, lines(), st))
+        finally:
             socat.terminate()
             socat.wait(timeout=10)
-            socat = subprocess.Popen(["socat", "pty,raw,echo=0,link=" + meter + "2",
-                                      "pty,raw,echo=0,link=" + port + "2"], stderr=subprocess.DEVNULL)
-            for _ in range(100):
-                if os.path.exists(port + "2"):
-                    break
-                time.sleep(0.05)
-            proc = subprocess.Popen([cli, "serial", port + "2"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            time.sleep(0.3)
+
+        # The port vanishes (socat gone): one line, exit 74. The command must
+        # have opened the port first: it has when a frame came out.
+        socat = start_pty_pair(meter + "2", port + "2")
+        if not socat:
+            check("serial: socat makes a pty pair", False)
+            return
+        try:
+            proc = subprocess.Popen([cli, "serial", port + "2", "--compact"], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
+            with open(meter + "2", "wb", buffering=0) as w:
+                w.write(first_frame(captures))
+            line = read_line(proc.stdout)
             socat.terminate()
             socat.wait(timeout=10)
-            _, err = proc.communicate(timeout=10)
+            try:
+                _, err = proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                _, err = proc.communicate()
             lines = err.decode().strip().splitlines()
             check("serial: the port vanishing is one line and exit 74",
-                  proc.returncode == 74 and len(lines) == 1 and "went away" in lines[0], repr(lines))
+                  line.startswith(b"{") and proc.returncode == 74 and len(lines) == 1 and "went away" in lines[0],
+                  "first line %r, rc %s, %r" % (line, proc.returncode, lines))
         finally:
             socat.terminate()
             socat.wait(timeout=10)
 
 
-def check_signals_and_stdin(cli):
+def check_signals_and_stdin(cli, captures):
     """SIGINT ends a parse-file blocked on a FIFO with no data; reading stdin
-    leaves the caller's descriptor blocking."""
-    import signal
-    import time
+    leaves the caller's descriptor blocking. The command is known to be in
+    its read loop (signal handlers in place) once a frame came out."""
+    frame = first_frame(captures)
     with tempfile.TemporaryDirectory() as tmp:
         fifo = os.path.join(tmp, "quiet.fifo")
         os.mkfifo(fifo)
-        writer = os.open(fifo, os.O_RDWR)  # a writer that never writes
-        proc = subprocess.Popen([cli, "parse-file", fifo], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(0.3)
-        proc.send_signal(signal.SIGINT)
+        writer = os.open(fifo, os.O_RDWR)  # a writer that sends one frame, then nothing
         try:
-            proc.communicate(timeout=3)
-            ok = proc.returncode == 0
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
-            ok = False
-        os.close(writer)
-        check("SIGINT ends parse-file waiting on a FIFO (exit 0)", ok, "rc %s" % proc.returncode)
-    r = subprocess.run(["sh", "-c", "(sleep 0.5; echo hello) | { timeout 0.2 %s parse-file - ; cat; }" % cli],
-                       capture_output=True, timeout=10, check=False)
-    check("parse-file - leaves stdin blocking for the next reader", b"hello" in r.stdout, r.stderr.decode())
+            proc = subprocess.Popen([cli, "parse-file", fifo, "--compact"], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
+            os.write(writer, frame)
+            line = read_line(proc.stdout)
+            stop_with("SIGINT ends parse-file waiting on a FIFO (exit 0)", proc, lambda: line.startswith(b"{"),
+                      signal.SIGINT)
+        finally:
+            os.close(writer)
+    r, w = os.pipe()
+    try:
+        proc = subprocess.Popen([cli, "parse-file", "-", "--compact"], stdin=r, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        os.write(w, frame)
+        line = read_line(proc.stdout)
+        stop_with("SIGTERM ends parse-file - waiting on stdin (exit 0)", proc, lambda: line.startswith(b"{"),
+                  signal.SIGTERM)
+        check("parse-file - leaves stdin blocking for the next reader",
+              not fcntl.fcntl(r, fcntl.F_GETFL) & os.O_NONBLOCK)
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def check_signals_end_any_wait(cli, captures):
+    """SIGINT and SIGTERM end a command whatever it is blocked on. They were
+    blocked except inside ppoll(), which does not deliver them when the input
+    is ready at once (/dev/zero, a big file), nor during a write to a pipe
+    nobody reads: such commands ran on until SIGKILL."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        proc = subprocess.Popen([cli, "parse-file", "/dev/zero"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        stop_with("%s ends parse-file /dev/zero (input always ready), exit 0" % sig.name, proc,
+                  lambda: proc_io(proc.pid).get("rchar", 0) > (1 << 20), sig)
+    # A reader that never reads: the output fills the pipe and write() blocks.
+    # Reading a file never sleeps, so a sleeping process that has written is
+    # blocked in that write.
+    big = os.path.join(captures, "nordbo/han-data-MA304H3E-2017-01-20_1202-1608.bin")
+    r, w = os.pipe()
+    try:
+        proc = subprocess.Popen([cli, "parse-file", big], stdout=w, stderr=subprocess.PIPE)
+        stop_with("SIGTERM ends parse-file blocked writing to a full pipe, exit 0", proc,
+                  lambda: proc_io(proc.pid).get("wchar", 0) > 0 and proc_state(proc.pid) == "S",
+                  signal.SIGTERM)
+    finally:
+        os.close(r)
+        os.close(w)
+    # initdb waiting for a server that accepted the connection but never answers
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    srv.settimeout(60)
+    proc = subprocess.Popen([cli, "initdb", "--dbname", "km", "--dbtable", "readings", "--host", "127.0.0.1",
+                             "--port", str(srv.getsockname()[1])], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    conn = None
+    try:
+        conn, _ = srv.accept()
+        conn.settimeout(60)
+        first = conn.recv(8)  # the startup or SSL request: libpq now waits for the answer
+        stop_with("SIGTERM ends initdb waiting for a server that never answers", proc,
+                  lambda: len(first) > 0, signal.SIGTERM, expect_rc=-signal.SIGTERM)
+    except OSError as e:
+        proc.kill()
+        proc.communicate()
+        check("SIGTERM ends initdb waiting for a server that never answers", False, "no connection: %s" % e)
+    finally:
+        if conn:
+            conn.close()
+        srv.close()
 
 
 def check_fifo_and_tcp(cli, captures):
     """A FIFO ends when its writer does; tcp:// reads a serial server (the
     kind ser2net offers) until it closes; a refused connection is one line."""
-    import socket
-    import threading
     cap = os.path.join(captures, "smidsrod/KFM_001/MA304H3E-1-ok.bin")
     with open(cap, "rb") as f:
         data = f.read()
@@ -341,7 +485,7 @@ def check_iskra(cli, captures):
     """Bare-value lists of other makers (Iskraemeco AM550) are read by their
     own family (issue 9), never taken for Kaifa's."""
     d = os.path.join(captures, "amsreader/iskraemeco")
-    for name in sorted(os.listdir(d)):
+    for name in ("gh615-1.bin", "gh615-2.bin", "gh869-1.bin", "gh956-1.bin"):
         r = run(cli, "parse-file", os.path.join(d, name), "--stats", "--compact")
         st = stats_of(r.stderr)
         out = [json.loads(line) for line in r.stdout.decode().splitlines() if line.strip()]
@@ -364,7 +508,8 @@ def main():
     check_outputs(a.cli, a.captures)
     check_serial_pty(a.cli, a.captures)
     check_fifo_and_tcp(a.cli, a.captures)
-    check_signals_and_stdin(a.cli)
+    check_signals_and_stdin(a.cli, a.captures)
+    check_signals_end_any_wait(a.cli, a.captures)
     check_iskra(a.cli, a.captures)
     print("%d failed" % len(FAILED))
     return 1 if FAILED else 0

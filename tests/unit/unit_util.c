@@ -210,7 +210,9 @@ static void record(ev_log *log, const km_event *ev)
         }
         if (ev->kind == KM_EVENT_READING) {
                 assert_non_null(ev->reading);
-                assert_non_null(ev->header);
+                assert_non_null(ev->frame);
+                if (ev->transport == KM_TRANSPORT_HDLC)
+                        assert_non_null(ev->header);
                 e->n_values = ev->reading->n_values;
                 e->digest = reading_digest(ev->reading);
         }

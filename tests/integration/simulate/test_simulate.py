@@ -10,6 +10,8 @@ Usage: test_simulate.py KAIFA_METER CAPTURES_DIR
   carrying the 00:00:00 clock; no L2/L3 values.
 - --pty: the printed pty is read by `kaifa-meter serial`; frames decode.
 - --replay: a real capture comes out frame for frame, at its meter's pace.
+- --replay --stats counts the lists it replayed.
+- SIGTERM ends simulate blocked writing to a pty nobody reads.
 - Usage errors exit 64 with one line.
 Standard library only; every child process is killed at the end.
 """
@@ -20,6 +22,7 @@ import signal
 import subprocess
 import sys
 import time
+import tty
 
 KM = sys.argv[1]
 CAPTURES = sys.argv[2]
@@ -138,6 +141,82 @@ def test_replay():
     check(len(want_data) == 14 and got_data == want_data, "replay: the 14 frames, equal data")
 
 
+def test_replay_stats():
+    """--stats after --replay counts the frames of each list (it said 0, 0, 0).
+    Kaifa lists are told by their name; Aidon's by what they carry (list 1:
+    the power alone, list 3: with the energy registers, list 2: the rest)."""
+    def kind(frame):
+        m = re.match(r"KFM_001 list (\d)", frame.get("list", ""))
+        if m:
+            return int(m.group(1))
+        if "energy_active_cum_import" in frame["data"]:
+            return 3
+        return 1 if len(frame["data"]) == 1 else 2
+    for rel in (("smidsrod", "KFM_001", "MA304T4-3-ok.bin"), ("smidsrod", "AIDON_V0001", "6525-3-FC722-ok.bin")):
+        cap = os.path.join(CAPTURES, *rel)
+        dec = subprocess.run([KM, "parse-file", cap, "--compact"], capture_output=True, timeout=60)
+        kinds = [kind(json.loads(l)) for l in dec.stdout.decode().splitlines() if l.strip()]
+        want = "frames written: %d (list 1: %d, list 2: %d, list 3: %d), dropped: 0" % (
+            len(kinds), kinds.count(1), kinds.count(2), kinds.count(3))
+        sim = subprocess.run([KM, "simulate", "--replay", cap, "--speed", "0", "--stats"], capture_output=True,
+                             timeout=60)
+        got = sim.stderr.decode().strip()
+        check(sim.returncode == 0 and got == want and kinds.count(3) > 0,
+              "replay --stats: %s: %s (got %s)" % (rel[-1], want, got))
+
+
+def wait_for(cond, timeout=60):
+    """Polls cond() until it holds or the deadline passes: a wait for a state
+    the test can see, never for a fixed time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def proc_field(pid, name):
+    """wchar from /proc/PID/io, or the state letter from /proc/PID/stat."""
+    try:
+        if name == "state":
+            with open("/proc/%d/stat" % pid) as f:
+                return f.read().rsplit(")", 1)[1].split()[0]
+        with open("/proc/%d/io" % pid) as f:
+            return dict(line.split(": ") for line in f.read().splitlines()).get(name)
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def test_signal_blocked_write():
+    """SIGTERM ends simulate blocked in write() to a pty nobody reads (it
+    retried the interrupted write forever). At --speed 0 it never sleeps,
+    so once it has written and sleeps it is blocked in that write."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    try:
+        sim = spawn([KM, "simulate", "--speed", "0", "--start", START], stdout=slave, stderr=subprocess.PIPE)
+        ready = wait_for(lambda: sim.poll() is not None or
+                         (int(proc_field(sim.pid, "wchar") or 0) > 0 and proc_field(sim.pid, "state") == "S"))
+        check(ready and sim.poll() is None, "signal: simulate fills the pty and blocks")
+        t0 = time.monotonic()
+        sim.send_signal(signal.SIGTERM)
+        try:
+            _, err = sim.communicate(timeout=10)  # generous: a loaded machine must not fail it
+            ended = True
+        except subprocess.TimeoutExpired:
+            sim.kill()
+            _, err = sim.communicate()
+            ended = False
+        check(ended and sim.returncode == 0 and not err,
+              "signal: SIGTERM ends simulate blocked writing to a pty nobody reads, exit 0 "
+              "(%s after %.0f ms, rc %s, %r)" % ("ended" if ended else "killed", (time.monotonic() - t0) * 1000,
+                                                 sim.returncode, err))
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
 def test_usage():
     for args in (["--phases", "2"], ["--duration", "soon"], ["--speed", "-1"], ["--start", "x"],
                  ["--bogus"], ["--pty", "--output", "x"], ["extra"]):
@@ -153,6 +232,8 @@ def main():
         test_one_phase_json()
         test_pty()
         test_replay()
+        test_replay_stats()
+        test_signal_blocked_write()
         test_usage()
     finally:
         for p in children:
