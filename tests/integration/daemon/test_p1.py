@@ -16,7 +16,9 @@ transport and publishing to a real mosquitto. Checks:
 - the power failure log's entries are not published as sensors;
 - a water meter (M-Bus device type 7, Fluvius) and a heat meter (GJ) on
   an M-Bus channel get device_class water and energy instead of gas;
-- status is online while running, offline after SIGTERM.
+- status is online while running, offline after SIGTERM;
+- parity = auto goes 8E1 -> 8N1 -> 7E1 with a DSMR 2.2 meter and keeps 7E1
+  once its telegrams decode.
 """
 import json
 import os
@@ -163,6 +165,31 @@ def main():
         k.check(rc == 0, "SIGTERM: exit code 0 (got %s)" % rc)
         k.check(broker.retained(["kaifa/#"], 1).get(topic + "status") == "offline", "status is offline after SIGTERM")
         k.check("Traceback" not in daemon.logtext(), "daemon log is clean")
+
+        # parity = auto with a DSMR 2.2 meter (9600 7E1): read as 8E1 and 8N1 its
+        # bytes make no frame; the daemon goes on to 7E1 and keeps it once the
+        # telegrams decode (a pty passes the bytes as a 7E1 UART would give them)
+        with open(os.path.join(k.CAPTURES, "beyond/iskraemeco/dsmrp_v2_2.txt"), "rb") as f:
+            v22 = f.read()
+        as_8n1 = bytes(b | 0x80 if bin(b).count("1") % 2 else b for b in v22)
+        config = ("[serial]\nport = %s\nbaud = 9600\n\n[mqtt]\nhost = 127.0.0.1\nport = %d\n"
+                  "client_id = kmd-p1b-%d\n\n[log]\nlevel = debug\n" % (pty.meter, broker.port, os.getpid()))
+        daemon = k.Daemon(work, config, name="daemon-7e1")
+        daemon.start()
+        k.check(k.wait_for(lambda: "parity even (auto)" in daemon.logtext(), 5), "starts with 8E1")
+        pty.write(as_8n1 * 12, chunk=1024, pause=0.01)
+        k.check(bool(k.wait_for(lambda: "trying none" in daemon.logtext(), 5)), "no frame with 8E1: tries 8N1")
+        pty.write(as_8n1 * 12, chunk=1024, pause=0.01)
+        k.check(bool(k.wait_for(lambda: "no good frame with 8N1; trying 7E1" in daemon.logtext(), 5)),
+                "no frame with 8N1: tries 7E1 (DSMR 2.2/3 P1)")
+        pty.write(v22 * 2, chunk=1024, pause=0.01)
+        k.check(bool(k.wait_for(lambda: "parity even gives good frames; keeping it" in daemon.logtext(), 5)),
+                "the telegrams decode with 7E1: kept")
+        k.check(bool(k.wait_for(lambda: "kaifa/00000000000000/mbus1_delivered"
+                                in broker.retained(["kaifa/#"], 0.5), 5)),
+                "the DSMR 2.2 gas reading is published")
+        rc, took = daemon.stop()
+        k.check(rc == 0, "SIGTERM: exit code 0 (got %s)" % rc)
     finally:
         k.cleanup(daemon, pty, broker)
         print("--- daemon log (tail) ---")
