@@ -77,6 +77,8 @@ typedef struct km_reading {
                                  * family's list version prefix ("AIDON_", "Kamstrup_") or
                                  * "DLMS list" for lists that name their objects */
         const char *maker;      /* "Kaifa", "Aidon", "Kamstrup"; NULL when the list does not say */
+        const struct km_family *family; /* kaifa/families.h: the family that read or scaled
+                                         * the list; NULL when the list needed none */
         uint32_t invoke_id;     /* long-invoke-id-and-priority as sent */
         bool has_clock;         /* header date-time of the notification */
         km_datetime clock;

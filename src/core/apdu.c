@@ -16,6 +16,7 @@ static void reading_reset(km_reading *r)
 {
         r->list_name = NULL;
         r->maker = NULL;
+        r->family = NULL;
         r->invoke_id = 0;
         r->has_clock = false;
         r->n_values = 0;

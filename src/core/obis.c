@@ -41,7 +41,7 @@ static const km_obis_info obis_table[] = {
         {{0, 0, 96, 1, 1, 255}, "meter_id", "Equipment identifier", KM_UNIT_NONE, NULL, NULL},
         {{0, 0, 96, 1, 4, 255}, "p1_version_be", "Belgian P1 version (P1)", KM_UNIT_NONE, NULL, NULL},
         {{0, 0, 96, 1, 7, 255}, "meter_type", "Meter type", KM_UNIT_NONE, NULL, NULL},
-        {{0, 0, 96, 3, 10, 255}, "breaker_state", "Breaker state (P1)", KM_UNIT_NONE, NULL, NULL},
+        {{0, 0, 96, 3, 10, 255}, "disconnect_control", "Disconnect control state", KM_UNIT_NONE, NULL, NULL},
         {{0, 0, 96, 7, 9, 255}, "power_failures_long", "Number of long power failures, any phase (P1)", KM_UNIT_NONE, NULL, NULL},
         {{0, 0, 96, 7, 21, 255}, "power_failures", "Number of power failures, any phase (P1)", KM_UNIT_NONE, NULL, NULL},
         {{0, 0, 96, 13, 0, 255}, "text_message", "Text message (P1)", KM_UNIT_NONE, NULL, NULL},
@@ -75,12 +75,26 @@ static const km_obis_info obis_table[] = {
         {{1, 0, 4, 8, 0, 255}, "energy_reactive_cum_export", "Cumulative hourly reactive export energy (R-) (Q3+Q4)", KM_UNIT_KVARH, NULL, "total_increasing"},
         {{1, 0, 4, 8, 1, 255}, "energy_reactive_cum_export_t1", "Reactive export energy, tariff 1", KM_UNIT_KVARH, NULL, "total_increasing"},
         {{1, 0, 4, 8, 2, 255}, "energy_reactive_cum_export_t2", "Reactive export energy, tariff 2", KM_UNIT_KVARH, NULL, "total_increasing"},
+        {{1, 0, 5, 8, 0, 255}, "energy_reactive_cum_q1", "Reactive energy, quadrant 1 (Q1)", KM_UNIT_KVARH, NULL, "total_increasing"},
+        {{1, 0, 5, 8, 1, 255}, "energy_reactive_cum_q1_t1", "Reactive energy, quadrant 1, tariff 1", KM_UNIT_KVARH, NULL, "total_increasing"},
+        {{1, 0, 5, 8, 2, 255}, "energy_reactive_cum_q1_t2", "Reactive energy, quadrant 1, tariff 2", KM_UNIT_KVARH, NULL, "total_increasing"},
+        {{1, 0, 6, 8, 0, 255}, "energy_reactive_cum_q2", "Reactive energy, quadrant 2 (Q2)", KM_UNIT_KVARH, NULL, "total_increasing"},
+        {{1, 0, 6, 8, 1, 255}, "energy_reactive_cum_q2_t1", "Reactive energy, quadrant 2, tariff 1", KM_UNIT_KVARH, NULL, "total_increasing"},
+        {{1, 0, 6, 8, 2, 255}, "energy_reactive_cum_q2_t2", "Reactive energy, quadrant 2, tariff 2", KM_UNIT_KVARH, NULL, "total_increasing"},
+        {{1, 0, 7, 8, 0, 255}, "energy_reactive_cum_q3", "Reactive energy, quadrant 3 (Q3)", KM_UNIT_KVARH, NULL, "total_increasing"},
+        {{1, 0, 7, 8, 1, 255}, "energy_reactive_cum_q3_t1", "Reactive energy, quadrant 3, tariff 1", KM_UNIT_KVARH, NULL, "total_increasing"},
+        {{1, 0, 7, 8, 2, 255}, "energy_reactive_cum_q3_t2", "Reactive energy, quadrant 3, tariff 2", KM_UNIT_KVARH, NULL, "total_increasing"},
+        {{1, 0, 8, 8, 0, 255}, "energy_reactive_cum_q4", "Reactive energy, quadrant 4 (Q4)", KM_UNIT_KVARH, NULL, "total_increasing"},
+        {{1, 0, 8, 8, 1, 255}, "energy_reactive_cum_q4_t1", "Reactive energy, quadrant 4, tariff 1", KM_UNIT_KVARH, NULL, "total_increasing"},
+        {{1, 0, 8, 8, 2, 255}, "energy_reactive_cum_q4_t2", "Reactive energy, quadrant 4, tariff 2", KM_UNIT_KVARH, NULL, "total_increasing"},
         {{1, 0, 9, 7, 0, 255}, "power_apparent_import", "Apparent power import", KM_UNIT_VA, "apparent_power", "measurement"},
         {{1, 0, 10, 7, 0, 255}, "power_apparent_export", "Apparent power export", KM_UNIT_VA, "apparent_power", "measurement"},
         {{1, 0, 13, 7, 0, 255}, "power_factor", "Power factor, total", KM_UNIT_NONE, "power_factor", "measurement"},
         {{1, 0, 14, 7, 0, 255}, "frequency", "Supply frequency", KM_UNIT_HZ, "frequency", "measurement"},
         {{1, 0, 21, 7, 0, 255}, "power_active_import_l1", "Active power import L1", KM_UNIT_W, "power", "measurement"},
+        {{1, 0, 21, 8, 0, 255}, "energy_active_cum_import_l1", "Active import energy L1", KM_UNIT_KWH, "energy", "total_increasing"},
         {{1, 0, 22, 7, 0, 255}, "power_active_export_l1", "Active power export L1", KM_UNIT_W, "power", "measurement"},
+        {{1, 0, 22, 8, 0, 255}, "energy_active_cum_export_l1", "Active export energy L1", KM_UNIT_KWH, "energy", "total_increasing"},
         {{1, 0, 23, 7, 0, 255}, "power_reactive_import_l1", "Reactive power import L1", KM_UNIT_VAR, "reactive_power", "measurement"},
         {{1, 0, 24, 7, 0, 255}, "power_reactive_export_l1", "Reactive power export L1", KM_UNIT_VAR, "reactive_power", "measurement"},
         {{1, 0, 31, 4, 0, 255}, "current_limit_l1", "Current threshold L1 (P1)", KM_UNIT_A, NULL, NULL},
@@ -90,7 +104,9 @@ static const km_obis_info obis_table[] = {
         {{1, 0, 32, 36, 0, 255}, "voltage_swells_l1", "Number of voltage swells L1 (P1)", KM_UNIT_NONE, NULL, NULL},
         {{1, 0, 33, 7, 0, 255}, "power_factor_l1", "Power factor L1", KM_UNIT_NONE, "power_factor", "measurement"},
         {{1, 0, 41, 7, 0, 255}, "power_active_import_l2", "Active power import L2", KM_UNIT_W, "power", "measurement"},
+        {{1, 0, 41, 8, 0, 255}, "energy_active_cum_import_l2", "Active import energy L2", KM_UNIT_KWH, "energy", "total_increasing"},
         {{1, 0, 42, 7, 0, 255}, "power_active_export_l2", "Active power export L2", KM_UNIT_W, "power", "measurement"},
+        {{1, 0, 42, 8, 0, 255}, "energy_active_cum_export_l2", "Active export energy L2", KM_UNIT_KWH, "energy", "total_increasing"},
         {{1, 0, 43, 7, 0, 255}, "power_reactive_import_l2", "Reactive power import L2", KM_UNIT_VAR, "reactive_power", "measurement"},
         {{1, 0, 44, 7, 0, 255}, "power_reactive_export_l2", "Reactive power export L2", KM_UNIT_VAR, "reactive_power", "measurement"},
         {{1, 0, 51, 7, 0, 255}, "phase_current_l2", "IL2 Current phase L2", KM_UNIT_A, "current", "measurement"},
@@ -99,7 +115,9 @@ static const km_obis_info obis_table[] = {
         {{1, 0, 52, 36, 0, 255}, "voltage_swells_l2", "Number of voltage swells L2 (P1)", KM_UNIT_NONE, NULL, NULL},
         {{1, 0, 53, 7, 0, 255}, "power_factor_l2", "Power factor L2", KM_UNIT_NONE, "power_factor", "measurement"},
         {{1, 0, 61, 7, 0, 255}, "power_active_import_l3", "Active power import L3", KM_UNIT_W, "power", "measurement"},
+        {{1, 0, 61, 8, 0, 255}, "energy_active_cum_import_l3", "Active import energy L3", KM_UNIT_KWH, "energy", "total_increasing"},
         {{1, 0, 62, 7, 0, 255}, "power_active_export_l3", "Active power export L3", KM_UNIT_W, "power", "measurement"},
+        {{1, 0, 62, 8, 0, 255}, "energy_active_cum_export_l3", "Active export energy L3", KM_UNIT_KWH, "energy", "total_increasing"},
         {{1, 0, 63, 7, 0, 255}, "power_reactive_import_l3", "Reactive power import L3", KM_UNIT_VAR, "reactive_power", "measurement"},
         {{1, 0, 64, 7, 0, 255}, "power_reactive_export_l3", "Reactive power export L3", KM_UNIT_VAR, "reactive_power", "measurement"},
         {{1, 0, 71, 7, 0, 255}, "phase_current_l3", "IL3 Current phase L3", KM_UNIT_A, "current", "measurement"},
@@ -156,7 +174,8 @@ static const char *const unit_symbols[KM_UNIT_COUNT_] = {
         [KM_UNIT_WH] = "Wh",   [KM_UNIT_KWH] = "kWh",   [KM_UNIT_VAH] = "VAh",   [KM_UNIT_KVAH] = "kVAh",
         [KM_UNIT_VARH] = "varh", [KM_UNIT_KVARH] = "kvarh", [KM_UNIT_A] = "A",    [KM_UNIT_V] = "V",
         [KM_UNIT_HZ] = "Hz",   [KM_UNIT_PERCENT] = "%", [KM_UNIT_SECOND] = "s",  [KM_UNIT_CELSIUS] = "°C",
-        [KM_UNIT_M3] = "m³",   [KM_UNIT_OTHER] = "",    [KM_UNIT_GJ] = "GJ",
+        [KM_UNIT_M3] = "m³",   [KM_UNIT_OTHER] = "",  [KM_UNIT_KW] = "kW",     [KM_UNIT_KVAR] = "kvar",
+        [KM_UNIT_KVA] = "kVA", [KM_UNIT_GJ] = "GJ",
 };
 
 const char *km_unit_symbol(km_unit u)
@@ -173,6 +192,8 @@ const char *km_unit_symbol_compat(km_unit u)
                 return "VArh";
         case KM_UNIT_KVARH:
                 return "kVArh";
+        case KM_UNIT_KVAR:
+                return "kVAr";
         default:
                 return km_unit_symbol(u);
         }
@@ -212,6 +233,15 @@ km_unit km_unit_display(km_unit u, int *ret_exponent)
         case KM_UNIT_VAH:
                 *ret_exponent = -3;
                 return KM_UNIT_KVAH;
+        case KM_UNIT_KW:
+                *ret_exponent = 3;
+                return KM_UNIT_W;
+        case KM_UNIT_KVAR:
+                *ret_exponent = 3;
+                return KM_UNIT_VAR;
+        case KM_UNIT_KVA:
+                *ret_exponent = 3;
+                return KM_UNIT_VA;
         default:
                 return u;
         }

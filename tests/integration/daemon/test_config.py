@@ -7,6 +7,7 @@ the daemon knows; the command line answers --help, --version and usage
 errors (64)."""
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -149,6 +150,26 @@ def main():
                         % (what, args[0], os.path.basename(path), line, words, r.returncode, err.strip()))
             kinds += 1
         k.check(kinds >= 10, "at least ten kinds of bad config (%d)" % kinds)
+
+        # a [file] path on a read-only file system (as under the unit's ProtectSystem=strict):
+        # a read-only bind mount in a private mount namespace, which needs root
+        rodir = work.file("ro")
+        os.mkdir(rodir)
+        roconf = work.file("ro.conf")
+        with open(roconf, "w") as f:
+            f.write("[file]\npath = %s/sub/readings.jsonl\n" % rodir)
+        script = ('mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" || exit 99; '
+                  'exec "$1" --check-config -c "$2"')
+        r = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, rodir, k.DAEMON,
+                            roconf], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10) \
+            if os.geteuid() == 0 and shutil.which("unshare") else None
+        if r is None or r.returncode == 99:
+            print("skip - [file] path on a read-only file system (needs root and mount namespaces)")
+        else:
+            k.check(r.returncode == 78 and r.stderr.decode().startswith(roconf + ":2: ")
+                    and "read-only file system" in r.stderr.decode(),
+                    "[file] path on a read-only file system: exit 78, %s:2 (%r)" % (os.path.basename(roconf),
+                                                                                    r.stderr.decode().strip()))
 
         r = run(["-c", work.file("does-not-exist.conf")])
         k.check(r.returncode == 78 and len(r.stderr.decode().splitlines()) == 1
