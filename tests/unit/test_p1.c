@@ -1092,6 +1092,65 @@ static void test_check_agrees(void **state)
         assert_int_equal(km_p1_check("", 0, NULL), KM_P1_TRUNCATED);
 }
 
+/* ---- the decoder's pipeline ---------------------------------------------- */
+
+/* The decoder finds the P1 transport by itself (and with it forced) and
+ * gives the same events however the bytes are chunked: readings with the
+ * parser's content, a bad CRC and a cut telegram rejected and counted. */
+static void test_decoder_pipeline(void **state)
+{
+        (void)state;
+        static const char noise[] = "\x00\xff\x7e\xa0 noise\r\n";
+        static const char *const good[] = {"amshan/p1-b.txt", "amshan/p1-c.txt", "beyond/iskraemeco/dsmrp_v5.txt",
+                                           "beyond/fluvius/dsmrp_fluvius_v171.txt"};
+        buf b = {0};
+        uint32_t digests[4];
+        km_reading *r = new_reading();
+        put(&b, noise, sizeof(noise) - 1);
+        for (size_t i = 0; i < N(good); i++) {
+                size_t n;
+                uint8_t *d = load_text(good[i], &n);
+                put(&b, d, n);
+                size_t at = 0;
+                while (d[at] != '/')
+                        at++;
+                assert_int_equal(km_p1_parse((const char *)d + at, n - at, r), KM_OK);
+                digests[i] = reading_digest(r);
+                free(d);
+                if (i == 1) { /* a telegram with a wrong CRC, and one cut short */
+                        size_t m;
+                        uint8_t *bad = load_text("amshan/p1-d-landisgyr-360.txt", &m);
+                        bad[100] ^= 1;
+                        put(&b, bad, m);
+                        put(&b, bad, 200);
+                        free(bad);
+                }
+        }
+        static const km_transport transports[] = {KM_TRANSPORT_AUTO, KM_TRANSPORT_P1};
+        for (size_t t = 0; t < N(transports); t++) {
+                km_decoder_options opt = {.transport = transports[t]};
+                ev_log all, other;
+                feed_opt(&opt, b.p, b.n, 0, 0, true, &all);
+                static const size_t chunks[] = {1, CHUNK_RANDOM, 7};
+                for (size_t c = 0; c < N(chunks); c++) {
+                        feed_opt(&opt, b.p, b.n, chunks[c], 500 + c, true, &other);
+                        assert_logs_equal(&all, &other);
+                        ev_log_free(&other);
+                }
+                assert_int_equal(ev_count(&all, KM_EVENT_READING, 0), 4);
+                assert_int_equal(ev_count(&all, KM_EVENT_REJECT, KM_ERR_CHECKSUM), 1);
+                assert_int_equal(ev_count(&all, KM_EVENT_REJECT, KM_ERR_TRUNCATED), 1);
+                assert_int_equal(all.stats.frames_good, 4);
+                size_t k = 0;
+                for (size_t i = 0; i < all.n; i++)
+                        if (all.ev[i].kind == KM_EVENT_READING)
+                                assert_int_equal(all.ev[i].digest, digests[k++]);
+                ev_log_free(&all);
+        }
+        free(r);
+        free(b.p);
+}
+
 /* ---- the parser ---------------------------------------------------------- */
 
 /* Lines that do not parse are counted and skipped, never fatal. */
@@ -1177,6 +1236,7 @@ int main(void)
                 cmocka_unit_test(test_7e1_read_as_8n1),
                 cmocka_unit_test(test_too_long),
                 cmocka_unit_test(test_check_agrees),
+                cmocka_unit_test(test_decoder_pipeline),
                 cmocka_unit_test(test_bad_lines_counted),
                 cmocka_unit_test(test_too_many_values),
                 cmocka_unit_test(test_makers),
