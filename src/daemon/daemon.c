@@ -152,7 +152,7 @@ static int on_mqtt_retry(sd_event_source *s, uint64_t usec, void *userdata);
 
 static uint64_t checksum_errors(const km_stats *s)
 {
-        return s->rejected[-KM_ERR_HCS] + s->rejected[-KM_ERR_FCS];
+        return s->rejected[-KM_ERR_HCS] + s->rejected[-KM_ERR_FCS] + s->rejected[-KM_ERR_CHECKSUM]; /* M-Bus, P1 */
 }
 
 static void parity_mark(kmd *d)
