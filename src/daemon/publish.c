@@ -289,7 +289,7 @@ static void publish_reading(km_publisher *p, const km_reading *r)
                 const km_value *v = &r->values[i];
                 char key[KM_KEY_MAX], payload[KM_PAYLOAD_MAX];
                 bool numeric, is_new;
-                if (!v->info && v->has_captured)
+                if (v->log_entry)
                         continue; /* P1 log entries (power failures, demand history) are not sensors */
                 km_value_key(v, key, sizeof(key));
                 km_value_payload(v, payload, sizeof(payload), &numeric);

@@ -507,8 +507,9 @@ def check_p1(cli, captures):
           and out[0]["header"].get("p1_crc") == "56DD" and out[0].get("maker") == "Iskraemeco"
           and out[0]["data"]["mbus2_delivered"]["value"] == 246.138
           and out[0]["data"]["mbus2_delivered"]["captured"].startswith("2020-04-26 22:30:01")
-          and out[0]["data"]["meter_id"]["value"] == "E0044007382246019")
-    check("P1 telegram: detected, transport p1, CRC, maker, M-Bus value with its time, decoded id", ok,
+          and out[0]["data"]["meter_id"]["value"] == "4530303434303037333832323436303139"
+          and out[0]["data"]["meter_id"]["decoded"] == "E0044007382246019")
+    check("P1 telegram: detected, transport p1, CRC, maker, M-Bus value with its time, id as sent and decoded", ok,
           r.stdout.decode()[:300])
     data = open(path, "rb").read()
     bad = data.replace(b"229.9*V", b"229.8*V")

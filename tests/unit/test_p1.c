@@ -714,6 +714,12 @@ static void test_decoded_texts_and_times(void **state)
         const km_value *log = km_reading_find(r, "power_failure_log");
         assert_non_null(log);
         assert_int_equal(log->raw, 5);
+        assert_false(log->log_entry);
+        for (int i = 1; i <= 2; i++) { /* its entries follow it, flagged, without table entry */
+                assert_true(log[i].log_entry && log[i].has_captured && log[i].info == NULL);
+                assert_int_equal(log[i].unit, KM_UNIT_SECOND);
+        }
+        assert_false(log[3].log_entry);
         /* ids that do not spell printable ASCII stay as sent */
         free(data);
         data = load_data_file("captures/beyond/kaifa/dsmrp_v4_2.txt", &len);
