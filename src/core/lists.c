@@ -61,6 +61,7 @@ static km_value *new_value(km_reading *r)
         v->text[0] = '\0';
         v->has_captured = false;
         v->text_hex = false;
+        v->log_entry = false;
         return v;
 }
 

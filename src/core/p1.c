@@ -642,7 +642,10 @@ static bool add_buffer(km_reading *r, const object *o)
                         have_time = true; /* the last time of an entry is its capture time */
                         continue;
                 }
+                size_t slot = r->n_values;
                 ok &= add_value(r, code, false, o->groups[i], none, have_time ? &when : NULL);
+                if (slot < r->n_values)
+                        r->values[slot].log_entry = true;
                 have_time = false;
         }
         return ok && !have_time;

@@ -37,7 +37,7 @@ DEFAULT_MANIFEST = os.path.join(HERE, "..", "data", "captures", "beyond", "manif
 UNIT_FACTORS = {
     "W": 1, "kW": 1e3, "var": 1, "VAr": 1, "kvar": 1e3, "kVAr": 1e3, "VA": 1, "kVA": 1e3,
     "Wh": 1e-3, "kWh": 1, "varh": 1e-3, "VArh": 1e-3, "kvarh": 1, "kVArh": 1,
-    "VAh": 1e-3, "kVAh": 1, "V": 1, "A": 1, "Hz": 1, "m³": 1, "m3": 1, "GJ": 1, "%": 1, "": 1,
+    "VAh": 1e-3, "kVAh": 1, "V": 1, "A": 1, "Hz": 1, "m³": 1, "m3": 1, "%": 1, "": 1, "GJ": 1, "s": 1,
 }
 
 
