@@ -40,6 +40,7 @@
 #include "kaifa/hdlc.h"
 #include "kaifa/hex.h"
 #include "kaifa/mbus.h"
+#include "kaifa/p1.h"
 #include "kaifa/raw.h"
 #include "kaifa/reading.h"
 #include "kaifa/reassembly.h"
@@ -119,6 +120,7 @@ typedef struct km_decoder {
                 km_hdlc hdlc;
                 km_mbus mbus;
                 km_raw raw;
+                km_p1 p1;
         } fs;
         km_frame frame; /* the frame behind the current event */
         bool eof;

@@ -77,6 +77,7 @@ enum {
         OPT_PORT,
         OPT_CONNINFO,
         OPT_PASSWORD_FILE,
+        OPT_DATA_BITS,
         OPT_KEY,
         OPT_AUTH_KEY,
         OPT_KEY_FILE,
@@ -91,6 +92,7 @@ static const struct option long_options[] = {
         {"stats", no_argument, NULL, OPT_STATS},
         {"baud", required_argument, NULL, OPT_BAUD},
         {"parity", required_argument, NULL, OPT_PARITY},
+        {"data-bits", required_argument, NULL, OPT_DATA_BITS},
         {"ignore-checksum", no_argument, NULL, OPT_IGNORE_CHECKSUM},
         {"key", required_argument, NULL, OPT_KEY},
         {"auth-key", required_argument, NULL, OPT_AUTH_KEY},
@@ -114,7 +116,8 @@ static void usage(FILE *out, bool serial)
                 fprintf(out, "Usage: kaifa-meter serial DEVICE [OPTIONS]\n"
                              "Decode what the meter sends to a serial port (or tcp://host:port).\n\n"
                              "  --baud N            bit rate (default 2400)\n"
-                             "  --parity P          even, none or odd (default even: 8E1)\n");
+                             "  --parity P          even, none or odd (default even: 8E1)\n"
+                             "  --data-bits 7|8     character size (default 8; DSMR 2.2/3 P1 is 9600 7E1)\n");
         else
                 fprintf(out, "Usage: kaifa-meter parse-file FILE|- [OPTIONS]\n"
                              "Decode a capture of what a meter sent (raw bytes as read from the port).\n\n");
@@ -218,6 +221,12 @@ static int parse_options(int argc, char **argv, bool serial, decode_opts *o)
                                 return usage_error("bad --parity (even, none or odd)", optarg);
                         o->serial_set = true;
                         break;
+                case OPT_DATA_BITS:
+                        if (strcmp(optarg, "7") != 0 && strcmp(optarg, "8") != 0)
+                                return usage_error("bad --data-bits (7 or 8)", optarg);
+                        o->serial_params.data_bits = optarg[0] - '0';
+                        o->serial_set = true;
+                        break;
 #ifdef KM_HAVE_PG
                 case OPT_DBNAME:
                         o->pg.dbname = optarg;
@@ -253,7 +262,7 @@ static int parse_options(int argc, char **argv, bool serial, decode_opts *o)
                                    optind < argc - 1 ? argv[optind + 1] : NULL);
         o->input = argv[optind];
         if (!serial && o->serial_set)
-                return usage_error("--baud and --parity apply to the serial command", NULL);
+                return usage_error("--baud, --parity and --data-bits apply to the serial command", NULL);
 #ifdef KM_HAVE_PG
         if ((o->pg.dbname || o->pg.user || o->pg.host || o->pg.port || o->pg.conninfo || o->pg.password_file) &&
             !o->pg.table)

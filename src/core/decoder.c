@@ -16,10 +16,6 @@
 
 #include <string.h>
 
-/* The DSMR/P1 parser, when one is built in (p1.c); a weak default counts
- * text telegrams as p1_text. */
-km_status km_p1_decode_text(const uint8_t *text, size_t n, km_reading *ret_reading) __attribute__((weak));
-
 #define TAG_DATA_NOTIFICATION 0x0F
 #define TAG_GENERAL_GLO_CIPHERING 0xDB
 #define TAG_GENERAL_DED_CIPHERING 0xDC
@@ -336,10 +332,6 @@ static bool is_ciphered(uint8_t tag)
 
 static km_status decode_text(km_decoder *d, const uint8_t *text, size_t n)
 {
-        if (!km_p1_decode_text) {
-                d->reading.n_values = 0;
-                return KM_ERR_P1_TEXT;
-        }
         d->reading.n_known = 0;
         return km_p1_decode_text(text, n, &d->reading);
 }

@@ -20,7 +20,7 @@ static const struct {
         [10] = {"unknown_list", "unknown list layout"},
         [11] = {"segment", "segment out of order or too long"},
         [12] = {"empty", "frame without information field"},
-        [13] = {"checksum", "M-Bus frame checksum mismatch"},
+        [13] = {"checksum", "frame checksum mismatch (M-Bus checksum, P1 CRC)"},
         [14] = {"block", "block transfer with a missing or repeated block"},
         [15] = {"p1_text", "DSMR/P1 text telegram (no P1 parser)"},
         [16] = {"auth_failed", "authentication tag does not verify (wrong key or damaged frame)"},

@@ -548,6 +548,7 @@ static const char *const sections[] = {"serial", "meter", "mqtt", "homeassistant
 static const int_range r_port = {1, 65535};
 static const int_range r_keepalive = {5, 3600};
 static const int_range r_qos = {0, 2};
+static const int_range r_data_bits = {7, 8};
 static const int_range r_queue = {10, 1000000};
 static const int_range r_pg_queue = {10, 1000000};
 
@@ -557,6 +558,7 @@ static const key_def keys[] = {
         {"serial", "port", parse_nonempty, F(serial.port), NULL, "/dev/ttyUSB0"},
         {"serial", "baud", parse_baud, F(serial.baud), NULL, "2400"},
         {"serial", "parity", parse_parity, 0, NULL, "auto"},
+        {"serial", "data_bits", parse_int, F(serial.data_bits), &r_data_bits, "8"},
         {"serial", "transport", parse_transport, 0, NULL, "auto"},
         {"meter", "list", parse_list, F(meter.list), NULL, "auto"},
         {"meter", "name", parse_utf8, F(meter.name), NULL, ""},
@@ -990,6 +992,7 @@ void km_config_dump(const km_config *cfg, FILE *f)
         kv(f, "port", cfg->serial.port);
         kv_int(f, "baud", cfg->serial.baud);
         kv(f, "parity", cfg->serial.parity_auto ? "auto" : km_parity_name(cfg->serial.parity));
+        kv_int(f, "data_bits", cfg->serial.data_bits);
         kv(f, "transport", cfg->serial.hex ? "hex" : km_transport_name(cfg->serial.transport));
         fprintf(f, "\n[meter]\n");
         kv(f, "list", km_meter_list_name(cfg->meter.list));

@@ -35,6 +35,7 @@ typedef struct km_config {
         struct {
                 char *port;       /* device, tcp://host:port, file or FIFO */
                 int baud;
+                int data_bits;    /* 8, or 7 for DSMR 2.2/3 P1 (9600 7E1) */
                 bool parity_auto; /* try 8E1, then 8N1 */
                 km_parity parity; /* when !parity_auto */
                 km_transport transport; /* KM_TRANSPORT_AUTO detects */

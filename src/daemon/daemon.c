@@ -798,6 +798,7 @@ static bool str_differs(const char *a, const char *b)
 static bool serial_changed(const km_config *a, const km_config *b)
 {
         return str_differs(a->serial.port, b->serial.port) || a->serial.baud != b->serial.baud ||
+               a->serial.data_bits != b->serial.data_bits ||
                a->serial.parity_auto != b->serial.parity_auto || a->serial.parity != b->serial.parity;
 }
 
@@ -849,6 +850,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                         serial_close(d);
                 d->params = (km_serial_params)KM_SERIAL_PARAMS_DEFAULT;
                 d->params.baud = d->cfg.serial.baud;
+                d->params.data_bits = d->cfg.serial.data_bits;
                 d->params.parity = d->cfg.serial.parity_auto ? KM_PARITY_EVEN : d->cfg.serial.parity;
                 d->parity_locked = false;
                 d->src_problem[0] = '\0';
@@ -916,6 +918,7 @@ int km_daemon_run(km_config *cfg, const char *config_path)
         d->src_backoff = (backoff){0, SERIAL_BACKOFF_MIN, SERIAL_BACKOFF_MAX};
         d->params = (km_serial_params)KM_SERIAL_PARAMS_DEFAULT;
         d->params.baud = d->cfg.serial.baud;
+        d->params.data_bits = d->cfg.serial.data_bits;
         d->params.parity = d->cfg.serial.parity_auto ? KM_PARITY_EVEN : d->cfg.serial.parity;
 
         int ret = EX_OK;

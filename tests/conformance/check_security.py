@@ -104,7 +104,7 @@ def values_by_cde(obj):
         if not m:
             continue
         cde = "%s.%s.%s" % (m.group(3), m.group(4), m.group(5))
-        v = item.get("value")
+        v = item.get("raw", item.get("value"))  # P1 texts as the telegram spells them
         if isinstance(v, (int, float)):
             v = v * UNIT_SCALE.get(item.get("unit", ""), ("", 1))[1]
         out.setdefault(cde, v)
