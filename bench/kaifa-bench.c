@@ -89,21 +89,14 @@ static uint64_t touch_reading(const km_reading *r)
         return h;
 }
 
-static void drain(km_decoder *d, uint64_t *touch)
-{
-        km_event ev;
-        while (km_decoder_next(d, &ev))
-                if (ev.kind == KM_EVENT_READING)
-                        *touch += touch_reading(ev.reading);
-}
+/* Byte-exact timing needs the framer from the first byte on (detection
+ * would hold the first frames back until it has seen enough bytes). */
+static const km_decoder_options hdlc_only = {.transport = KM_TRANSPORT_HDLC};
 
-static void push_all(km_decoder *d, const uint8_t *p, size_t n, uint64_t *touch)
+static void on_bench_event(const km_event *ev, void *userdata)
 {
-        size_t off = 0;
-        while (off < n) {
-                off += km_decoder_push(d, p + off, n - off);
-                drain(d, touch);
-        }
+        if (ev->kind == KM_EVENT_READING)
+                *(uint64_t *)userdata += touch_reading(ev->reading);
 }
 
 /* One timed pass: the whole stream in chunk-sized pushes. */
@@ -115,10 +108,9 @@ static pass_result decode_pass(const bench_stream *s, size_t chunk)
         km_decoder_init(&decoder, NULL);
         for (size_t off = 0; off < s->size; off += chunk) {
                 size_t n = s->size - off < chunk ? s->size - off : chunk;
-                push_all(&decoder, s->bytes + off, n, &res.touch);
+                km_decoder_feed(&decoder, s->bytes + off, n, on_bench_event, &res.touch);
         }
-        km_decoder_finish(&decoder);
-        drain(&decoder, &res.touch);
+        km_decoder_end(&decoder, on_bench_event, &res.touch);
         res.seconds = now() - t0;
         res.allocations = bench_alloc_count() - a0;
         res.frames_good = decoder.stats.frames_good;
@@ -144,7 +136,7 @@ static size_t *reading_ends(const bench_stream *s, size_t n, size_t *ret_count)
         size_t *ends = malloc(cap * sizeof(*ends));
         if (!ends)
                 return NULL;
-        km_decoder_init(&decoder, NULL);
+        km_decoder_init(&decoder, &hdlc_only);
         km_event ev;
         for (size_t i = 0; i < n; i++) {
                 while (km_decoder_push(&decoder, s->bytes + i, 1) == 0)
@@ -188,10 +180,10 @@ static uint64_t *measure_latency(const bench_stream *s, const size_t *ends, size
                 return NULL;
         uint64_t touch = 0;
         size_t n = 0, missed = 0, fed = 0;
-        km_decoder_init(&decoder, NULL);
+        km_decoder_init(&decoder, &hdlc_only);
         for (size_t i = 0; i < n_ends; i++) {
                 size_t last = ends[i] - 1;
-                push_all(&decoder, s->bytes + fed, last - fed, &touch);
+                km_decoder_feed(&decoder, s->bytes + fed, last - fed, on_bench_event, &touch);
                 uint64_t t0 = now_ns();
                 size_t took = km_decoder_push(&decoder, s->bytes + last, 1);
                 km_event ev;
@@ -205,7 +197,8 @@ static uint64_t *measure_latency(const bench_stream *s, const size_t *ends, size
                 } else {
                         missed++;
                 }
-                drain(&decoder, &touch);
+                while (km_decoder_next(&decoder, &ev))
+                        on_bench_event(&ev, &touch);
                 fed = last + took;
         }
         sink += touch;

@@ -39,13 +39,15 @@ set(KM_DAEMON_INSTALL_DIR "${CMAKE_INSTALL_SBINDIR}")
 install(TARGETS kaifa-meterd RUNTIME DESTINATION ${KM_DAEMON_INSTALL_DIR})
 
 if(KM_BUILD_TESTS)
-  # Pure parts (decimal payloads, names, discovery JSON, config from strings).
+  # Pure parts (decimal payloads, names, discovery JSON, config from strings)
+  # and the publisher on an unconnected libmosquitto client.
   add_executable(unit_daemon
     ${PROJECT_SOURCE_DIR}/tests/integration/daemon/unit_daemon.c
     ${PROJECT_SOURCE_DIR}/src/daemon/config.c
+    ${PROJECT_SOURCE_DIR}/src/daemon/publish.c
     ${PROJECT_SOURCE_DIR}/src/daemon/values.c)
   target_include_directories(unit_daemon PRIVATE ${PROJECT_SOURCE_DIR}/src)
-  target_link_libraries(unit_daemon PRIVATE km_sink_homeassistant km_sink_postgresql km_sources km_util kaifa_core
+  target_link_libraries(unit_daemon PRIVATE km_sink_mqtt km_sink_homeassistant km_sink_postgresql km_sources km_util kaifa_core
     PkgConfig::INIH PkgConfig::KMD_JSONC)
   add_test(NAME unit_daemon COMMAND unit_daemon)
   set_tests_properties(unit_daemon PROPERTIES LABELS "unit;daemon")
@@ -69,6 +71,7 @@ if(KM_BUILD_TESTS)
       "daemon_reload|test_reload.py|60"
       "daemon_tcp_source|test_tcp.py|60"
       "daemon_file|test_file.py|60"
+      "daemon_source_backoff|test_source_backoff.py|90"
       "daemon_postgresql|test_postgresql.py|120")
     foreach(case ${KM_DAEMON_TEST_CASES})
       string(REPLACE "|" ";" f "${case}")

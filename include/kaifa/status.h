@@ -23,7 +23,10 @@ typedef enum km_status {
         KM_ERR_UNKNOWN_LIST = -10, /* a list with no OBIS codes that no family knows */
         KM_ERR_SEGMENT = -11,      /* segment out of order, or reassembly overflow */
         KM_ERR_EMPTY = -12,        /* frame without information field */
-        KM_STATUS_COUNT_ = 13
+        KM_ERR_CHECKSUM = -13,     /* M-Bus frame checksum wrong */
+        KM_ERR_BLOCK = -14,        /* general-block-transfer block missing or repeated */
+        KM_ERR_P1_TEXT = -15,      /* a DSMR/P1 text telegram and no P1 parser */
+        KM_STATUS_COUNT_ = 16
 } km_status;
 
 const char *km_strerror(km_status s);

@@ -40,6 +40,8 @@ typedef struct decode_opts {
         bool hex;
         bool stats;
         bool ignore_checksum;
+        km_transport transport;
+        bool hex_text;
         km_serial_params serial_params;
         bool serial_set; /* --baud or --parity given */
 #ifdef KM_HAVE_PG
@@ -64,6 +66,7 @@ enum {
         OPT_BAUD,
         OPT_PARITY,
         OPT_IGNORE_CHECKSUM,
+        OPT_TRANSPORT,
         OPT_DBNAME,
         OPT_DBUSER,
         OPT_DBTABLE,
@@ -83,6 +86,7 @@ static const struct option long_options[] = {
         {"baud", required_argument, NULL, OPT_BAUD},
         {"parity", required_argument, NULL, OPT_PARITY},
         {"ignore-checksum", no_argument, NULL, OPT_IGNORE_CHECKSUM},
+        {"transport", required_argument, NULL, OPT_TRANSPORT},
 #ifdef KM_HAVE_PG
         {"dbname", required_argument, NULL, OPT_DBNAME},
         {"dbuser", required_argument, NULL, OPT_DBUSER},
@@ -112,6 +116,8 @@ static void usage(FILE *out, bool serial)
                      "                      (with --stats, the rejected frames too)\n"
                      "  --stats             print frame and error counters at the end (stderr)\n"
                      "  --ignore-checksum   decode frames whose HCS/FCS fail (debugging only)\n"
+                     "  --transport T       auto (default), hdlc, mbus, raw (DLMS APDUs with no\n"
+                     "                      framing), p1, or hex (a hex dump of any of these)\n"
 #ifdef KM_HAVE_PG
                      "  --dbname NAME --dbuser USER --dbtable TABLE [--host H] [--port P]\n"
                      "  [--password-file FILE] [--conninfo STRING]\n"
@@ -168,6 +174,12 @@ static int parse_options(int argc, char **argv, bool serial, decode_opts *o)
                         break;
                 case OPT_IGNORE_CHECKSUM:
                         o->ignore_checksum = true;
+                        break;
+                case OPT_TRANSPORT:
+                        if (strcmp(optarg, "hex") == 0)
+                                o->hex_text = true;
+                        else if (!km_transport_from_name(optarg, &o->transport))
+                                return usage_error("unknown --transport (auto, hdlc, mbus, raw, p1 or hex)", optarg);
                         break;
                 case OPT_BAUD:
                         if (parse_int(optarg, &o->serial_params.baud) < 0)
@@ -297,31 +309,19 @@ static void dispatch(decode_run *run, const km_event *ev)
         }
 }
 
+static void on_event(const km_event *ev, void *userdata)
+{
+        dispatch(userdata, ev);
+}
+
 static void feed(decode_run *run, const uint8_t *buf, size_t n)
 {
-        size_t off = 0;
-        km_event ev;
-        do {
-                size_t took = km_decoder_push(&run->decoder, buf + off, n - off);
-                bool any = false;
-                while (km_decoder_next(&run->decoder, &ev)) {
-                        dispatch(run, &ev);
-                        any = true;
-                }
-                if (took == 0 && !any) { /* cannot happen; never spin if it does */
-                        km_log_error("decoder took no input: %zu bytes dropped", n - off);
-                        return;
-                }
-                off += took;
-        } while (off < n);
+        km_decoder_feed(&run->decoder, buf, n, on_event, run);
 }
 
 static void finish(decode_run *run)
 {
-        km_event ev;
-        km_decoder_finish(&run->decoder);
-        while (km_decoder_next(&run->decoder, &ev))
-                dispatch(run, &ev);
+        km_decoder_end(&run->decoder, on_event, run);
 }
 
 /* Waits until the source is readable, serving the PostgreSQL sink meanwhile.
@@ -449,7 +449,11 @@ static int run_decode(int argc, char **argv, bool serial)
                 return r < 0 ? EX_OK : r;
         static decode_run run;
         memset(&run, 0, sizeof(run));
-        km_decoder_options dopt = {.ignore_checksum = o.ignore_checksum};
+        km_decoder_options dopt = {
+                .ignore_checksum = o.ignore_checksum,
+                .transport = o.transport,
+                .hex = o.hex_text ? KM_HEX_YES : KM_HEX_AUTO,
+        };
         km_decoder_init(&run.decoder, &dopt);
 
         /* Sources are read blocking (after poll says they are ready), so

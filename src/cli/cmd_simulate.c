@@ -425,6 +425,8 @@ static int replay_event(const sim_args *a, sim_out *o, const km_event *ev, int64
                 return 1;
         if (!pace(o, a->speed, *t))
                 return 1;
+        if (ev->transport != KM_TRANSPORT_HDLC)
+                return emit(o, ev->bytes, ev->len); /* M-Bus and raw frames carry their own delimiters */
         uint8_t buf[KM_HDLC_MAX_LEN + 2];
         if (ev->len > KM_HDLC_MAX_LEN)
                 return 0;
@@ -432,6 +434,21 @@ static int replay_event(const sim_args *a, sim_out *o, const km_event *ev, int64
         memcpy(buf + 1, ev->bytes, ev->len);
         buf[ev->len + 1] = KM_HDLC_FLAG;
         return emit_list(o, buf, ev->len + 2, list_of(ev));
+}
+
+typedef struct replay_ctx {
+        const sim_args *a;
+        sim_out *o;
+        int64_t t;
+        bool first;
+        int r; /* non-zero: stop (1 = done, < 0 = error) */
+} replay_ctx;
+
+static void on_replay_event(const km_event *ev, void *userdata)
+{
+        replay_ctx *c = userdata;
+        if (c->r == 0)
+                c->r = replay_event(c->a, c->o, ev, &c->t, &c->first);
 }
 
 static int run_replay(const sim_args *a, sim_out *o)
@@ -444,23 +461,16 @@ static int run_replay(const sim_args *a, sim_out *o)
         static km_decoder d; /* about 20 KB: keep it off the stack */
         km_decoder_init(&d, NULL);
         uint8_t buf[4096];
-        int64_t t = 0;
-        bool first = true, eof = false;
-        int r = 0;
-        while (r == 0 && !eof) {
+        replay_ctx c = {.a = a, .o = o, .t = 0, .first = true, .r = 0};
+        while (c.r == 0) {
                 size_t n = fread(buf, 1, sizeof buf, f);
                 if (n == 0) {
-                        eof = true;
-                        km_decoder_finish(&d);
+                        km_decoder_end(&d, on_replay_event, &c);
+                        break;
                 }
-                size_t off = 0;
-                do {
-                        off += km_decoder_push(&d, buf + off, n - off);
-                        km_event ev;
-                        while (r == 0 && km_decoder_next(&d, &ev))
-                                r = replay_event(a, o, &ev, &t, &first);
-                } while (r == 0 && off < n);
+                km_decoder_feed(&d, buf, n, on_replay_event, &c);
         }
+        int r = c.r;
         if (ferror(f)) {
                 km_log_error("simulate: reading %s: %s", a->replay, strerror(errno));
                 r = -EIO;

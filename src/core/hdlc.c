@@ -112,10 +112,10 @@ static parse_result parse_header(const uint8_t *fr, size_t avail, size_t len, bo
         hd->format = (uint16_t)(fr[0] << 8 | fr[1]);
         hd->length = (uint16_t)len;
         hd->segmented = (fr[0] & 0x08) != 0;
-        for (int i = 0; i < dl; i++) /* 1..4 bytes: a loop beats a memcpy call */
+        for (int i = 0; i < dl && i < 4; i++) /* 1..4 bytes (the bound tells gcc so): a loop beats memcpy */
                 hd->dst[i] = fr[2 + i];
         hd->dst_len = (uint8_t)dl;
-        for (int i = 0; i < sl; i++)
+        for (int i = 0; i < sl && i < 4; i++)
                 hd->src[i] = fr[2 + dl + i];
         hd->src_len = (uint8_t)sl;
         hd->control = fr[hdr_len - 1];

@@ -18,8 +18,11 @@ static const struct {
         [8] = {"malformed", "malformed A-XDR data"},
         [9] = {"too_deep", "data nested too deeply"},
         [10] = {"unknown_list", "unknown list layout"},
-        [11] = {"segment", "HDLC segment out of order or too long"},
+        [11] = {"segment", "segment out of order or too long"},
         [12] = {"empty", "frame without information field"},
+        [13] = {"checksum", "M-Bus frame checksum mismatch"},
+        [14] = {"block", "block transfer with a missing or repeated block"},
+        [15] = {"p1_text", "DSMR/P1 text telegram (no P1 parser)"},
 };
 
 static int status_index(km_status s)

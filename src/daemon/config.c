@@ -18,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -48,6 +51,7 @@ struct parse_ctx {
         FILE *file;       /* reading a file, or */
         const char *text; /* reading a string */
         int line;
+        bool line_has_nul;
         char section[64];
         bool section_known;
         int key_line[64]; /* line where each key was set, 0 = default */
@@ -79,6 +83,37 @@ static const char *set_string(char **field, const char *value)
         return NULL;
 }
 
+/* Well-formed UTF-8 (no overlong forms, no surrogates, at most U+10FFFF):
+ * what MQTT requires of topics, client ids and user names, and what JSON
+ * documents (discovery) must carry. */
+static bool valid_utf8(const char *s)
+{
+        const unsigned char *p = (const unsigned char *)s;
+        while (*p) {
+                unsigned c = *p++;
+                int more;
+                unsigned cp, min;
+                if (c < 0x80)
+                        continue;
+                if (c >= 0xC2 && c <= 0xDF)
+                        more = 1, cp = c & 0x1F, min = 0x80;
+                else if (c >= 0xE0 && c <= 0xEF)
+                        more = 2, cp = c & 0x0F, min = 0x800;
+                else if (c >= 0xF0 && c <= 0xF4)
+                        more = 3, cp = c & 0x07, min = 0x10000;
+                else
+                        return false;
+                for (int i = 0; i < more; i++, p++) {
+                        if ((*p & 0xC0) != 0x80)
+                                return false;
+                        cp = (cp << 6) | (*p & 0x3F);
+                }
+                if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+                        return false;
+        }
+        return true;
+}
+
 /* Any text; empty means "not set" (NULL). */
 static const char *parse_string(parse_ctx *c, const char *value, void *field, const void *arg)
 {
@@ -91,6 +126,14 @@ static const char *parse_string(parse_ctx *c, const char *value, void *field, co
                 return NULL;
         }
         return set_string(f, value);
+}
+
+/* Text that goes into MQTT or JSON as it is: UTF-8. */
+static const char *parse_utf8(parse_ctx *c, const char *value, void *field, const void *arg)
+{
+        if (!valid_utf8(value))
+                return msg(c, "not valid UTF-8 (save the file as UTF-8)");
+        return parse_string(c, value, field, arg);
 }
 
 static const char *parse_nonempty(parse_ctx *c, const char *value, void *field, const void *arg)
@@ -167,6 +210,20 @@ static const char *parse_parity(parse_ctx *c, const char *value, void *field, co
         return msg(c, "'%s' is not a parity (auto, even, none, odd)", value);
 }
 
+static const char *parse_transport(parse_ctx *c, const char *value, void *field, const void *arg)
+{
+        (void)field;
+        (void)arg;
+        c->cfg->serial.hex = strcasecmp(value, "hex") == 0;
+        if (c->cfg->serial.hex) {
+                c->cfg->serial.transport = KM_TRANSPORT_AUTO;
+                return NULL;
+        }
+        if (!km_transport_from_name(value, &c->cfg->serial.transport))
+                return msg(c, "'%s' is not a transport (auto, hdlc, mbus, raw, p1, hex)", value);
+        return NULL;
+}
+
 static const char *const list_names[] = {"auto", "kaifa", "aidon", "kamstrup"};
 
 const char *km_meter_list_name(km_meter_list l)
@@ -185,6 +242,25 @@ static const char *parse_list(parse_ctx *c, const char *value, void *field, cons
         return msg(c, "'%s' is not a meter list (auto, kaifa, aidon, kamstrup)", value);
 }
 
+/* [mqtt] tls: auto (on when cafile is set), or a boolean. */
+static const char *parse_tls(parse_ctx *c, const char *value, void *field, const void *arg)
+{
+        bool on;
+        if (strcasecmp(value, "auto") == 0) {
+                *(int *)field = -1;
+                return NULL;
+        }
+        if (parse_bool(c, value, &on, arg))
+                return msg(c, "'%s' is not auto or a boolean (yes/no, true/false, on/off, 1/0)", value);
+        *(int *)field = on;
+        return NULL;
+}
+
+bool km_config_mqtt_tls(const km_config *cfg)
+{
+        return cfg->mqtt.tls > 0 || (cfg->mqtt.tls < 0 && cfg->mqtt.cafile);
+}
+
 static const char *parse_level(parse_ctx *c, const char *value, void *field, const void *arg)
 {
         (void)arg;
@@ -201,6 +277,8 @@ static const char *parse_topic(parse_ctx *c, const char *value, void *field, con
         (void)arg;
         if (!*value)
                 return msg(c, "a topic prefix is required");
+        if (!valid_utf8(value))
+                return msg(c, "the topic prefix is not valid UTF-8 (MQTT topics must be)");
         if (strpbrk(value, "+#"))
                 return msg(c, "'%s' contains an MQTT wildcard (+ or #)", value);
         if (value[0] == '/' || value[strlen(value) - 1] == '/')
@@ -215,17 +293,78 @@ static const char *parse_client_id(parse_ctx *c, const char *value, void *field,
 {
         if (strlen(value) > 64)
                 return msg(c, "client_id is longer than 64 characters");
+        if (!valid_utf8(value))
+                return msg(c, "client_id is not valid UTF-8");
         for (const char *p = value; *p; p++)
                 if ((unsigned char)*p <= 0x20 || *p == 0x7f)
                         return msg(c, "client_id contains a space or control character");
         return parse_string(c, value, field, arg);
 }
 
-/* A file that must be readable now (TLS material). */
-static const char *parse_readable(parse_ctx *c, const char *value, void *field, const void *arg)
+/* Opens a file the daemon reads at start (TLS material, passwords): it
+ * must be a regular file of at most max_size bytes, readable now. Returns
+ * the open stream, or NULL with the message in *ret_msg. */
+static FILE *open_small_file(parse_ctx *c, const char *path, off_t max_size, const char **ret_msg)
 {
-        if (*value && access(value, R_OK) < 0)
-                return msg(c, "%s: %s", value, strerror(errno));
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0) {
+                *ret_msg = msg(c, "%s: %s", path, strerror(errno));
+                if (fd >= 0)
+                        close(fd);
+                return NULL;
+        }
+        if (!S_ISREG(st.st_mode) || st.st_size > max_size) {
+                *ret_msg = S_ISDIR(st.st_mode)  ? msg(c, "%s is a directory, not a file", path)
+                           : !S_ISREG(st.st_mode) ? msg(c, "%s is not a regular file (a device, FIFO or socket)", path)
+                                                  : msg(c, "%s is too big (%lld bytes; at most %lld)", path,
+                                                        (long long)st.st_size, (long long)max_size);
+                close(fd);
+                return NULL;
+        }
+        FILE *f = fdopen(fd, "re");
+        if (!f) {
+                *ret_msg = msg(c, "%s: %s", path, strerror(errno));
+                close(fd);
+        }
+        return f;
+}
+
+#define PEM_MAX_SIZE (1024 * 1024)
+#define PASSWORD_FILE_MAX_SIZE 4096
+
+/* TLS material (cafile, certfile, keyfile): a readable regular PEM file,
+ * checked now rather than at the first TLS handshake. */
+static const char *parse_pem_file(parse_ctx *c, const char *value, void *field, const void *arg)
+{
+        if (!*value)
+                return parse_string(c, value, field, arg);
+        const char *m = NULL;
+        FILE *f = open_small_file(c, value, PEM_MAX_SIZE, &m);
+        if (!f)
+                return m;
+        char line[256];
+        bool pem = false;
+        while (!pem && fgets(line, sizeof(line), f))
+                pem = strncmp(line, "-----BEGIN ", 11) == 0;
+        fclose(f);
+        explicit_bzero(line, sizeof(line));
+        if (!pem)
+                return msg(c, "%s is not a PEM file (no '-----BEGIN' line)", value);
+        return parse_string(c, value, field, arg);
+}
+
+/* [postgresql] password_file: a readable regular file of a few bytes (the
+ * sink reads its first line at start). */
+static const char *parse_secret_file(parse_ctx *c, const char *value, void *field, const void *arg)
+{
+        if (!*value)
+                return parse_string(c, value, field, arg);
+        const char *m = NULL;
+        FILE *f = open_small_file(c, value, PASSWORD_FILE_MAX_SIZE, &m);
+        if (!f)
+                return m;
+        fclose(f);
         return parse_string(c, value, field, arg);
 }
 
@@ -235,18 +374,27 @@ static const char *parse_password_file(parse_ctx *c, const char *value, void *fi
         (void)arg;
         if (!*value)
                 return NULL;
-        FILE *f = fopen(value, "re");
+        const char *m = NULL;
+        FILE *f = open_small_file(c, value, PASSWORD_FILE_MAX_SIZE, &m);
         if (!f)
-                return msg(c, "%s: %s", value, strerror(errno));
+                return m;
         char buf[512];
-        char *got = fgets(buf, sizeof(buf), f);
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
         fclose(f);
-        if (!got)
+        buf[n] = '\0';
+        size_t len = strcspn(buf, "\r\n"); /* stops at a NUL too */
+        const char *zero = memchr(buf, '\0', n);
+        bool nul = zero && (size_t)(zero - buf) == len; /* the first line ends at a NUL */
+        buf[len] = '\0';
+        if (n == 0)
                 return msg(c, "%s: the file is empty", value);
-        buf[strcspn(buf, "\r\n")] = '\0';
+        if (nul) {
+                explicit_bzero(buf, sizeof(buf));
+                return msg(c, "%s: the first line contains a NUL byte", value);
+        }
         if (!*buf)
                 return msg(c, "%s: the first line is empty", value);
-        const char *m = set_string(&c->cfg->mqtt.password, buf);
+        m = set_string(&c->cfg->mqtt.password, buf);
         explicit_bzero(buf, sizeof(buf));
         return m ? m : set_string(field, value);
 }
@@ -287,6 +435,61 @@ static const char *parse_pg_conninfo(parse_ctx *c, const char *value, void *fiel
         return set_string(field, value);
 }
 
+/* The nearest existing directory of path (path itself excluded) is on a
+ * read-only file system: the file can never be created or written. Under
+ * the packaged unit everything but its state and logs directories is. */
+static bool on_readonly_fs(const char *path)
+{
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s", path);
+        struct statvfs vfs;
+        for (;;) {
+                char *slash = strrchr(dir, '/');
+                if (!slash)
+                        return false;
+                slash[slash == dir ? 1 : 0] = '\0';
+                if (statvfs(dir, &vfs) == 0)
+                        return (vfs.f_flag & ST_RDONLY) != 0;
+                if (slash == dir)
+                        return false;
+        }
+}
+
+/* [file] path, if it exists: a regular file we may append to that holds
+ * JSON lines already (empty, or its first byte is '{'), so that a typo
+ * never appends to /etc/shadow or a device. A missing file is fine: it is
+ * created at start (its directory may be made by systemd's LogsDirectory=
+ * only then), and a missing directory is a logged error at run time. */
+static const char *check_appendable(parse_ctx *c, const char *path)
+{
+        struct stat st;
+        if (stat(path, &st) < 0) {
+                if (errno != ENOENT)
+                        return msg(c, "%s: %s", path, strerror(errno));
+                if (on_readonly_fs(path))
+                        return msg(c, "%s: cannot be created: read-only file system", path);
+                return NULL;
+        }
+        if (S_ISDIR(st.st_mode))
+                return msg(c, "'%s' names a directory, not a file", path);
+        if (!S_ISREG(st.st_mode))
+                return msg(c, "%s is not a regular file (a device, FIFO or socket); give a file to append to", path);
+        if (faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) < 0)
+                return msg(c, "%s is not writable: %s", path, strerror(errno));
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return msg(c, "%s: %s", path, strerror(errno));
+        char first = 0;
+        ssize_t n = read(fd, &first, 1);
+        close(fd);
+        if (n < 0)
+                return msg(c, "%s: %s", path, strerror(errno));
+        if (n == 1 && first != '{')
+                return msg(c, "%s is not a JSON-lines file (it does not start with '{'); refusing to append to it",
+                           path);
+        return NULL;
+}
+
 /* [file] path: absolute, so that it does not depend on the working directory. */
 static const char *parse_abs_path(parse_ctx *c, const char *value, void *field, const void *arg)
 {
@@ -297,7 +500,8 @@ static const char *parse_abs_path(parse_ctx *c, const char *value, void *field, 
                 return msg(c, "'%s' is not an absolute path", value);
         if (value[strlen(value) - 1] == '/')
                 return msg(c, "'%s' names a directory, not a file", value);
-        return set_string(field, value);
+        const char *m = check_appendable(c, value);
+        return m ? m : set_string(field, value);
 }
 
 /* ---- the tables ------------------------------------------------------- */
@@ -318,17 +522,19 @@ static const key_def keys[] = {
         {"serial", "port", parse_nonempty, F(serial.port), NULL, "/dev/ttyUSB0"},
         {"serial", "baud", parse_baud, F(serial.baud), NULL, "2400"},
         {"serial", "parity", parse_parity, 0, NULL, "auto"},
+        {"serial", "transport", parse_transport, 0, NULL, "auto"},
         {"meter", "list", parse_list, F(meter.list), NULL, "auto"},
-        {"meter", "name", parse_string, F(meter.name), NULL, ""},
+        {"meter", "name", parse_utf8, F(meter.name), NULL, ""},
         {"mqtt", "host", parse_nonempty, F(mqtt.host), NULL, "localhost"},
         {"mqtt", "port", parse_int, F(mqtt.port), &r_port, ""},
         {"mqtt", "client_id", parse_client_id, F(mqtt.client_id), NULL, ""},
-        {"mqtt", "username", parse_string, F(mqtt.username), NULL, ""},
+        {"mqtt", "username", parse_utf8, F(mqtt.username), NULL, ""},
         {"mqtt", "password", parse_string, F(mqtt.password), NULL, ""},
         {"mqtt", "password_file", parse_password_file, F(mqtt.password_file), NULL, ""},
-        {"mqtt", "cafile", parse_readable, F(mqtt.cafile), NULL, ""},
-        {"mqtt", "certfile", parse_readable, F(mqtt.certfile), NULL, ""},
-        {"mqtt", "keyfile", parse_readable, F(mqtt.keyfile), NULL, ""},
+        {"mqtt", "tls", parse_tls, F(mqtt.tls), NULL, "auto"},
+        {"mqtt", "cafile", parse_pem_file, F(mqtt.cafile), NULL, ""},
+        {"mqtt", "certfile", parse_pem_file, F(mqtt.certfile), NULL, ""},
+        {"mqtt", "keyfile", parse_pem_file, F(mqtt.keyfile), NULL, ""},
         {"mqtt", "keepalive", parse_int, F(mqtt.keepalive), &r_keepalive, "60"},
         {"mqtt", "qos", parse_int, F(mqtt.qos), &r_qos, "1"},
         {"mqtt", "prefix", parse_topic, F(mqtt.prefix), NULL, "kaifa"},
@@ -341,7 +547,7 @@ static const key_def keys[] = {
         {"postgresql", "user", parse_string, F(postgresql.user), NULL, ""},
         {"postgresql", "host", parse_string, F(postgresql.host), NULL, ""},
         {"postgresql", "port", parse_pg_port, F(postgresql.port), NULL, ""},
-        {"postgresql", "password_file", parse_readable, F(postgresql.password_file), NULL, ""},
+        {"postgresql", "password_file", parse_secret_file, F(postgresql.password_file), NULL, ""},
         {"postgresql", "table", parse_pg_table, F(postgresql.table), NULL, ""},
         {"postgresql", "queue_size", parse_int, F(postgresql.queue_size), &r_pg_queue, "10000"},
         {"file", "path", parse_abs_path, F(file.path), NULL, ""},
@@ -370,6 +576,17 @@ static int section_index(const char *name)
         return -1;
 }
 
+/* "host port client_id ...": the keys of a section, for messages. */
+static const char *known_keys(const char *section, char *buf, size_t size)
+{
+        size_t n = 0;
+        buf[0] = '\0';
+        for (size_t i = 0; i < N_KEYS && n < size; i++)
+                if (strcmp(keys[i].section, section) == 0)
+                        n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? " " : "", keys[i].name);
+        return buf;
+}
+
 /* ---- inih glue -------------------------------------------------------- */
 
 static void fail(parse_ctx *c, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -389,6 +606,7 @@ static bool read_line(parse_ctx *c, char *line, size_t size, bool *ret_long)
         size_t n = 0;
         int ch;
         *ret_long = false;
+        c->line_has_nul = false;
         for (;;) {
                 if (c->file)
                         ch = getc(c->file);
@@ -399,6 +617,8 @@ static bool read_line(parse_ctx *c, char *line, size_t size, bool *ret_long)
                                 return false;
                         break;
                 }
+                if (ch == '\0')
+                        c->line_has_nul = true;
                 if (n + 1 < size)
                         line[n++] = (char)ch;
                 else if (ch != '\n')
@@ -449,6 +669,11 @@ static char *ini_reader_fn(char *str, int num, void *stream)
                 return NULL;
         c->line++;
         size_t len = strcspn(line, "\r\n");
+        if (c->line_has_nul) {
+                fail(c, c->line, "the line contains a NUL byte (is this a text file?)");
+                snprintf(str, (size_t)num, "#\n");
+                return str;
+        }
         if (too_long || len > LINE_MAX_CHARS || len >= (size_t)num - 1) {
                 fail(c, c->line, "line is too long (at most %d characters)", LINE_MAX_CHARS);
                 /* hand inih a comment so it does not report the rest of the line */
@@ -487,7 +712,9 @@ static int ini_handler_fn(void *user, const char *section, const char *name, con
                 return 0; /* already reported at the header */
         int k = key_index(section, name);
         if (k < 0) {
-                fail(c, c->line, "unknown key '%s' in [%s]", name, section);
+                char known[256];
+                fail(c, c->line, "unknown key '%s' in [%s] (known: %s)", name, section,
+                     known_keys(section, known, sizeof(known)));
                 return 0;
         }
         if (c->key_line[k]) {
@@ -527,6 +754,7 @@ static void check_combinations(parse_ctx *c)
         int user = line_of(c, "mqtt", "username");
         int ca = line_of(c, "mqtt", "cafile"), cert = line_of(c, "mqtt", "certfile");
         int key = line_of(c, "mqtt", "keyfile");
+        int tls = line_of(c, "mqtt", "tls");
 
         if (pw && pwf && cfg->mqtt.password_file)
                 fail(c, later(pw, pwf), "[mqtt] password and password_file are both set; keep one");
@@ -534,10 +762,11 @@ static void check_combinations(parse_ctx *c)
                 fail(c, later(pw, pwf), "[mqtt] a password needs a username");
         else if (!cfg->mqtt.certfile != !cfg->mqtt.keyfile)
                 fail(c, later(cert, key), "[mqtt] certfile and keyfile go together; set both or neither");
-        else if (cfg->mqtt.certfile && !cfg->mqtt.cafile)
-                fail(c, later(cert, key), "[mqtt] certfile needs cafile (the broker's CA certificate)");
+        else if (cfg->mqtt.cafile && cfg->mqtt.tls == 0)
+                fail(c, later(ca, tls), "[mqtt] cafile is set but tls = no; remove one of the two");
+        else if (cfg->mqtt.certfile && !km_config_mqtt_tls(cfg))
+                fail(c, later(cert, key), "[mqtt] certfile needs TLS: cafile (the broker's CA certificate) or tls = yes");
         (void)user;
-        (void)ca;
 
         /* an output section names what it writes to */
         int pg = c->section_line[section_index("postgresql")];
@@ -694,6 +923,7 @@ void km_config_dump(const km_config *cfg, FILE *f)
         kv(f, "port", cfg->serial.port);
         kv_int(f, "baud", cfg->serial.baud);
         kv(f, "parity", cfg->serial.parity_auto ? "auto" : km_parity_name(cfg->serial.parity));
+        kv(f, "transport", cfg->serial.hex ? "hex" : km_transport_name(cfg->serial.transport));
         fprintf(f, "\n[meter]\n");
         kv(f, "list", km_meter_list_name(cfg->meter.list));
         kv(f, "name", cfg->meter.name);
@@ -705,8 +935,10 @@ void km_config_dump(const km_config *cfg, FILE *f)
                 kv(f, "port", NULL);
         kv(f, "client_id", cfg->mqtt.client_id);
         kv(f, "username", cfg->mqtt.username);
-        kv(f, "password", cfg->mqtt.password ? "********" : NULL);
+        /* a password read from password_file was not written in the file */
+        kv(f, "password", cfg->mqtt.password && !cfg->mqtt.password_file ? "********" : NULL);
         kv(f, "password_file", cfg->mqtt.password_file);
+        kv(f, "tls", cfg->mqtt.tls < 0 ? "auto" : cfg->mqtt.tls ? "yes" : "no");
         kv(f, "cafile", cfg->mqtt.cafile);
         kv(f, "certfile", cfg->mqtt.certfile);
         kv(f, "keyfile", cfg->mqtt.keyfile);

@@ -11,6 +11,7 @@
 #ifndef KM_DAEMON_CONFIG_H
 #define KM_DAEMON_CONFIG_H
 
+#include "kaifa/frame.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -35,6 +36,8 @@ typedef struct km_config {
                 int baud;
                 bool parity_auto; /* try 8E1, then 8N1 */
                 km_parity parity; /* when !parity_auto */
+                km_transport transport; /* KM_TRANSPORT_AUTO detects */
+                bool hex;               /* the source sends hex text */
         } serial;
 
         struct {
@@ -49,6 +52,7 @@ typedef struct km_config {
                 char *username;
                 char *password; /* from password= or the first line of password_file */
                 char *password_file;
+                int tls;        /* -1 auto (on with cafile), 0 no, 1 yes (no cafile: the system's CA store) */
                 char *cafile;
                 char *certfile;
                 char *keyfile;
@@ -100,6 +104,9 @@ int km_config_load_string(const char *name, const char *text, km_config *ret_cfg
 void km_config_free(km_config *cfg);
 
 const char *km_meter_list_name(km_meter_list l);
+
+/* Whether MQTT uses TLS: tls = yes, or tls = auto with a cafile. */
+bool km_config_mqtt_tls(const km_config *cfg);
 
 /* Writes the effective configuration as INI (password masked), for
  * --check-config with -v and for the docs test. */

@@ -3,8 +3,10 @@
  * nothing sleeps or blocks on the network:
  *
  *   - the meter's fd (serial port, pty, TCP serial server, file or FIFO) is
- *     read when readable and fed to the decoder; a port that is missing or
- *     vanishes is reopened from a timer with backoff (0.5 s doubling to 30 s);
+ *     read when readable and fed to the decoder; a port that is missing,
+ *     vanishes or fails every read is reopened from a timer with backoff
+ *     (0.5 s doubling to 30 s), reset only by a good frame, so a port that
+ *     opens but never works is not reopened twice a second forever;
  *   - the MQTT socket is watched the same way (libmosquitto without its
  *     thread); a lost broker is reconnected from a timer with backoff (1 s
  *     doubling to 10 s) while QoS 1 messages queue up, bounded;
@@ -19,13 +21,16 @@
  */
 #include "daemon/daemon.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sysexits.h>
@@ -85,8 +90,10 @@ typedef struct kmd {
         sd_event_source *src_io;     /* readable fd (serial, pty, TCP, FIFO) */
         sd_event_source *src_pace;   /* regular file: read in slices from a timer */
         sd_event_source *src_timer;
-        backoff src_backoff;
-        int src_last_err; /* last logged open/read problem, 0 = none */
+        backoff src_backoff;     /* reset by a good frame only */
+        char src_problem[160];   /* last logged open/read problem, "" = none since a good frame */
+        bool src_problem_open;   /* ... and it was an open failure (the port is back when it opens) */
+        bool src_announced;      /* "reading" was logged for the open port */
         km_serial_params params;
         bool parity_locked;
         uint64_t parity_good0, parity_bad0, parity_bytes0;
@@ -174,11 +181,41 @@ static void on_meter_changed(kmd *d)
         }
 }
 
+/* Logs a problem of the meter's port once per kind: not again while every
+ * retry fails the same way, again after a good frame or another problem. */
+static void source_problem(kmd *d, bool at_open, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void source_problem(kmd *d, bool at_open, const char *fmt, ...)
+{
+        char text[sizeof(d->src_problem)];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+        if (strcmp(text, d->src_problem) != 0)
+                km_log_warning("%s: %s", d->cfg.serial.port, text);
+        snprintf(d->src_problem, sizeof(d->src_problem), "%s", text);
+        d->src_problem_open = at_open;
+}
+
+/* A good frame: the port works; the next failure starts the backoff anew
+ * and is logged again. */
+static void source_works(kmd *d)
+{
+        if (!d->src_problem[0])
+                return;
+        if (!d->src_announced)
+                km_log_notice("%s: receiving frames again", d->cfg.serial.port);
+        d->src_announced = true;
+        d->src_problem[0] = '\0';
+        backoff_reset(&d->src_backoff);
+}
+
 static void handle_event(kmd *d, const km_event *ev)
 {
         if (ev->kind != KM_EVENT_READING)
                 return;
         d->last_frame_usec = now_usec();
+        source_works(d);
         km_publish_result res = km_publisher_reading(d->pub, ev->reading);
         if (res == KM_PUBLISH_NEW_METER)
                 on_meter_changed(d);
@@ -187,15 +224,24 @@ static void handle_event(kmd *d, const km_event *ev)
                 kmd_outputs_reading(d->out, ev);
 }
 
+static void on_event(const km_event *ev, void *userdata)
+{
+        handle_event(userdata, ev);
+}
+
 static void feed(kmd *d, const uint8_t *buf, size_t n)
 {
-        size_t off = 0;
-        km_event ev;
-        while (off < n) {
-                off += km_decoder_push(d->dec, buf + off, n - off);
-                while (km_decoder_next(d->dec, &ev))
-                        handle_event(d, &ev);
-        }
+        km_decoder_feed(d->dec, buf, n, on_event, d);
+}
+
+/* A fresh decoder for the configured transport. */
+static void decoder_reset(kmd *d)
+{
+        km_decoder_options opt = {
+                .transport = d->cfg.serial.transport,
+                .hex = d->cfg.serial.hex ? KM_HEX_YES : KM_HEX_AUTO,
+        };
+        km_decoder_init(d->dec, &opt);
 }
 
 /* Parity auto: 8E1 first; no good frame and checksum failures (or a pile of
@@ -232,7 +278,7 @@ static void serial_close(kmd *d)
         d->src = NULL;
         /* a frame cut short by the loss is dropped; counters are kept */
         km_stats keep = d->dec->stats;
-        km_decoder_init(d->dec, NULL);
+        decoder_reset(d);
         d->dec->stats = keep;
 }
 
@@ -270,11 +316,7 @@ static void serial_lost(kmd *d, ssize_t r)
                 km_log_notice("%s: end of file; waiting for SIGHUP or SIGTERM", d->cfg.serial.port);
                 return;
         }
-        int err = r == 0 ? -ENODEV : (int)r;
-        km_log_warning("%s: %s; reopening with backoff (up to 30 s)", d->cfg.serial.port,
-                       r == 0 ? gone : strerror((int)-r));
-        d->src_last_err = err;
-        backoff_reset(&d->src_backoff);
+        source_problem(d, false, "%s; reopening with backoff (up to 30 s)", r == 0 ? gone : strerror((int)-r));
         serial_retry_later(d);
 }
 
@@ -341,10 +383,7 @@ static void serial_open(kmd *d)
         km_source *src = NULL;
         int r = km_source_open(d->cfg.serial.port, &d->params, true, &src);
         if (r < 0) {
-                if (r != d->src_last_err)
-                        km_log_warning("%s: cannot open: %s; retrying with backoff (up to 30 s)", d->cfg.serial.port,
-                                       strerror(-r));
-                d->src_last_err = r;
+                source_problem(d, true, "cannot open: %s; retrying with backoff (up to 30 s)", strerror(-r));
                 serial_retry_later(d);
                 return;
         }
@@ -355,15 +394,18 @@ static void serial_open(kmd *d)
                 d->src = NULL;
         }
         if (r < 0) {
-                km_log_error("%s: cannot watch: %s", d->cfg.serial.port, strerror(-r));
+                source_problem(d, true, "cannot watch: %s; retrying with backoff (up to 30 s)", strerror(-r));
                 km_source_close(src);
                 serial_retry_later(d);
                 return;
         }
         d->src = src;
-        d->src_last_err = 0;
-        backoff_reset(&d->src_backoff);
         parity_mark(d);
+        /* Opened after a failed read (not after a failed open): it may fail
+         * the same way again; the first good frame says it is back. */
+        d->src_announced = !d->src_problem[0] || d->src_problem_open;
+        if (!d->src_announced)
+                return;
         if (km_source_get_kind(src) == KM_SOURCE_SERIAL)
                 km_log_notice("%s: reading at %d baud, parity %s%s", d->cfg.serial.port, d->params.baud,
                               km_parity_name(d->params.parity),
@@ -491,6 +533,26 @@ static void mqtt_message(void *userdata, const char *topic, const char *payload,
         km_publisher_message(d->pub, topic, payload);
 }
 
+/* This machine, by name or literal address (no DNS lookup: it may block). */
+static bool is_loopback(const char *host)
+{
+        struct in_addr a4;
+        struct in6_addr a6;
+        if (strcasecmp(host, "localhost") == 0 || strcasecmp(host, "ip6-localhost") == 0)
+                return true;
+        if (inet_pton(AF_INET, host, &a4) == 1)
+                return (ntohl(a4.s_addr) >> 24) == 127;
+        if (inet_pton(AF_INET6, host, &a6) == 1)
+                return IN6_IS_ADDR_LOOPBACK(&a6) ||
+                       (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+        return false;
+}
+
+static int mqtt_default_port(const km_config *c)
+{
+        return km_config_mqtt_tls(c) ? 8883 : 1883;
+}
+
 static int mqtt_create(kmd *d)
 {
         const km_config *c = &d->cfg;
@@ -502,13 +564,18 @@ static int mqtt_create(kmd *d)
                 snprintf(d->client_id, sizeof(d->client_id), "kaifa-meterd-%s", host);
         }
         if (!c->mqtt.port)
-                d->cfg.mqtt.port = c->mqtt.cafile ? 8883 : 1883;
+                d->cfg.mqtt.port = mqtt_default_port(c);
+        bool tls = km_config_mqtt_tls(c);
+        if ((c->mqtt.username || c->mqtt.password) && !tls && !is_loopback(c->mqtt.host))
+                km_log_warning("broker %s:%d: the username and password go over plain MQTT, readable on the "
+                               "network; set cafile or tls = yes for TLS", c->mqtt.host, c->mqtt.port);
         km_mqtt_options o = {
                 .host = c->mqtt.host,
                 .port = c->mqtt.port,
                 .client_id = d->client_id,
                 .username = c->mqtt.username,
                 .password = c->mqtt.password,
+                .tls = tls,
                 .cafile = c->mqtt.cafile,
                 .certfile = c->mqtt.certfile,
                 .keyfile = c->mqtt.keyfile,
@@ -678,9 +745,9 @@ static bool publishing_changed(const km_config *a, const km_config *b)
         for (size_t i = 0; i < sizeof(sa) / sizeof(sa[0]); i++)
                 if (str_differs(sa[i], sb[i]))
                         return true;
-        int pa = a->mqtt.port ? a->mqtt.port : (a->mqtt.cafile ? 8883 : 1883);
-        int pb = b->mqtt.port ? b->mqtt.port : (b->mqtt.cafile ? 8883 : 1883);
-        return pa != pb || a->mqtt.keepalive != b->mqtt.keepalive || a->mqtt.qos != b->mqtt.qos ||
+        int pa = a->mqtt.port ? a->mqtt.port : mqtt_default_port(a);
+        int pb = b->mqtt.port ? b->mqtt.port : mqtt_default_port(b);
+        return pa != pb || km_config_mqtt_tls(a) != km_config_mqtt_tls(b) || a->mqtt.keepalive != b->mqtt.keepalive || a->mqtt.qos != b->mqtt.qos ||
                a->mqtt.queue_limit != b->mqtt.queue_limit || a->homeassistant.discovery != b->homeassistant.discovery ||
                a->meter.list != b->meter.list;
 }
@@ -706,7 +773,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
         km_config_free(&d->cfg);
         d->cfg = next;
         if (!d->cfg.mqtt.port && d->mqtt && !publishing)
-                d->cfg.mqtt.port = d->cfg.mqtt.cafile ? 8883 : 1883;
+                d->cfg.mqtt.port = mqtt_default_port(&d->cfg);
         if (serial || !d->src) {
                 /* also after the end of a replayed file: SIGHUP replays it again */
                 km_log_info("reload: reopening %s", d->cfg.serial.port);
@@ -716,7 +783,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                 d->params.baud = d->cfg.serial.baud;
                 d->params.parity = d->cfg.serial.parity_auto ? KM_PARITY_EVEN : d->cfg.serial.parity;
                 d->parity_locked = false;
-                d->src_last_err = 0;
+                d->src_problem[0] = '\0';
                 backoff_reset(&d->src_backoff);
                 serial_open(d);
         }
@@ -774,7 +841,7 @@ int km_daemon_run(km_config *cfg, const char *config_path)
         memset(cfg, 0, sizeof(*cfg));
         d->config_path = config_path;
         d->mqtt_io_fd = -1;
-        km_decoder_init(d->dec, NULL);
+        decoder_reset(d);
         d->src_backoff = (backoff){0, SERIAL_BACKOFF_MIN, SERIAL_BACKOFF_MAX};
         d->params = (km_serial_params)KM_SERIAL_PARAMS_DEFAULT;
         d->params.baud = d->cfg.serial.baud;

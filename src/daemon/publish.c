@@ -20,6 +20,8 @@
 
 #define MAX_SLOTS 96
 #define MAX_HELD 8
+/* kinds of publish failure remembered, each logged once per connection */
+#define MAX_FAILURE_KINDS 8
 
 typedef struct slot {
         char key[KM_KEY_MAX];
@@ -53,6 +55,7 @@ struct km_publisher {
         km_reading *held; /* ring of MAX_HELD */
         size_t held_start, held_count;
         unsigned long long published;
+        int failures_logged[MAX_FAILURE_KINDS]; /* negative errnos, 0 = free */
 };
 
 static const char *const list_makers[] = {NULL, "Kaifa", "Aidon", "Kamstrup"};
@@ -113,6 +116,33 @@ unsigned long long km_publisher_published(const km_publisher *p)
         return p->published;
 }
 
+static const char *failure_text(int r)
+{
+        switch (r) {
+        case -ENOBUFS: return "queue full, or QoS 0 while the broker is away";
+        case -EILSEQ: return "the topic is not valid UTF-8";
+        case -EINVAL: return "not a valid MQTT topic";
+        case -EMSGSIZE: return "the message is too big";
+        default: return strerror(-r);
+        }
+}
+
+/* A failed publish is logged once per kind (and connection), then only
+ * counted (STATUS= shows the drops): a failure that hits every message must
+ * not write a line per message. */
+static void publish_failed(km_publisher *p, const char *topic, int r)
+{
+        size_t i = 0;
+        while (i < MAX_FAILURE_KINDS && p->failures_logged[i] && p->failures_logged[i] != r)
+                i++;
+        if (i == MAX_FAILURE_KINDS || p->failures_logged[i] == r)
+                return;
+        p->failures_logged[i] = r;
+        km_log(r == -ENOBUFS ? LOG_NOTICE : LOG_WARNING,
+               "publish %s: %s; messages failing this way are counted in STATUS=, not logged", topic,
+               failure_text(r));
+}
+
 static void publish(km_publisher *p, const char *topic, const char *payload, bool keep)
 {
         if (!p->mqtt)
@@ -120,8 +150,8 @@ static void publish(km_publisher *p, const char *topic, const char *payload, boo
         int r = km_mqtt_publish(p->mqtt, topic, payload, p->qos, true, keep);
         if (r == 0)
                 p->published++;
-        else if (r != -ENOBUFS)
-                km_log_debug("publish %s: %s", topic, strerror(-r));
+        else
+                publish_failed(p, topic, r);
 }
 
 /* ---- slots and discovery ------------------------------------------------ */
@@ -364,6 +394,7 @@ static void republish_latest(km_publisher *p)
 
 void km_publisher_connected(km_publisher *p)
 {
+        memset(p->failures_logged, 0, sizeof(p->failures_logged));
         if (!p->mqtt || !p->meter_id[0])
                 return;
         /* availability is worth keeping past the ordinary queue limit */

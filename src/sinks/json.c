@@ -86,9 +86,8 @@ static json_object *hex_json(const uint8_t *p, size_t n)
         return json_object_new_string(buf);
 }
 
-json_object *km_json_frame_header(const km_hdlc_header *h, const km_reading *r)
+static void hdlc_header(json_object *o, const km_hdlc_header *h)
 {
-        json_object *o = json_object_new_object();
         uint8_t two[2];
         two[0] = (uint8_t)(h->format >> 8);
         two[1] = (uint8_t)h->format;
@@ -107,12 +106,41 @@ json_object *km_json_frame_header(const km_hdlc_header *h, const km_reading *r)
         two[0] = (uint8_t)h->fcs;
         two[1] = (uint8_t)(h->fcs >> 8);
         json_object_object_add(o, "hdlc_fcs", hex_json(two, 2));
-        if (h->info_len >= 3 && h->info[0] == 0xE6) {
-                json_object_object_add(o, "llc_dst_svc_ap", hex_json(h->info, 1));
-                json_object_object_add(o, "llc_src_svc_ap", hex_json(h->info + 1, 1));
-                json_object_object_add(o, "llc_control", hex_json(h->info + 2, 1));
+}
+
+static void mbus_header(json_object *o, const km_frame *f)
+{
+        const km_mbus_header *h = &f->link.mbus;
+        json_object_object_add(o, "mbus_length", json_object_new_int(h->length));
+        json_object_object_add(o, "mbus_c", hex_json(&h->c, 1));
+        json_object_object_add(o, "mbus_a", hex_json(&h->a, 1));
+        json_object_object_add(o, "mbus_ci", hex_json(&h->ci, 1));
+        if (f->has_sequence) {
+                json_object_object_add(o, "mbus_sequence", json_object_new_int(f->sequence));
+                json_object_object_add(o, "mbus_last", json_object_new_boolean(!f->more));
+                json_object_object_add(o, "mbus_stsap", hex_json(&h->stsap, 1));
+                json_object_object_add(o, "mbus_dtsap", hex_json(&h->dtsap, 1));
         }
-        if (r) {
+        json_object_object_add(o, "mbus_checksum", hex_json(&h->checksum, 1));
+}
+
+json_object *km_json_frame_header(const km_event *ev, const km_reading *r)
+{
+        json_object *o = json_object_new_object();
+        const km_frame *f = ev->frame;
+        json_object_object_add(o, "transport", json_object_new_string(km_transport_name(ev->transport)));
+        if (f && f->header_valid && f->transport == KM_TRANSPORT_HDLC)
+                hdlc_header(o, &f->link.hdlc);
+        else if (f && f->header_valid && f->transport == KM_TRANSPORT_MBUS)
+                mbus_header(o, f);
+        const uint8_t *p = f ? f->payload : NULL;
+        size_t n = f ? f->payload_len : 0;
+        if (p && n >= 3 && p[0] == 0xE6 && f->payload_kind == KM_PAYLOAD_APDU) {
+                json_object_object_add(o, "llc_dst_svc_ap", hex_json(p, 1));
+                json_object_object_add(o, "llc_src_svc_ap", hex_json(p + 1, 1));
+                json_object_object_add(o, "llc_control", hex_json(p + 2, 1));
+        }
+        if (r && f && f->payload_kind == KM_PAYLOAD_APDU) {
                 char id[9];
                 snprintf(id, sizeof(id), "%08" PRIx32, r->invoke_id);
                 json_object_object_add(o, "apdu_tag", json_object_new_string("0f"));
@@ -134,10 +162,14 @@ static json_object *frame_hex(const km_event *ev)
         if (!buf)
                 return NULL;
         char *p = buf;
-        p += sprintf(p, "7e");
+        bool hdlc = ev->transport == KM_TRANSPORT_HDLC; /* the flags were not part of the frame bytes */
+        *p = '\0';
+        if (hdlc)
+                p += sprintf(p, "7e");
         for (size_t i = 0; i < n; i++)
                 p += sprintf(p, "%02x", ev->bytes[i]);
-        sprintf(p, "7e");
+        if (hdlc)
+                sprintf(p, "7e");
         json_object *s = json_object_new_string(buf);
         free(buf);
         return s;
@@ -160,7 +192,7 @@ static int json_reading(km_sink *s, const km_event *ev)
         const km_reading *r = ev->reading;
         json_object *o = json_object_new_object();
         json_object_object_add(o, "data", km_json_reading_data(r));
-        json_object_object_add(o, "header", km_json_frame_header(ev->header, r));
+        json_object_object_add(o, "header", km_json_frame_header(ev, r));
         if (r->list_name)
                 json_object_object_add(o, "list", json_object_new_string(r->list_name));
         if (r->maker)

@@ -15,7 +15,7 @@
 /* The "data" object of a reading. */
 json_object *km_json_reading_data(const km_reading *r);
 /* The "header" object of a frame (HDLC, LLC and APDU header fields). */
-json_object *km_json_frame_header(const km_hdlc_header *h, const km_reading *r);
+json_object *km_json_frame_header(const km_event *ev, const km_reading *r);
 /* A JSON number for v's value in its own unit, printed like the original tool
  * (at most 15 significant digits, integers without a decimal point). */
 json_object *km_json_number(double value);

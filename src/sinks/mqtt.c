@@ -11,11 +11,19 @@
  * connect (also when the client has never been connected). That queue has
  * no bound of its own, so this file counts what is outstanding (published
  * and not yet acknowledged) and refuses new messages past queue_limit.
+ *
+ * libmosquitto reports every TLS failure as MOSQ_ERR_TLS ("A TLS error
+ * occurred"); what went wrong is only in the lines it logs (on_log):
+ * "host name verification failed" for a certificate of another host, and
+ * OpenSSL's "certificate verify failed" for a certificate no trusted CA
+ * signed (or an expired one). Those lines are turned into the reason the
+ * caller logs, so OpenSSL itself stays out of this file.
  */
 #include "sinks/mqtt.h"
 
 #include <errno.h>
 #include <mosquitto.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -29,7 +37,14 @@ struct km_mqtt {
         km_mqtt_stats stats;
         const char *last_reason;
         bool closing; /* km_mqtt_disconnect() called: the close is not a failure */
+        bool tls_hostname;      /* since the connect: libmosquitto logged a host name mismatch */
+        bool tls_untrusted;     /* ... OpenSSL's "certificate verify failed" */
+        char tls_other[96];     /* ... another OpenSSL reason ("wrong version number") */
+        char reason_buf[192];   /* a reason made here */
 };
+
+/* The system's CA store (Debian's ca-certificates), for TLS without cafile. */
+#define SYSTEM_CA_PATH "/etc/ssl/certs"
 
 static int errno_of(int rc)
 {
@@ -44,18 +59,60 @@ static int errno_of(int rc)
         case MOSQ_ERR_EAI: return -EHOSTUNREACH;
         case MOSQ_ERR_ERRNO: return errno > 0 ? -errno : -EIO;
         case MOSQ_ERR_TLS: return -EPROTO;
+        case MOSQ_ERR_MALFORMED_UTF8: return -EILSEQ;
+        case MOSQ_ERR_OVERSIZE_PACKET: return -EMSGSIZE;
         default: return -EIO;
         }
 }
 
-static const char *reason_of(int rc)
+/* Why a TLS connection failed, from what libmosquitto logged meanwhile. */
+static const char *tls_reason(km_mqtt *m)
+{
+        const char *trust = m->opt.cafile ? "cafile" : "the system's CA store";
+        if (m->tls_hostname)
+                snprintf(m->reason_buf, sizeof(m->reason_buf),
+                         "TLS: the broker's certificate is not for host %s (host name mismatch)", m->opt.host);
+        else if (m->tls_untrusted)
+                snprintf(m->reason_buf, sizeof(m->reason_buf),
+                         "TLS: the broker's certificate is not trusted (unknown CA: no CA in %s signed it; "
+                         "or it expired)", trust);
+        else if (m->tls_other[0])
+                snprintf(m->reason_buf, sizeof(m->reason_buf), "TLS: %s", m->tls_other);
+        else
+                return mosquitto_strerror(MOSQ_ERR_TLS);
+        return m->reason_buf;
+}
+
+static const char *reason_of(km_mqtt *m, int rc)
 {
         if (rc == MOSQ_ERR_ERRNO)
                 return strerror(errno);
+        if (rc == MOSQ_ERR_TLS)
+                return tls_reason(m);
         return mosquitto_strerror(rc);
 }
 
 /* ---- callbacks (run inside the loop_* calls) --------------------------- */
+
+/* libmosquitto's error lines during a TLS handshake, e.g.
+ *   "Error: host name verification failed."
+ *   "OpenSSL Error[0]: error:0A000086:SSL routines::certificate verify failed" */
+static void on_log(struct mosquitto *mosq, void *obj, int level, const char *str)
+{
+        (void)mosq;
+        km_mqtt *m = obj;
+        if (!(level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING)) || !str)
+                return;
+        if (strstr(str, "host name verification failed")) {
+                m->tls_hostname = true;
+        } else if (strstr(str, "certificate verify failed")) {
+                m->tls_untrusted = true;
+        } else if (strncmp(str, "OpenSSL Error", 13) == 0 && !m->tls_other[0]) {
+                /* the reason is the text after OpenSSL's last ':' */
+                const char *why = strrchr(str, ':');
+                snprintf(m->tls_other, sizeof(m->tls_other), "%s", why && why[1] ? why + 1 : str);
+        }
+}
 
 static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 {
@@ -88,7 +145,7 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
         }
         if (was_down)
                 return; /* already reported (refused CONNACK) */
-        m->last_reason = rc == 0 ? "disconnected" : reason_of(rc);
+        m->last_reason = rc == 0 ? "disconnected" : reason_of(m, rc);
         if (m->h.disconnected)
                 m->h.disconnected(m->userdata, m->last_reason);
 }
@@ -153,11 +210,20 @@ int km_mqtt_new(const km_mqtt_options *opt, const km_mqtt_handlers *h, void *use
         mosquitto_disconnect_callback_set(m->mosq, on_disconnect);
         mosquitto_publish_callback_set(m->mosq, on_publish);
         mosquitto_message_callback_set(m->mosq, on_message);
+        mosquitto_log_callback_set(m->mosq, on_log);
         int rc = MOSQ_ERR_SUCCESS;
         if (opt->username)
                 rc = mosquitto_username_pw_set(m->mosq, opt->username, opt->password);
-        if (rc == MOSQ_ERR_SUCCESS && opt->cafile)
+        if (rc == MOSQ_ERR_SUCCESS && opt->tls && !opt->cafile) {
+                /* the system's CA store: OpenSSL's default paths (which
+                 * honour SSL_CERT_FILE and SSL_CERT_DIR), and Debian's
+                 * directory for libmosquitto, which wants a cafile or capath */
+                rc = mosquitto_int_option(m->mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 1);
+                if (rc == MOSQ_ERR_SUCCESS)
+                        rc = mosquitto_tls_set(m->mosq, NULL, SYSTEM_CA_PATH, opt->certfile, opt->keyfile, NULL);
+        } else if (rc == MOSQ_ERR_SUCCESS && opt->cafile) {
                 rc = mosquitto_tls_set(m->mosq, opt->cafile, NULL, opt->certfile, opt->keyfile, NULL);
+        }
         if (rc != MOSQ_ERR_SUCCESS) {
                 int e = errno_of(rc);
                 km_mqtt_free(m);
@@ -176,10 +242,12 @@ int km_mqtt_connect(km_mqtt *m, const char **ret_reason)
 {
         errno = 0;
         m->closing = false;
+        m->tls_hostname = m->tls_untrusted = false;
+        m->tls_other[0] = '\0';
         int rc = mosquitto_connect_async(m->mosq, m->opt.host, m->opt.port, m->opt.keepalive);
         if (rc != MOSQ_ERR_SUCCESS) {
                 m->state = KM_MQTT_DISCONNECTED;
-                m->last_reason = reason_of(rc);
+                m->last_reason = reason_of(m, rc);
                 if (ret_reason)
                         *ret_reason = m->last_reason;
                 return errno_of(rc) ? errno_of(rc) : -EIO;
@@ -209,7 +277,7 @@ static int after(km_mqtt *m, int rc)
                 m->state = KM_MQTT_DISCONNECTED;
         } else if (m->state != KM_MQTT_DISCONNECTED) {
                 m->state = KM_MQTT_DISCONNECTED;
-                m->last_reason = reason_of(rc);
+                m->last_reason = reason_of(m, rc);
                 if (m->h.disconnected)
                         m->h.disconnected(m->userdata, m->last_reason);
         }

@@ -35,7 +35,8 @@ typedef struct km_mqtt_options {
         const char *client_id;
         const char *username; /* NULL: none */
         const char *password;
-        const char *cafile;   /* NULL: plain TCP */
+        bool tls;             /* TLS; with cafile NULL, trusting the system's CA store */
+        const char *cafile;   /* the CA to trust (turns TLS on too) */
         const char *certfile;
         const char *keyfile;
         int keepalive;

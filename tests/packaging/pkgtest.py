@@ -2,7 +2,9 @@
 """Packaging tests for kaifa-meter, one subcommand per ctest test (see
 cmake/packaging.cmake, label "packaging"):
 
-  cpack    builds the .deb with `cpack -G DEB` and checks its control data
+  cpack    builds the .deb with `cpack -G DEB` and checks its control data;
+           every program the units run (ExecReload=/bin/kill) comes from a
+           package the .deb depends on, or an essential one
   prefix   `cmake --install --prefix DIR` installs the same files as the .deb,
            and its units pass `systemd-analyze security` (no root needed)
   install  installs the .deb with apt-get (root), checks user and modes
@@ -13,6 +15,10 @@ cmake/packaging.cmake, label "packaging"):
            command line, environment and as much of the sandbox as this
            machine allows, see unitsandbox.py): it reads a pty and publishes
            to a mosquitto broker on 127.0.0.1
+  noproc   the installed postinst run where /proc is not mounted (as in
+           debootstrap and pi-gen chroots: a private mount namespace with
+           /proc unmounted) exits 0 and sets the config directory's owner
+           and mode
   purge    `apt-get purge` (dpkg --purge) leaves nothing behind
 
 Tests needing root exit 77 (skipped) without it. Python standard library only.
@@ -163,7 +169,45 @@ def t_cpack(args):
           f"{CONF} must be 0640 in the package (group set by postinst), is {files[CONF]}")
     for u in UNITS:
         check(f"{UNITDIR}/{u}" in files, f"{u} missing from the package")
+    check_unit_programs(deb, depends)
     return 0
+
+
+def depends_names(depends):
+    """Package names in a Depends field ("libc6 (>= 2.34), procps | x")."""
+    names = set()
+    for alt in re.split(r"[,|]", depends):
+        alt = alt.strip()
+        if alt:
+            names.add(re.split(r"[\s(:]", alt)[0])
+    return names
+
+
+def check_unit_programs(deb, depends):
+    """Each Exec*= of the packaged units that is not our daemon names a
+    program of a package the .deb depends on, or of an essential package:
+    `systemctl reload` must work on a minimal system (/bin/kill is procps's)."""
+    deps = depends_names(depends)
+    with tempfile.TemporaryDirectory() as root:
+        run(["dpkg-deb", "--extract", deb, root])
+        for u in UNITS:
+            unit = unitsandbox.parse_unit(os.path.join(root, UNITDIR.lstrip("/"), u))
+            for key in ("ExecStartPre", "ExecStart", "ExecStartPost", "ExecReload", "ExecStop", "ExecStopPost"):
+                for cmd in unit.get(key, []):
+                    prog = cmd.lstrip("-@:+!").split()[0]
+                    if os.path.lexists(os.path.join(root, prog.lstrip("/"))):
+                        continue  # one of ours
+                    check(prog.startswith("/"), f"{u}: {key}={cmd}: not an absolute path")
+                    p = run(["dpkg-query", "-S", prog], check_rc=False)
+                    check(p.returncode == 0, f"{u}: {key}={cmd}: no installed package has {prog}")
+                    owners = {o.strip() for o in p.stdout.split(":", 1)[0].split(",")}
+                    essential = {o for o in owners if run(["dpkg-query", "-W", "-f=${Essential}", o],
+                                                         check_rc=False).stdout.strip() == "yes"}
+                    check(owners & deps or essential,
+                          f"{u}: {key}={cmd}: {prog} is in {sorted(owners)}, neither essential nor in "
+                          f"Depends: {depends.strip()}")
+                    print(f"{u}: {key} runs {prog} from {sorted(owners)}: "
+                          f"{'essential' if essential else 'a dependency'}")
 
 
 # ---------------------------------------------------------------- prefix
@@ -561,8 +605,38 @@ def t_purge(args):
     return 0
 
 
+# ---------------------------------------------------------------- noproc
+
+def t_noproc(args):
+    """debootstrap and pi-gen configure packages in a chroot without /proc,
+    where systemd-tmpfiles refuses to run: the postinst must still exit 0 and
+    leave the config directory closed to all but root and kaifa-meter."""
+    need_our_install(args)
+    postinst = f"/var/lib/dpkg/info/{PKG}.postinst"
+    check(os.path.exists(postinst), f"{postinst} missing")
+    if run(["unshare", "--mount", "--propagation", "private", "true"], check_rc=False).returncode != 0:
+        print("skipped: no mount namespaces here (unshare --mount)")
+        return SKIP
+    gid = grp.getgrnam("kaifa-meter").gr_gid
+    os.chmod("/etc/kaifa-meter", 0o755)  # undone by the postinst, if it runs to the end
+    os.chmod(CONF, 0o644)
+    script = ('umount -l /proc || exit 99; [ ! -e /proc/self ] || exit 98; '
+              f'DPKG_MAINTSCRIPT_PACKAGE={PKG} DPKG_MAINTSCRIPT_NAME=postinst "$0" configure')
+    p = run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, postinst], check_rc=False)
+    print(p.stdout, p.stderr)
+    check(p.returncode not in (98, 99), f"could not unmount /proc in the namespace (rc {p.returncode})")
+    check(p.returncode == 0, f"postinst configure without /proc exited {p.returncode}:\n{p.stdout}{p.stderr}")
+    for path, mode in ((CONF, 0o640), ("/etc/kaifa-meter", 0o750)):
+        st = os.stat(path)
+        check((st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (0, gid, mode),
+              f"{path}: owner {st.st_uid}:{st.st_gid} mode {oct(st.st_mode)} after the postinst without /proc, "
+              f"want root:kaifa-meter {oct(mode)}")
+    print("postinst configure without /proc: exit 0, config directory 0750 and config 0640 root:kaifa-meter")
+    return 0
+
+
 TESTS = {"cpack": t_cpack, "prefix": t_prefix, "install": t_install, "files": t_files,
-         "units": t_units, "sandbox": t_sandbox, "purge": t_purge}
+         "units": t_units, "sandbox": t_sandbox, "noproc": t_noproc, "purge": t_purge}
 
 
 def main():

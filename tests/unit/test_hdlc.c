@@ -368,7 +368,7 @@ static void test_decoder_readings_equal_fresh_decode(void **state)
         km_reading *fresh = malloc(sizeof(*fresh));
         assert_non_null(d);
         assert_non_null(fresh);
-        km_decoder_init(d, NULL);
+        km_decoder_init(d, &km_test_hdlc_only);
         size_t checked = 0, off = 0;
         bool finished = false;
         for (;;) {
@@ -608,7 +608,7 @@ static void test_empty_info_frame(void **state)
         put_list1(&s, 9);
         km_decoder *d = malloc(sizeof(*d));
         assert_non_null(d);
-        km_decoder_init(d, NULL);
+        km_decoder_init(d, &km_test_hdlc_only);
         assert_int_equal(km_decoder_push(d, s.p, s.n), s.n);
         km_event ev;
         assert_true(km_decoder_next(d, &ev));
@@ -870,7 +870,7 @@ static void test_finish_rescans_after_truncated(void **state)
         put_list1(&s, 99);
         km_decoder *d = malloc(sizeof(*d));
         assert_non_null(d);
-        km_decoder_init(d, NULL);
+        km_decoder_init(d, &km_test_hdlc_only);
         assert_int_equal(km_decoder_push(d, s.p, s.n), s.n);
         km_event ev;
         assert_false(km_decoder_next(d, &ev)); /* still waiting for a's bytes */
@@ -889,7 +889,7 @@ static void test_finish_rescans_after_truncated(void **state)
         assert_false(km_decoder_next(d, &ev));
 
         /* a good frame, then a cut one at the end of input */
-        km_decoder_init(d, NULL);
+        km_decoder_init(d, &km_test_hdlc_only);
         s.n = 0;
         put_list1(&s, 1);
         put(&s, a, 50);
@@ -1118,7 +1118,7 @@ static void test_address_past_length_rejected(void **state)
         for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
                 km_decoder *d = malloc(sizeof(*d));
                 assert_non_null(d);
-                km_decoder_init(d, NULL);
+                km_decoder_init(d, &km_test_hdlc_only);
                 ev_log log = {0};
                 size_t off = 0;
                 int stuck = 0;
@@ -1194,7 +1194,7 @@ static void test_push_takes_what_fits(void **state)
         assert_non_null(zeros);
         km_decoder *d = malloc(sizeof(*d));
         assert_non_null(d);
-        km_decoder_init(d, NULL);
+        km_decoder_init(d, &km_test_hdlc_only);
         size_t off = 0;
         int rounds = 0;
         while (off < N) {
@@ -1224,7 +1224,7 @@ static void test_bug_push_null_empty_chunk(void **state)
         (void)state;
         km_decoder *d = malloc(sizeof(*d));
         assert_non_null(d);
-        km_decoder_init(d, NULL);
+        km_decoder_init(d, &km_test_hdlc_only);
         assert_int_equal(km_decoder_push(d, NULL, 0), 0);
         km_event ev;
         assert_false(km_decoder_next(d, &ev));
@@ -1248,14 +1248,14 @@ static void test_ignore_checksum_option(void **state)
         f[n - 2] ^= 0x55; /* FCS */
         km_decoder *d = malloc(sizeof(*d));
         assert_non_null(d);
-        km_decoder_options opt = {.ignore_checksum = true};
+        km_decoder_options opt = {.ignore_checksum = true, .transport = KM_TRANSPORT_HDLC};
         km_decoder_init(d, &opt);
         km_decoder_push(d, f, n);
         km_event ev;
         assert_true(km_decoder_next(d, &ev));
         assert_int_equal(ev.kind, KM_EVENT_READING);
         assert_int_equal(reading_digest(ev.reading), list1_digest(17));
-        km_decoder_init(d, NULL);
+        km_decoder_init(d, &km_test_hdlc_only);
         km_decoder_push(d, f, n);
         assert_true(km_decoder_next(d, &ev));
         assert_int_equal(ev.kind, KM_EVENT_REJECT);

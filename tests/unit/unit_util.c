@@ -210,7 +210,9 @@ static void record(ev_log *log, const km_event *ev)
         }
         if (ev->kind == KM_EVENT_READING) {
                 assert_non_null(ev->reading);
-                assert_non_null(ev->header);
+                assert_non_null(ev->frame);
+                if (ev->transport == KM_TRANSPORT_HDLC)
+                        assert_non_null(ev->header);
                 e->n_values = ev->reading->n_values;
                 e->digest = reading_digest(ev->reading);
         }
@@ -249,11 +251,19 @@ void feed_into(km_decoder *d, const uint8_t *data, size_t n, size_t chunk, uint6
         log->stats = d->stats;
 }
 
+const km_decoder_options km_test_hdlc_only = {.transport = KM_TRANSPORT_HDLC};
+
 void feed(const uint8_t *data, size_t n, size_t chunk, uint64_t seed, bool finish, ev_log *log)
+{
+        feed_opt(&km_test_hdlc_only, data, n, chunk, seed, finish, log);
+}
+
+void feed_opt(const km_decoder_options *opt, const uint8_t *data, size_t n, size_t chunk, uint64_t seed, bool finish,
+              ev_log *log)
 {
         km_decoder *d = malloc(sizeof(*d));
         assert_non_null(d);
-        km_decoder_init(d, NULL);
+        km_decoder_init(d, opt);
         memset(log, 0, sizeof(*log));
         feed_into(d, data, n, chunk, seed, log);
         if (finish) {

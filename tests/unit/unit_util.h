@@ -80,10 +80,17 @@ typedef struct ev_log {
 /* Feeds data to a fresh decoder in the given chunking, pulling events after
  * every push; calls km_decoder_finish() at the end when finish is set.
  * Fills log (free with ev_log_free). */
+/* The decoder as the HDLC tests use it: the HDLC framer, no detection. */
+extern const km_decoder_options km_test_hdlc_only;
+
+/* Feeds data through a decoder set for HDLC (see feed_opt for others). */
 void feed(const uint8_t *data, size_t n, size_t chunk, uint64_t seed, bool finish, ev_log *log);
 
 /* Same on a caller's decoder, appending to log (log->stats is updated to
  * d->stats at the end). */
+/* The same with decoder options of the caller's choosing. */
+void feed_opt(const km_decoder_options *opt, const uint8_t *data, size_t n, size_t chunk, uint64_t seed, bool finish,
+              ev_log *log);
 void feed_into(km_decoder *d, const uint8_t *data, size_t n, size_t chunk, uint64_t seed, ev_log *log);
 void drain(km_decoder *d, ev_log *log);
 void ev_log_free(ev_log *log);

@@ -267,7 +267,7 @@ class NotifyListener:
 
 
 class Daemon:
-    def __init__(self, work, config_text, env=None, name="daemon"):
+    def __init__(self, work, config_text, env=None, name="daemon", preexec=None):
         self.work = work
         self.conf = work.file(name + ".conf")
         self.logpath = work.file(name + ".log")
@@ -278,12 +278,18 @@ class Daemon:
             self.env.pop(k, None)
         if env:
             self.env.update(env)
+        self.preexec = preexec  # run in the child before exec (limits, signal dispositions)
         self.proc = None
+
+    def _preexec(self):
+        _die_with_parent()
+        if self.preexec:
+            self.preexec()
 
     def start(self):
         self.log = open(self.logpath, "w")
         self.proc = subprocess.Popen([DAEMON, "-c", self.conf], stdout=self.log, stderr=self.log, env=self.env,
-                                     preexec_fn=_die_with_parent)
+                                     preexec_fn=self._preexec)
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None

@@ -19,7 +19,8 @@ SAMPLE = os.path.join(k.SOURCE_DIR, "config", "kaifa-meter.conf")
 BAD = [
     ("unknown section", "[serial]\nport = /dev/ttyUSB0\n[postgres]\nhost = x\n", 3, "unknown section [postgres]"),
     ("unknown empty section", "[serial]\n[files]\n", 2, "unknown section [files]"),
-    ("unknown key", "[mqtt]\nhost = a\nhots = b\n", 3, "unknown key 'hots'"),
+    ("unknown key", "[mqtt]\nhost = a\nhots = b\n", 3,
+     "unknown key 'hots' in [mqtt] (known: host port client_id username password password_file tls cafile"),
     ("key outside any section", "port = 1\n[serial]\n", 1, "outside of any section"),
     ("duplicate key", "[mqtt]\nport = 1883\n\nport = 1884\n", 4, "set twice"),
     ("port not a number", "[mqtt]\nport = abc\n", 2, "not a whole number"),
@@ -42,7 +43,7 @@ BAD = [
     ("missing password_file", "[mqtt]\nusername = u\npassword_file = /nonexistent/pw\n", 3,
      "No such file or directory"),
     ("missing cafile", "[mqtt]\ncafile = /nonexistent/ca.pem\n", 2, "No such file or directory"),
-    ("certfile without keyfile", "[mqtt]\ncafile = @PWFILE@\ncertfile = @PWFILE@\n", 3, "go together"),
+    ("certfile without keyfile", "[mqtt]\ncafile = @PEM@\ncertfile = @PEM@\n", 3, "go together"),
     ("syntax error", "[serial]\nthis line has no equals sign\n", 2, "syntax error"),
     ("missing bracket", "[serial\nport = x\n", 1, "without ']'"),
     ("line too long", "[meter]\nname = " + "x" * 300 + "\n", 2, "too long"),
@@ -59,22 +60,59 @@ BAD = [
     ("postgresql bad conninfo URI", "[postgresql]\ntable = t\nconninfo = postgresql://db?nosuchoption=1\n", 3,
      "bad connection string"),
     ("postgresql unknown key", "[postgresql]\ntable = t\npassword = x\n", 3, "unknown key 'password' in [postgresql]"),
-    ("postgresql key twice", "[postgresql]\ntable = t\n[file]\npath = /tmp/x\n[postgresql]\ntable = u\n", 6,
+    ("postgresql key twice", "[postgresql]\ntable = t\n[file]\npath = @DIR@/readings.jsonl\n[postgresql]\ntable = u\n", 6,
      "'table' in [postgresql] is set twice (first on line 2)"),
     # [file]
     ("file without path", "[log]\nlevel = info\n[file]\n", 3, "[file] path is required"),
     ("file relative path", "[file]\npath = readings.jsonl\n", 2, "not an absolute path"),
     ("file path is a directory", "[file]\npath = /var/log/kaifa-meter/\n", 2, "names a directory"),
-    ("file unknown key", "[file]\npath = /tmp/x\nformat = pretty\n", 3, "unknown key 'format' in [file]"),
+    ("file unknown key", "[file]\npath = @DIR@/readings.jsonl\nformat = pretty\n", 3, "unknown key 'format' in [file] (known: path)"),
+    # values that passed the check and failed at run time (issue 8)
+    ("prefix not UTF-8", b"[mqtt]\nprefix = kaifa\xff\n", 2, "[mqtt] prefix: the topic prefix is not valid UTF-8"),
+    ("prefix overlong UTF-8", b"[mqtt]\nprefix = a\xc0\xafb\n", 2, "not valid UTF-8"),
+    ("discovery_prefix not UTF-8", b"[homeassistant]\ndiscovery_prefix = ha\xc3(\n", 2,
+     "[homeassistant] discovery_prefix: the topic prefix is not valid UTF-8"),
+    ("discovery_prefix wildcard", "[homeassistant]\ndiscovery_prefix = homeassistant/+\n", 2, "wildcard"),
+    ("prefix with a plus", "[mqtt]\nprefix = a+b\n", 2, "wildcard"),
+    ("username not UTF-8", b"[mqtt]\nusername = \xe9ric\n", 2, "[mqtt] username: not valid UTF-8"),
+    ("client_id not UTF-8", b"[mqtt]\nclient_id = k\xe9\n", 2, "client_id is not valid UTF-8"),
+    ("cafile is a directory", "[mqtt]\ncafile = @DIR@\n", 2, "is a directory, not a file"),
+    ("cafile is /dev/zero", "[mqtt]\ncafile = /dev/zero\n", 2, "/dev/zero is not a regular file"),
+    ("cafile is not PEM", "[mqtt]\ncafile = @PWFILE@\n", 2, "is not a PEM file"),
+    ("keyfile is a directory", "[mqtt]\ncafile = @PEM@\ncertfile = @PEM@\nkeyfile = @DIR@\n", 4,
+     "is a directory, not a file"),
+    ("mqtt password_file is /dev/zero", "[mqtt]\nusername = u\npassword_file = /dev/zero\n", 3,
+     "/dev/zero is not a regular file"),
+    ("mqtt password_file with a NUL", "[mqtt]\nusername = u\npassword_file = @NULPW@\n", 3,
+     "the first line contains a NUL byte"),
+    ("file path is a directory without '/'", "[file]\npath = @DIR@\n", 2, "names a directory"),
+    ("file path is a device", "[file]\npath = /dev/null\n", 2, "/dev/null is not a regular file"),
+    ("file path is /etc/shadow", "[file]\npath = /etc/shadow\n", 2, "/etc/shadow is not"),
+    ("file path is not JSON lines", "[file]\npath = @PWFILE@\n", 2, "is not a JSON-lines file"),
+    ("postgresql password_file is /dev/zero", "[postgresql]\ntable = t\npassword_file = /dev/zero\n", 3,
+     "/dev/zero is not a regular file"),
+    ("postgresql password_file too big", "[postgresql]\ntable = t\npassword_file = @BIG@\n", 3, "is too big"),
+    ("postgresql password_file is a directory", "[postgresql]\ntable = t\npassword_file = @DIR@\n", 3,
+     "is a directory"),
+    ("tls not a boolean", "[mqtt]\ntls = maybe\n", 2, "[mqtt] tls: 'maybe' is not auto or a boolean"),
+    ("cafile with tls = no", "[mqtt]\ncafile = @PEM@\ntls = no\n", 3, "cafile is set but tls = no"),
+    ("certfile without TLS", "[mqtt]\ncertfile = @PEM@\nkeyfile = @PEM@\ntls = auto\n", 3, "certfile needs TLS"),
+    ("NUL byte in a value", b"[mqtt]\nhost = broker\x00.example\n", 2, "NUL byte"),
+    ("NUL byte in a comment", b"[mqtt]\n# \x00\nhost = a\n", 2, "NUL byte"),
 ]
 
 
-def run(args, **kw):
+def run(args, timeout=10, **kw):
+    """The daemon's result; one that is still running after timeout (it took
+    a bad file for a good one) is killed and has returncode None."""
     env = dict(os.environ)
     env.pop("JOURNAL_STREAM", None)
     env.pop("INVOCATION_ID", None)
-    return subprocess.run([k.DAEMON] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10,
-                          env=env, **kw)
+    try:
+        return subprocess.run([k.DAEMON] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
+                              env=env, **kw)
+    except subprocess.TimeoutExpired as e:
+        return subprocess.CompletedProcess(e.cmd, None, e.stdout or b"", (e.stderr or b"") + b"(still running)\n")
 
 
 def main():
@@ -84,18 +122,29 @@ def main():
         pwfile = work.file("pw")
         with open(pwfile, "w") as f:
             f.write("secret\n")
+        files = {"@PWFILE@": pwfile, "@DIR@": work.path, "@PEM@": work.file("ca.pem"),
+                 "@NULPW@": work.file("nul.pw"), "@BIG@": work.file("big.pw")}
+        with open(files["@PEM@"], "w") as f:
+            f.write("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+        with open(files["@NULPW@"], "wb") as f:
+            f.write(b"sec\x00ret\n")
+        with open(files["@BIG@"], "w") as f:
+            f.write("x" * 5000 + "\n")
         kinds = 0
         for what, text, line, words in BAD:
             path = work.file("bad-%02d.conf" % kinds)
-            with open(path, "w") as f:
-                f.write(text.replace("@PWFILE@", pwfile))
+            data = text if isinstance(text, bytes) else text.encode()
+            for name, value in files.items():
+                data = data.replace(name.encode(), value.encode())
+            with open(path, "wb") as f:
+                f.write(data)
             for args in (["-c", path], ["--check-config", "-c", path]):
-                r = run(args)
-                err = r.stderr.decode()
+                r = run(args, timeout=3)
+                err = r.stderr.decode("utf-8", "replace")
                 lines = err.splitlines()
                 ok = (r.returncode == 78 and len(lines) == 1
                       and lines[0].startswith("%s:%d: " % (path, line)) and words in lines[0])
-                k.check(ok, "%s (%s): exit 78 and one line '%s:%d: ...%s...' (got %d, %r)"
+                k.check(ok, "%s (%s): exit 78 and one line '%s:%d: ...%s...' (got %s, %r)"
                         % (what, args[0], os.path.basename(path), line, words, r.returncode, err.strip()))
             kinds += 1
         k.check(kinds >= 10, "at least ten kinds of bad config (%d)" % kinds)
@@ -119,10 +168,21 @@ def main():
         k.check(r.returncode == 0, "quotes, indentation, blanks in headers and comments are accepted (%r)"
                 % r.stderr.decode().strip())
         for want in ("port = /dev/ttyAMA0", "parity = none", "baud = 9600", "name = My meter", "list = kaifa",
-                     "password = ********", "qos = 0", "prefix = home/meters", "discovery = no",
+                     "password_file = %s" % pwfile, "qos = 0", "prefix = home/meters", "discovery = no",
                      "level = warning"):
             k.check(want in out, "effective config has '%s'" % want)
         k.check("secret" not in out, "the password is never printed")
+        # only password_file set: no password line that says one was written in the file
+        k.check(re.search(r"^password =$", out, re.M) is not None and "********" not in out,
+                "with password_file only, the dump shows 'password =' empty, not masked (%r)"
+                % [l for l in out.splitlines() if l.startswith("password")])
+        with open(good, "w") as f:
+            f.write("[mqtt]\nusername = u\npassword = secret\n")
+        r = run(["--dump-config", "-c", good])
+        out = r.stdout.decode()
+        k.check(r.returncode == 0 and re.search(r"^password = \*{8}$", out, re.M) is not None
+                and re.search(r"^password_file =$", out, re.M) is not None and "secret" not in out,
+                "with password set, the dump masks it (%r)" % [l for l in out.splitlines() if l.startswith("password")])
         for ci in ("host=/run/postgresql password=secret", "postgresql://meter:secret@db/power"):
             with open(good, "w") as f:
                 f.write("[postgresql]\nconninfo = %s\ntable = t\n" % ci)

@@ -10,10 +10,14 @@
 - A path that cannot be opened (its directory is missing) is logged once,
   the meter is still read and published to MQTT, and the next SIGHUP, once
   the directory exists, creates the file.
-- A write error (a full disk, /dev/full) is logged once, not per frame, and
-  the meter is still read and published.
+- A write error is logged once, not per frame, and the meter is still read
+  and published. The error is real: the daemon runs with a file size limit
+  (RLIMIT_FSIZE, SIGXFSZ ignored, as a full disk would refuse the write) and
+  the file already holds that much; a device such as /dev/full is not
+  accepted as a [file] path any more.
 """
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -22,6 +26,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kmtest as k  # noqa: E402
 
 CLI = os.environ.get("KM_CLI")
+# no file the daemon writes may grow past this (its log and the first
+# JSON-lines file stay far below it)
+FILE_LIMIT = 8 * 1024 * 1024
+
+
+def limit_file_size():
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT, FILE_LIMIT))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # write() fails with EFBIG instead
 
 
 def lines(path):
@@ -88,7 +100,7 @@ def main():
         missing = work.file("logs")
         path2 = os.path.join(missing, "meter.jsonl")
         daemon2 = k.Daemon(work, k.daemon_config(pty.meter, broker.port) + "[file]\npath = %s\n" % path2,
-                           name="daemon2")
+                           name="daemon2", preexec=limit_file_size)
         daemon2.start()
         daemon = daemon2
         k.check(bool(k.wait_for(lambda: pty.meter + ": reading" in daemon.logtext(), 5)), "the daemon starts anyway")
@@ -108,19 +120,33 @@ def main():
         k.wait_for(lambda: len(lines(path2)) >= 10, 10, 0.2)
         k.check(lines(path2) == want[:10], "and fills it (%d lines)" % len(lines(path2)))
 
-        # a write error (a full disk: /dev/full) is logged once; reading and MQTT go on
+        # a write error (a file that may not grow: as a full disk) is logged once; reading and MQTT go on
+        full = work.file("full.jsonl")
+        with open(full, "w") as f:
+            pad = FILE_LIMIT - len('{"pad":""}\n')
+            f.write('{"pad":"%s"}\n' % ("x" * pad))
         with open(daemon.conf, "w") as f:
-            f.write(k.daemon_config(pty.meter, broker.port) + "[file]\npath = /dev/full\n")
+            f.write(k.daemon_config(pty.meter, broker.port) + "[file]\npath = %s\n" % full)
         daemon.signal(signal.SIGHUP)
-        k.check(bool(k.wait_for(lambda: daemon.logtext().count("configuration reloaded") == 2, 5)), "SIGHUP to /dev/full")
+        k.check(bool(k.wait_for(lambda: daemon.logtext().count("configuration reloaded") == 2, 5)),
+                "SIGHUP to a file at its size limit")
         pty.write(b"".join(frames[200:300]), chunk=1024, pause=0.01)
         last = str(__import__("json").loads(want[299])["data"]["power_active_import"]["value"])
         k.check(bool(k.wait_for(lambda: broker.retained(["kaifa/#"], 1).get(topic) == last, 10, 0.3)),
                 "100 frames later the meter is still read and published")
-        errors = [l for l in daemon.logtext().splitlines() if "/dev/full: cannot write" in l]
-        k.check(len(errors) == 1 and "No space left on device" in errors[0],
+        errors = [l for l in daemon.logtext().splitlines() if full + ": cannot write" in l]
+        k.check(len(errors) == 1 and "File too large" in errors[0],
                 "a write error is logged once, not per frame (%s)" % errors)
         k.check(lines(path2) == want[:10], "the previous file got nothing more after the reload")
+        k.check(os.path.getsize(full) == FILE_LIMIT, "the full file got no part of a line (%d bytes more)"
+                % (os.path.getsize(full) - FILE_LIMIT))
+        # a device is refused on reload: the running configuration is kept
+        with open(daemon.conf, "w") as f:
+            f.write(k.daemon_config(pty.meter, broker.port) + "[file]\npath = /dev/full\n")
+        daemon.signal(signal.SIGHUP)
+        k.check(bool(k.wait_for(lambda: "is not a regular file" in daemon.logtext(), 5)) and
+                "keeping the running configuration" in daemon.logtext(),
+                "[file] path = /dev/full is a configuration error on reload")
         rc, took = daemon.stop()
         k.check(rc == 0 and took < 1.0, "SIGTERM: exit 0 within 1 s (%s, %.2f s)" % (rc, took))
     finally:

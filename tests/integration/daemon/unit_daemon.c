@@ -1,17 +1,24 @@
 /*
  * Unit checks of the daemon's pure parts, no broker needed: exact decimal
  * payloads, Home Assistant names and ids, a discovery document, and the
- * config parser fed from strings (line numbers, defaults, combinations).
+ * config parser fed from strings (line numbers, defaults, combinations),
+ * and the publisher on a real libmosquitto client that is not connected:
+ * a publish failure is logged once per kind, not once per message.
  * Prints one line per failure and "N passed, N failed".
  */
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon/config.h"
+#include "daemon/publish.h"
 #include "daemon/values.h"
+#include "kaifa/obis.h"
 #include "sinks/homeassistant.h"
+#include "sinks/mqtt.h"
+#include "util/log.h"
 
 static int passed, failed;
 
@@ -113,9 +120,107 @@ static void test_config(void)
         config_error("\n\n[mqtt]\nqos=9\n", "t.conf:4: [mqtt] qos: 9 is out of range");
         config_error("[serial]\n[nope]\n", "t.conf:2: unknown section [nope]");
         config_error("[log]\nlevel = info\nlevel = debug\n", "t.conf:3: 'level' in [log] is set twice");
-        config_error("[mqtt]\ncertfile = /etc/hostname\nkeyfile = /etc/hostname\n", "t.conf:3: [mqtt] certfile needs cafile");
+        /* TLS material must be a PEM file: one made here */
+        char pem[] = "/tmp/unit_daemon-XXXXXX", text[160];
+        int fd = mkstemp(pem);
+        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+        check(f != NULL, "a temporary PEM file", pem);
+        if (f) {
+                fputs("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", f);
+                fclose(f);
+        }
+        snprintf(text, sizeof(text), "[mqtt]\ncertfile = %s\nkeyfile = %s\n", pem, pem);
+        config_error(text, "t.conf:3: [mqtt] certfile needs TLS");
+        config_error("[mqtt]\ncafile = /etc/hostname\n", "t.conf:2: [mqtt] cafile: /etc/hostname is not a PEM file");
+        unlink(pem);
         config_error("[homeassistant]\ndiscovery_prefix = +\n", "t.conf:2: [homeassistant] discovery_prefix: '+' contains");
         test_config_outputs();
+}
+
+/* Lines of what fn writes to stderr that contain word. */
+static int stderr_lines_with(void (*fn)(void *), void *arg, const char *word)
+{
+        fflush(stderr);
+        int saved = dup(STDERR_FILENO);
+        FILE *tmp = tmpfile();
+        if (saved < 0 || !tmp)
+                return -1;
+        dup2(fileno(tmp), STDERR_FILENO);
+        fn(arg);
+        fflush(stderr);
+        dup2(saved, STDERR_FILENO);
+        close(saved);
+        rewind(tmp);
+        char line[1024];
+        int n = 0;
+        while (fgets(line, sizeof(line), tmp))
+                if (strstr(line, word))
+                        n++;
+        fclose(tmp);
+        return n;
+}
+
+typedef struct publish_run {
+        km_publisher *pub;
+        const km_reading *reading;
+        int times;
+} publish_run;
+
+static void publish_many(void *arg)
+{
+        publish_run *run = arg;
+        for (int i = 0; i < run->times; i++)
+                km_publisher_reading(run->pub, run->reading);
+}
+
+/* A prefix the config would refuse (not UTF-8) makes every publish fail in
+ * libmosquitto: 200 readings of 2 values give one log line, not hundreds. */
+static void test_publish_failure_logged_once(void)
+{
+        static km_reading r;
+        static const uint8_t id_code[6] = {0, 0, 96, 1, 0, 255};
+        static const uint8_t power_code[6] = {1, 0, 1, 7, 0, 255};
+        memset(&r, 0, sizeof(r));
+        r.maker = "Kaifa";
+        r.list_name = "KFM_001 list 2 (3-phase)";
+        r.n_values = 2;
+        memcpy(r.values[0].obis, id_code, 6);
+        r.values[0].info = km_obis_lookup(id_code);
+        r.values[0].kind = KM_VALUE_TEXT;
+        snprintf(r.values[0].text, sizeof(r.values[0].text), "6970631400000233");
+        r.values[0].text_len = 16;
+        memcpy(r.values[1].obis, power_code, 6);
+        r.values[1].info = km_obis_lookup(power_code);
+        r.values[1].kind = KM_VALUE_NUMBER;
+        r.values[1].unit = KM_UNIT_W;
+        r.values[1].raw = 1234;
+        check(r.values[0].info && r.values[1].info, "the OBIS table knows meter_id and power", NULL);
+
+        km_mqtt *m = NULL;
+        km_publisher *p = NULL;
+        km_mqtt_options o = {.host = "127.0.0.1", .port = 1, .client_id = "unit-daemon", .keepalive = 60,
+                             .queue_limit = 100000};
+        km_publisher_options po = {.prefix = "kaifa\xff", .qos = 1, .discovery = true,
+                                   .discovery_prefix = "homeassistant"};
+        km_mqtt_lib_init();
+        int rc = km_mqtt_new(&o, NULL, NULL, &m);
+        if (rc == 0)
+                rc = km_publisher_new(&po, &p);
+        check(rc == 0, "a libmosquitto client and a publisher", NULL);
+        if (rc == 0) {
+                km_publisher_set_mqtt(p, m);
+                km_log_setup("unit_daemon", LOG_DEBUG, 0);
+                publish_run run = {p, &r, 200};
+                int lines = stderr_lines_with(publish_many, &run, "publish");
+                km_mqtt_stats st;
+                km_mqtt_get_stats(m, &st);
+                char got[64];
+                snprintf(got, sizeof(got), "%d lines, %llu dropped", lines, (unsigned long long)st.dropped);
+                check(lines == 1 && st.dropped >= 400, "a publish failing 400 times is logged once", got);
+        }
+        km_publisher_free(p);
+        km_mqtt_free(m);
+        km_mqtt_lib_cleanup();
 }
 
 static void test_discovery(void)
@@ -175,6 +280,7 @@ int main(void)
         check(strcmp(buf, "a_b_c_d_e") == 0, "sanitize topic characters", buf);
 
         test_discovery();
+        test_publish_failure_logged_once();
         test_config();
         printf("%d passed, %d failed\n", passed, failed);
         return failed ? 1 : 0;
