@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Quick start: installs the Debian packages, builds kaifa-meter, and runs the
-# main job: kaifa-meterd reading a real Kaifa capture replayed through a pty
-# (a simulated meter) and publishing to a local mosquitto broker, with the
-# values shown as they arrive.
+# Quick start: installs the Debian packages it needs (scripts/deps.sh --demo:
+# the build packages plus mosquitto, mosquitto-clients and socat), builds
+# kaifa-meter in build/, and runs the main job: kaifa-meterd reading a real
+# Kaifa capture replayed through a pty (a simulated meter) and publishing to
+# a private mosquitto broker on a free loopback port, with the values shown
+# as they arrive. Stops everything it started when done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/deps.sh
+./scripts/deps.sh --demo
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)"
 DEMO=tests/integration/daemon/demo.sh

@@ -34,6 +34,10 @@ typedef enum km_unit {
         KM_UNIT_CELSIUS,
         KM_UNIT_M3,
         KM_UNIT_OTHER,
+        KM_UNIT_KW,   /* P1 telegrams count power in kW, kvar and kVA; shown in W, var, VA */
+        KM_UNIT_KVAR,
+        KM_UNIT_KVA,
+        KM_UNIT_GJ,        /* P1: heat from an M-Bus device */
         KM_UNIT_COUNT_
 } km_unit;
 
@@ -62,7 +66,8 @@ const char *km_unit_symbol_compat(km_unit u);
 km_unit km_unit_from_dlms(uint8_t code);
 
 /* The unit a value is best shown in, and the decimal exponent to get there
- * (Wh -> kWh: -3, varh -> kvarh: -3; others unchanged, 0). */
+ * (Wh -> kWh: -3, varh -> kvarh: -3; kW -> W, kvar -> var, kVA -> VA: +3;
+ * others unchanged, 0). */
 km_unit km_unit_display(km_unit u, int *ret_exponent);
 
 #ifdef __cplusplus

@@ -16,10 +16,12 @@ static void reading_reset(km_reading *r)
 {
         r->list_name = NULL;
         r->maker = NULL;
+        r->family = NULL;
         r->invoke_id = 0;
         r->has_clock = false;
         r->n_values = 0;
         r->n_dropped = 0;
+        r->n_unparsed = 0;
 }
 
 static km_status read_header_clock(km_cursor *c, km_reading *r)

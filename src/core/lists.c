@@ -7,15 +7,9 @@
 #include <math.h>
 #include <string.h>
 
-static const km_family *const families[] = {
-        &km_family_kaifa,
-        &km_family_aidon,
-        &km_family_kamstrup,
-};
-
-#define N_FAMILIES (sizeof(families) / sizeof(families[0]))
-
 static const uint8_t obis_list_version[6] = {1, 1, 0, 2, 129, 255};
+static const uint8_t obis_clock[6] = {0, 0, 1, 0, 0, 255};
+static const uint8_t obis_meter_id[6] = {0, 0, 96, 1, 0, 255};
 
 void km_datetime_parse(const uint8_t p[12], km_datetime *dt)
 {
@@ -36,6 +30,21 @@ static bool is_clock_code(const uint8_t o[6])
         return o[2] == 1 && o[3] == 0; /* x-x:1.0.x: clock */
 }
 
+static bool in_range(uint8_t x, uint8_t lo, uint8_t hi)
+{
+        return (x >= lo && x <= hi) || x == 0xFF;
+}
+
+bool km_datetime_plausible(const uint8_t p[12])
+{
+        unsigned year = (unsigned)p[0] << 8 | p[1];
+        bool year_ok = year == 0xFFFF || (year >= 1970 && year <= 2200);
+        bool month_ok = in_range(p[2], 1, 12) || p[2] == 0xFD || p[2] == 0xFE;
+        bool day_ok = in_range(p[3], 1, 31) || p[3] == 0xFD || p[3] == 0xFE;
+        return year_ok && month_ok && day_ok && in_range(p[4], 1, 7) && in_range(p[5], 0, 23) &&
+               in_range(p[6], 0, 59) && in_range(p[7], 0, 59) && in_range(p[8], 0, 99);
+}
+
 static km_value *new_value(km_reading *r)
 {
         if (r->n_values >= KM_READING_MAX_VALUES) {
@@ -49,6 +58,8 @@ static km_value *new_value(km_reading *r)
         v->raw = 0;
         v->text_len = 0;
         v->text[0] = '\0';
+        v->has_captured = false;
+        v->text_hex = false;
         return v;
 }
 
@@ -80,7 +91,8 @@ static bool fill_value(km_value *v, const km_axdr_item *it)
                 return true;
         case KM_AXDR_BYTES:
                 if (it->len == 12 && (it->tag == KM_TAG_DATE_TIME ||
-                                      (it->tag == KM_TAG_OCTET_STRING && is_clock_code(v->obis)))) {
+                                      (it->tag == KM_TAG_OCTET_STRING && is_clock_code(v->obis) &&
+                                       km_datetime_plausible(it->bytes)))) {
                         v->kind = KM_VALUE_DATETIME;
                         km_datetime_parse(it->bytes, &v->datetime);
                 } else {
@@ -104,18 +116,12 @@ static inline bool same_code(const uint8_t a[6], const uint8_t b[6])
         return a4 == b4 && a2 == b2;
 }
 
-/* Stores the scalar item it (already read) as the value of obis. Containers
- * are skipped and leave no value. */
-static km_status store_value(km_cursor *c, const km_axdr_item *it, const uint8_t obis[6], km_reading *r)
+static inline km_value *value_slot(km_reading *r, const uint8_t obis[6])
 {
-        if (it->cls == KM_AXDR_CONTAINER)
-                return km_axdr_skip_elements(c, it->count, 2);
-        if (it->cls == KM_AXDR_NONE)
-                return KM_OK;
         size_t slot = r->n_values;
         km_value *v = new_value(r);
         if (!v)
-                return KM_OK;
+                return NULL;
         /* Meters repeat their lists: the slot usually held this code in the
          * previous frame, so its table entry need not be looked up again. */
         if (slot >= r->n_known || !same_code(v->obis, obis)) {
@@ -124,7 +130,24 @@ static km_status store_value(km_cursor *c, const km_axdr_item *it, const uint8_t
                 if (slot >= r->n_known)
                         r->n_known = slot + 1;
         }
-        if (!fill_value(v, it))
+        return v;
+}
+
+km_value *km_list_new_value(km_reading *r, const uint8_t obis[6])
+{
+        return value_slot(r, obis);
+}
+
+/* Stores the scalar item it (already read) as the value of obis. Containers
+ * are skipped and leave no value. */
+static km_status store_value(km_cursor *c, const km_axdr_item *it, const uint8_t obis[6], km_reading *r)
+{
+        if (it->cls == KM_AXDR_CONTAINER)
+                return km_axdr_skip_elements(c, it->count, 2);
+        if (it->cls == KM_AXDR_NONE)
+                return KM_OK;
+        km_value *v = value_slot(r, obis);
+        if (v && !fill_value(v, it))
                 r->n_values--;
         return KM_OK;
 }
@@ -144,6 +167,12 @@ static bool is_obis_item(const km_axdr_item *it)
         return it->tag == KM_TAG_OCTET_STRING && it->len == 6;
 }
 
+/* x-x:25.9.0.x, the push setup: names the list that follows, not a value */
+static bool is_push_setup(const uint8_t o[6])
+{
+        return o[2] == 25 && o[3] == 9 && o[4] == 0;
+}
+
 static bool is_text_item(const km_axdr_item *it)
 {
         return it->tag == KM_TAG_OCTET_STRING || it->tag == KM_TAG_VISIBLE_STRING ||
@@ -158,7 +187,8 @@ static km_status skip_rest(km_cursor *c, const km_axdr_item *it)
 
 /* Reads the scaler-unit structure {integer scaler, enum unit} that follows a
  * register value, and applies it to the value read just before (if any). */
-static km_status read_scaler_unit(km_cursor *c, km_reading *r, size_t values_before)
+static inline __attribute__((always_inline)) km_status read_scaler_unit(km_cursor *c, km_reading *r,
+                                                                      size_t values_before)
 {
         km_axdr_item su, sc, un;
         km_status s = km_axdr_read(c, &su);
@@ -207,9 +237,50 @@ static km_status read_register(km_cursor *c, const km_axdr_item *st, km_reading 
         return km_axdr_skip_elements(c, st->count - done, 2);
 }
 
-/* Lists that name their objects: register structures, OBIS/value pairs, and
- * a leading bare list version string (Kamstrup), in any mix. Anything else
- * (null placeholders, stray values and containers) is passed over. */
+/* True when the next item is a scaler-unit structure {integer, enum}. */
+static bool scaler_unit_follows(const km_cursor *c)
+{
+        return km_cursor_left(c) >= 6 && c->p[c->pos] == KM_TAG_STRUCTURE && c->p[c->pos + 1] == 2 &&
+               c->p[c->pos + 2] == KM_TAG_INTEGER && c->p[c->pos + 4] == KM_TAG_ENUM;
+}
+
+/* An OBIS/value pair in a flat list, with the scaler-unit that follows the
+ * value in the EVN/Sagemcom layout (OBIS, value, scaler-unit, OBIS, ...). */
+static km_status read_pair(km_cursor *c, const uint8_t obis[6], km_reading *r, uint32_t *i, uint32_t count)
+{
+        size_t before = r->n_values;
+        km_status s = km_list_read_value(c, obis, r);
+        *i += 1;
+        if (s == KM_OK && *i + 1 < count && scaler_unit_follows(c)) {
+                s = read_scaler_unit(c, r, before);
+                *i += 1;
+        }
+        return s;
+}
+
+/* An element that comes without an OBIS code in a list that names the
+ * others: the list version text first (Kamstrup), a date-time (the clock,
+ * EVN/Sagemcom first element), a text last (the EVN/Sagemcom meter number).
+ * A 12-byte text is a date-time only when its fields are in range. */
+static km_status read_bare(km_cursor *c, const km_axdr_item *it, uint32_t i, uint32_t count, km_reading *r)
+{
+        if (it->cls == KM_AXDR_CONTAINER)
+                return km_axdr_skip_elements(c, it->count, 2);
+        bool is_dt = it->cls == KM_AXDR_BYTES && it->len == 12 &&
+                     (it->tag == KM_TAG_DATE_TIME || (it->tag == KM_TAG_OCTET_STRING && km_datetime_plausible(it->bytes)));
+        if (is_dt)
+                return store_value(c, it, obis_clock, r);
+        if (i == 0 && is_text_item(it))
+                return store_value(c, it, obis_list_version, r);
+        if (i + 1 == count && i > 0 && is_text_item(it) && it->len > 0)
+                return store_value(c, it, obis_meter_id, r);
+        return KM_OK;
+}
+
+/* Lists that name their objects: register structures, OBIS/value pairs
+ * (with or without a scaler-unit after the value), and bare elements (see
+ * read_bare), in any mix. Anything else (null placeholders, stray values
+ * and containers) is passed over. */
 static km_status decode_named(km_cursor *c, uint32_t count, km_reading *r)
 {
         for (uint32_t i = 0; i < count; i++) {
@@ -217,16 +288,12 @@ static km_status decode_named(km_cursor *c, uint32_t count, km_reading *r)
                 km_status s = km_axdr_read(c, &it);
                 if (s != KM_OK)
                         return s;
-                if (it.tag == KM_TAG_STRUCTURE) {
+                if (it.tag == KM_TAG_STRUCTURE)
                         s = read_register(c, &it, r);
-                } else if (is_obis_item(&it) && i + 1 < count) {
-                        s = km_list_read_value(c, it.bytes, r);
-                        i++;
-                } else if (i == 0 && is_text_item(&it)) {
-                        s = store_value(c, &it, obis_list_version, r);
-                } else if (it.cls == KM_AXDR_CONTAINER) {
-                        s = km_axdr_skip_elements(c, it.count, 2);
-                }
+                else if (is_obis_item(&it) && i + 1 < count)
+                        s = read_pair(c, it.bytes, r, &i, count);
+                else
+                        s = read_bare(c, &it, i, count, r);
                 if (s != KM_OK)
                         return s;
         }
@@ -244,7 +311,7 @@ static bool names_objects(const km_cursor *body, uint32_t count)
                 if (km_axdr_read(&c, &it) != KM_OK)
                         return false;
                 if (is_obis_item(&it))
-                        return true;
+                        return !is_push_setup(it.bytes); /* a header, then bare values */
                 if (it.tag == KM_TAG_STRUCTURE) {
                         km_axdr_item first;
                         return it.count >= 2 && km_axdr_read(&c, &first) == KM_OK && is_obis_item(&first);
@@ -270,81 +337,58 @@ static const km_family *family_by_version(const km_reading *r)
         const char *version = list_version(r);
         if (!version)
                 return NULL;
-        for (size_t i = 0; i < N_FAMILIES; i++) {
-                size_t n = strlen(families[i]->version_prefix);
-                if (strncmp(version, families[i]->version_prefix, n) == 0)
-                        return families[i];
+        for (size_t i = 0; i < km_family_count(); i++) {
+                const km_family *f = km_family_get(i);
+                const char *prefix = f->ops->version_prefix;
+                if (prefix && strncmp(version, prefix, strlen(prefix)) == 0)
+                        return f;
         }
         return NULL;
 }
 
-/* The unit a known quantity is counted in when nothing says otherwise:
- * the display unit with its kilo taken off (kWh -> Wh). */
-static void default_scale(km_value *v)
-{
-        v->scaler = 0;
-        v->unit = KM_UNIT_NONE;
-        if (!v->info)
-                return;
-        switch (v->info->unit) {
-        case KM_UNIT_KWH:
-                v->unit = KM_UNIT_WH;
-                break;
-        case KM_UNIT_KVARH:
-                v->unit = KM_UNIT_VARH;
-                break;
-        case KM_UNIT_KVAH:
-                v->unit = KM_UNIT_VAH;
-                break;
-        default:
-                v->unit = v->info->unit;
-                break;
-        }
-}
-
-km_quantity km_quantity_of(const uint8_t o[6])
-{
-        if (o[0] != 1)
-                return KM_Q_OTHER;
-        if (o[3] == 7) {
-                switch (o[2]) {
-                case 1: case 2: case 21: case 22: case 41: case 42: case 61: case 62:
-                        return KM_Q_ACTIVE_POWER;
-                case 3: case 4: case 23: case 24: case 43: case 44: case 63: case 64:
-                        return KM_Q_REACTIVE_POWER;
-                case 31: case 51: case 71:
-                        return KM_Q_CURRENT;
-                case 32: case 52: case 72:
-                        return KM_Q_VOLTAGE;
-                default:
-                        return KM_Q_OTHER;
-                }
-        }
-        if (o[3] == 8 && o[2] >= 1 && o[2] <= 4)
-                return o[2] <= 2 ? KM_Q_ACTIVE_ENERGY : KM_Q_REACTIVE_ENERGY;
-        return KM_Q_OTHER;
-}
-
-void km_family_scale(const km_family *fam, km_value *v, const km_reading *r)
-{
-        km_quantity q = km_quantity_of(v->obis);
-        if (fam && fam->scales && fam->scales[q].unit != KM_UNIT_NONE) {
-                v->scaler = fam->scales[q].scaler;
-                v->unit = fam->scales[q].unit;
-                if (fam->adjust)
-                        fam->adjust(v, q, r);
-        } else {
-                default_scale(v);
-        }
-}
-
-static void apply_scaling(km_reading *r, const km_family *fam)
+void km_list_scale_assumed(km_reading *r, const km_family *fam)
 {
         for (size_t i = 0; i < r->n_values; i++) {
                 km_value *v = &r->values[i];
                 if (!v->scaler_inline && (v->kind == KM_VALUE_NUMBER || v->kind == KM_VALUE_FLOAT))
                         km_family_scale(fam, v, r);
         }
+}
+
+/* Bare values: the first family whose layout fits reads them. */
+static km_status decode_positional(km_cursor *c, uint32_t count, km_reading *r)
+{
+        for (size_t i = 0; i < km_family_count(); i++) {
+                const km_family *f = km_family_get(i);
+                if (!f->ops->positional)
+                        continue;
+                km_cursor start = *c;
+                r->maker = f->maker;
+                r->family = f;
+                km_status s = f->ops->positional(c, count, r);
+                if (s != KM_ERR_UNKNOWN_LIST)
+                        return s;
+                *c = start;
+                r->n_values = 0;
+        }
+        r->maker = NULL;
+        r->family = NULL;
+        return KM_ERR_UNKNOWN_LIST;
+}
+
+/* A list that names its objects: decoded by the generic walker, scaled by
+ * the family its list version names (if any). */
+static km_status decode_self_describing(km_cursor *c, uint32_t count, km_reading *r)
+{
+        km_status s = decode_named(c, count, r);
+        if (s != KM_OK)
+                return s;
+        const km_family *fam = family_by_version(r);
+        r->list_name = fam ? fam->ops->version_prefix : "DLMS list";
+        r->maker = fam ? fam->maker : NULL;
+        r->family = fam;
+        km_list_scale_assumed(r, fam);
+        return KM_OK;
 }
 
 km_status km_list_decode(km_cursor *c, km_reading *r)
@@ -355,31 +399,13 @@ km_status km_list_decode(km_cursor *c, km_reading *r)
                 return s;
         if (top.cls != KM_AXDR_CONTAINER)
                 return KM_ERR_UNKNOWN_LIST;
-        const km_family *fam = NULL;
-        bool named = names_objects(c, top.count);
-        if (named) {
-                s = decode_named(c, top.count, r);
-                fam = family_by_version(r);
-                r->list_name = fam ? fam->version_prefix : "DLMS list";
-        } else {
-                s = KM_ERR_UNKNOWN_LIST;
-                for (size_t i = 0; i < N_FAMILIES && s == KM_ERR_UNKNOWN_LIST; i++) {
-                        if (!families[i]->positional)
-                                continue;
-                        km_cursor start = *c;
-                        s = families[i]->positional(c, top.count, r);
-                        if (s == KM_ERR_UNKNOWN_LIST) {
-                                *c = start;
-                                r->n_values = 0;
-                        } else {
-                                fam = families[i];
-                        }
-                }
-        }
+        r->family = NULL;
+        if (names_objects(c, top.count))
+                s = decode_self_describing(c, top.count, r);
+        else if ((s = km_capture_list_decode(c, top.count, r)) == KM_ERR_UNKNOWN_LIST)
+                s = decode_positional(c, top.count, r);
         if (s != KM_OK)
                 return s;
-        r->maker = fam ? fam->maker : NULL;
-        if (named)
-                apply_scaling(r, fam); /* positional decoders scale their own values */
+        km_plausibility_pass(r);
         return KM_OK;
 }

@@ -487,15 +487,17 @@ def check_fifo_and_tcp(cli, captures):
 
 
 def check_iskra(cli, captures):
-    """Bare-value lists of other makers (Iskraemeco AM550) are counted as
-    unknown lists, never taken for Kaifa's."""
+    """Bare-value lists of other makers (Iskraemeco AM550) are read by their
+    own family (issue 9), never taken for Kaifa's."""
     d = os.path.join(captures, "amsreader/iskraemeco")
     for name in ("gh615-1.bin", "gh615-2.bin", "gh869-1.bin", "gh956-1.bin"):
         r = run(cli, "parse-file", os.path.join(d, name), "--stats", "--compact")
         st = stats_of(r.stderr)
-        check("Iskraemeco %s: good frame, unknown list, nothing decoded" % name,
-              r.returncode == 0 and st.get("good frames") == 1 and st.get("rejected unknown_list") == 1
-              and r.stdout == b"", repr(st))
+        out = [json.loads(line) for line in r.stdout.decode().splitlines() if line.strip()]
+        check("Iskraemeco %s: good frame, decoded as Iskraemeco, not Kaifa" % name,
+              r.returncode == 0 and st.get("good frames") == 1 and st.get("decoded frames") == 1
+              and len(out) == 1 and out[0].get("maker") == "Iskraemeco"
+              and "KFM" not in out[0].get("list", ""), repr(st))
 
 
 def main():

@@ -80,9 +80,9 @@ static bool first_element_fits(const km_cursor *c, uint32_t count)
                 return false;
         if (count == 1)
                 return it.cls == KM_AXDR_INTEGER;
-        size_t n = strlen(km_family_kaifa.version_prefix);
-        return it.cls == KM_AXDR_BYTES && it.tag != KM_TAG_DATE_TIME && it.len >= n &&
-               memcmp(it.bytes, km_family_kaifa.version_prefix, n) == 0;
+        const char *prefix = km_family_kaifa.ops->version_prefix;
+        size_t n = strlen(prefix);
+        return it.cls == KM_AXDR_BYTES && it.tag != KM_TAG_DATE_TIME && it.len >= n && memcmp(it.bytes, prefix, n) == 0;
 }
 
 /* The clock of list 3 is a 12-byte octet string. */
@@ -125,10 +125,20 @@ static const km_scale_rule kaifa_scales[KM_Q_COUNT_] = {
         [KM_Q_REACTIVE_ENERGY] = {-3, KM_UNIT_KVARH},
 };
 
-const km_family km_family_kaifa = {
-        .maker = "Kaifa",
+static const struct km_family_ops kaifa_ops = {
         .version_prefix = "KFM_",
         .scales = kaifa_scales,
+        .verify_scalers = false,
         .adjust = NULL,
         .positional = kaifa_positional,
+};
+
+const km_family km_family_kaifa = {
+        .name = "kaifa",
+        .maker = "Kaifa",
+        .flag_id = "KFM",
+        .countries = "NO SE AT PL",
+        .lists = "KFM_001 lists 1-3 (bare values by position; OBIS codes inline in Sweden); "
+                 "MA309 lists of Austria and Poland (OBIS codes and scalers inline)",
+        .ops = &kaifa_ops,
 };

@@ -26,6 +26,7 @@ static const km_scale_rule kamstrup_scales[KM_Q_COUNT_] = {
         [KM_Q_VOLTAGE] = {0, KM_UNIT_V},
         [KM_Q_ACTIVE_ENERGY] = {-2, KM_UNIT_KWH},   /* 10 Wh counted, kWh shown */
         [KM_Q_REACTIVE_ENERGY] = {-2, KM_UNIT_KVARH},
+        [KM_Q_POWER_FACTOR] = {-2, KM_UNIT_NONE},   /* Danish long list: 90 = 0.90 */
 };
 
 static void kamstrup_adjust(km_value *v, km_quantity q, const km_reading *r)
@@ -34,10 +35,19 @@ static void kamstrup_adjust(km_value *v, km_quantity q, const km_reading *r)
                 v->scaler = -3;
 }
 
-const km_family km_family_kamstrup = {
-        .maker = "Kamstrup",
+static const struct km_family_ops kamstrup_ops = {
         .version_prefix = "Kamstrup_",
         .scales = kamstrup_scales,
+        .verify_scalers = true,
         .adjust = kamstrup_adjust,
         .positional = NULL,
+};
+
+const km_family km_family_kamstrup = {
+        .name = "kamstrup",
+        .maker = "Kamstrup",
+        .flag_id = "KAM",
+        .countries = "NO SE DK CH",
+        .lists = "Kamstrup_V0001 lists 1/2 and the Danish/Swiss long list (OBIS/value pairs, fixed scalers)",
+        .ops = &kamstrup_ops,
 };

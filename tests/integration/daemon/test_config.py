@@ -7,6 +7,7 @@ the daemon knows; the command line answers --help, --version and usage
 errors (64)."""
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -30,6 +31,7 @@ BAD = [
     ("queue_limit negative", "[mqtt]\nqueue_limit = -5\n", 2, "out of range"),
     ("bad baud rate", "[serial]\nbaud = 2401\n", 2, "not a supported baud rate"),
     ("bad parity", "[serial]\nparity = mark\n", 2, "not a parity"),
+    ("bad data_bits", "[serial]\ndata_bits = 9\n", 2, "out of range (7 to 8)"),
     ("empty port", "[serial]\nport =\n", 2, "a value is required"),
     ("bad meter list", "[meter]\nlist = 4\n", 2, "not a meter list"),
     ("bad boolean", "[homeassistant]\ndiscovery = maybe\n", 2, "not a boolean"),
@@ -149,6 +151,26 @@ def main():
             kinds += 1
         k.check(kinds >= 10, "at least ten kinds of bad config (%d)" % kinds)
 
+        # a [file] path on a read-only file system (as under the unit's ProtectSystem=strict):
+        # a read-only bind mount in a private mount namespace, which needs root
+        rodir = work.file("ro")
+        os.mkdir(rodir)
+        roconf = work.file("ro.conf")
+        with open(roconf, "w") as f:
+            f.write("[file]\npath = %s/sub/readings.jsonl\n" % rodir)
+        script = ('mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" || exit 99; '
+                  'exec "$1" --check-config -c "$2"')
+        r = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, rodir, k.DAEMON,
+                            roconf], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10) \
+            if os.geteuid() == 0 and shutil.which("unshare") else None
+        if r is None or r.returncode == 99:
+            print("skip - [file] path on a read-only file system (needs root and mount namespaces)")
+        else:
+            k.check(r.returncode == 78 and r.stderr.decode().startswith(roconf + ":2: ")
+                    and "read-only file system" in r.stderr.decode(),
+                    "[file] path on a read-only file system: exit 78, %s:2 (%r)" % (os.path.basename(roconf),
+                                                                                    r.stderr.decode().strip()))
+
         r = run(["-c", work.file("does-not-exist.conf")])
         k.check(r.returncode == 78 and len(r.stderr.decode().splitlines()) == 1
                 and "does-not-exist.conf: cannot open" in r.stderr.decode(),
@@ -160,14 +182,14 @@ def main():
         good = work.file("good.conf")
         with open(good, "w") as f:
             f.write("# comment\n; comment\n[serial]\n  port = \"/dev/ttyAMA0\"  ; inline comment\n"
-                    "parity = NONE\nbaud=9600\n[ meter ]\nname = \"My meter\"\nlist = kaifa\n"
+                    "parity = NONE\nbaud=9600\ndata_bits = 7\n[ meter ]\nname = \"My meter\"\nlist = kaifa\n"
                     "[mqtt]\nusername = u\npassword_file = %s\nqos = 0\nprefix = home/meters\n"
                     "[homeassistant]\ndiscovery = off\n[log]\nlevel = warning\n" % pwfile)
         r = run(["--dump-config", "-c", good])
         out = r.stdout.decode()
         k.check(r.returncode == 0, "quotes, indentation, blanks in headers and comments are accepted (%r)"
                 % r.stderr.decode().strip())
-        for want in ("port = /dev/ttyAMA0", "parity = none", "baud = 9600", "name = My meter", "list = kaifa",
+        for want in ("port = /dev/ttyAMA0", "parity = none", "baud = 9600", "data_bits = 7", "name = My meter", "list = kaifa",
                      "password_file = %s" % pwfile, "qos = 0", "prefix = home/meters", "discovery = no",
                      "level = warning"):
             k.check(want in out, "effective config has '%s'" % want)
