@@ -100,6 +100,10 @@ typedef struct km_reading {
 /* The value as a double in its own unit (NUMBER and FLOAT kinds). */
 double km_value_number(const km_value *v);
 
+/* Power sent in kW, kvar or kVA (P1 telegrams) is kept in W, var or VA:
+ * the scaler takes the kilo (1.193 kW = 1193 W). Other units unchanged. */
+void km_value_power_in_watts(km_value *v);
+
 /* x x 10^exponent, rounded as the decimal value would be. */
 double km_scale10(double x, int exponent);
 

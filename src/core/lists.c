@@ -1,6 +1,7 @@
 /*
  * List decoding (see lists.h): the generic walker for lists that carry OBIS
- * codes, dispatch of bare-value lists to their family, and the scaling pass.
+ * codes, the dispatch between the three list shapes, and the family
+ * identification by list version.
  */
 #include "lists.h"
 

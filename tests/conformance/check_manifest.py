@@ -10,7 +10,8 @@ m3, text as sent. For every selected record this runs
     kaifa-meter parse-file FILE --compact [--key ...]
 
 gathers the values of all readings (a later reading overrides an earlier
-one), converts them to the manifest's units and compares every expected
+one; within a reading the first value of a code counts, later ones come
+from logs), converts them to the manifest's units and compares every expected
 key: numbers within a relative 1e-6 or half a unit of the last digit the
 manifest states, text exactly. A selected record that decodes nothing, or
 any value missing or different, fails.
@@ -67,11 +68,13 @@ def decode(cli, path, extra):
         if not isinstance(o.get("data"), dict):
             continue
         readings += 1
-        for item in o["data"].values():
+        seen = set()  # within a reading the first value of a code is its own; later ones
+        for item in o["data"].values():  # come from logs (P1 0-0:98.1.0 repeats 1-0:1.6.0)
             key = manifest_key(item.get("obis_code", ""))
-            if key is None:
+            if key is None or key in seen:
                 continue
-            v = item.get("value")
+            seen.add(key)
+            v = item.get("raw", item.get("value"))  # P1 texts as the telegram spells them
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 unit = item.get("unit", "")
                 if unit not in UNIT_FACTORS:
