@@ -337,7 +337,8 @@ static void parity_check(kmd *d)
         d->params.data_bits = bits;
         int r = km_source_set_params(d->src, &d->params);
         if (r < 0)
-                km_log_warning("%s: cannot set parity %s: %s", d->cfg.serial.port, km_parity_name(next), strerror(-r));
+                km_log_warning("%s: cannot set %d data bits, parity %s: %s", d->cfg.serial.port, bits,
+                               km_parity_name(next), strerror(-r));
         parity_mark(d);
 }
 

@@ -40,12 +40,13 @@ void km_value_display(const km_value *v, char *buf, size_t size)
         }
 }
 
-static void print_hex(FILE *out, const uint8_t *p, size_t n)
+static void print_hex(FILE *out, const km_event *ev)
 {
-        fputs("  hex: 7e", out);
-        for (size_t i = 0; i < n; i++)
-                fprintf(out, "%02x", p[i]);
-        fputs("7e\n", out);
+        bool flags = ev->transport == KM_TRANSPORT_HDLC; /* the flags are not in the frame bytes */
+        fputs(flags ? "  hex: 7e" : "  hex: ", out);
+        for (size_t i = 0; i < ev->len; i++)
+                fprintf(out, "%02x", ev->bytes[i]);
+        fputs(flags ? "7e\n" : "\n", out);
 }
 
 static int terminal_reading(km_sink *s, const km_event *ev)
@@ -61,11 +62,19 @@ static int terminal_reading(km_sink *s, const km_event *ev)
                 char code[KM_OBIS_STR_MAX], shown[KM_TEXT_SHOW_MAX + 8];
                 km_obis_format(v->obis, code, sizeof(code));
                 km_value_display(v, shown, sizeof(shown));
-                fprintf(ts->out, "  %-28s %-20s %s\n", v->info ? v->info->name : code, shown,
-                        v->info ? v->info->description : code);
+                char at[KM_DATETIME_STR_MAX + 8] = "";
+                if (v->has_captured) { /* P1: an M-Bus device's or a log entry's own time */
+                        char when_v[KM_DATETIME_STR_MAX];
+                        snprintf(at, sizeof(at), " (at %s)", km_datetime_iso8601(&v->captured, when_v, sizeof(when_v)));
+                }
+                if (v->log_entry) /* P1: one entry of the log printed just before */
+                        fprintf(ts->out, "    %-26s %-20s %s%s\n", code, shown, "entry", at);
+                else
+                        fprintf(ts->out, "  %-28s %-20s %s%s\n", v->info ? v->info->name : code, shown,
+                                v->info ? v->info->description : code, at);
         }
         if (ts->opt.hex)
-                print_hex(ts->out, ev->bytes, ev->len);
+                print_hex(ts->out, ev);
         fputc('\n', ts->out);
         return fflush(ts->out) == 0 ? 0 : -errno;
 }
@@ -78,7 +87,7 @@ static int terminal_other(km_sink *s, const km_event *ev)
         fprintf(ts->out, "rejected: %s (%zu bytes)\n",
                 ev->kind == KM_EVENT_SEGMENT ? "segment (waiting for the rest)" : km_strerror(ev->reject), ev->len);
         if (ts->opt.hex)
-                print_hex(ts->out, ev->bytes, ev->len);
+                print_hex(ts->out, ev);
         fputc('\n', ts->out);
         return 0;
 }
