@@ -234,11 +234,15 @@ def run_daemon(args, env=None):
 
 def test_config(work):
     base = "[serial]\nport = /dev/null\n[meter]\n"
+    good_kf = work.file("keyfile-good")
+    with open(good_kf, "w") as f:
+        f.write("EK=%s\n" % MA309_KEY)
     cases = [
         ("short key", "key = %s\n" % MA309_KEY[:-1], 4, "32 hex digits"),
         ("bad hex", "key = %sZ\n" % MA309_KEY[:-1], 4, "not a hex digit"),
         ("auth_key alone", "auth_key = %s\n" % MA309_KEY, 4, "needs the encryption key"),
-        ("key and key_file", "key = %s\nkey_file = %s\n" % (MA309_KEY, "/dev/null"), 5, ""),
+        ("key and key_file", "key = %s\nkey_file = %s\n" % (MA309_KEY, good_kf), 5, "both set"),
+        ("key_file without a key", "key_file = /dev/null\n", 4, "no key in it"),
     ]
     for what, text, line, words in cases:
         path = work.file("bad-%s.conf" % what.replace(" ", "-"))
