@@ -72,6 +72,11 @@ typedef struct km_event {
         const km_frame *frame;       /* the link frame; frame->header_valid says if its header is */
         const km_hdlc_header *header; /* HDLC frames with a valid header, else NULL */
         const km_reading *reading;   /* KM_EVENT_READING only */
+        /* How the APDU was protected (system title, counter, authenticated),
+         * for a ciphered one. The cipher is the application's, so the core
+         * leaves this NULL and the application fills it in, in its copy of
+         * the event, from its decrypt callback (src/security/session.h). */
+        const struct km_security_info *security;
 } km_event;
 
 typedef void (*km_event_cb)(const km_event *ev, void *userdata);

@@ -12,6 +12,7 @@
  * dropped because its end was lost (rejected[SEGMENT], rejected[BLOCK]).
  */
 #include "kaifa/decoder.h"
+#include "kaifa/security.h"
 
 #include <string.h>
 
@@ -363,7 +364,9 @@ static int decode_apdu(km_decoder *d, const uint8_t *p, size_t n)
         }
         if (n == 0)
                 return KM_ERR_EMPTY;
-        if (p[0] == TAG_GENERAL_BLOCK_TRANSFER) {
+        /* the pilot's ciphertext starts with any byte, 0x0F and 0xE0 too */
+        bool pilot = llc && d->opt.decrypt && km_security_pilot_candidate(p, n);
+        if (p[0] == TAG_GENERAL_BLOCK_TRANSFER && !pilot) {
                 int r = km_gbt_add(&d->gbt, p, n, &p, &n);
                 d->stats.rejected[-KM_ERR_BLOCK] += d->gbt.dropped;
                 d->gbt.dropped = 0;
@@ -374,7 +377,7 @@ static int decode_apdu(km_decoder *d, const uint8_t *p, size_t n)
         }
         if (is_ciphered(p[0]))
                 return decode_ciphered(d, p, n);
-        if (p[0] == TAG_DATA_NOTIFICATION)
+        if (p[0] == TAG_DATA_NOTIFICATION && !pilot)
                 return km_apdu_decode_again(p, n, &d->reading);
         if (llc && d->opt.decrypt)
                 return decode_ciphered(d, p, n); /* the pilot: ciphertext right after the LLC header */
@@ -393,6 +396,7 @@ static void set_event(km_event *ev, km_event_kind kind, km_status s, const km_fr
         ev->frame = f;
         ev->header = f->transport == KM_TRANSPORT_HDLC && f->header_valid ? &f->link.hdlc : NULL;
         ev->reading = NULL;
+        ev->security = NULL;
 }
 
 static void good_frame_event(km_decoder *d, km_event *ev)
