@@ -89,6 +89,8 @@ if(KM_BUILD_TESTS)
     # needs PostgreSQL's server binaries (tests/integration/pg/pgserver.py); 77 = none here
     set_tests_properties(daemon_postgresql PROPERTIES SKIP_RETURN_CODE 77
                          LABELS "integration;daemon;postgresql")
+    # The longest tests (30-50 s, mostly waiting): ctest -j starts them first.
+    set_tests_properties(daemon_postgresql daemon_broker_outage PROPERTIES COST 50)
   endif()
   add_test(NAME daemon_demo
     COMMAND bash ${KM_DAEMON_TESTS}/demo.sh --check --daemon $<TARGET_FILE:kaifa-meterd>)
