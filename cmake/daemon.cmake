@@ -63,6 +63,7 @@ if(KM_BUILD_TESTS)
     set(KM_DAEMON_TEST_CASES
       "daemon_config|test_config.py|60"
       "daemon_publish|test_publish.py|90"
+      "daemon_p1|test_p1.py|90"
       "daemon_broker_outage|test_broker_outage.py|120"
       "daemon_serial_reconnect|test_serial_reconnect.py|90"
       "daemon_notify|test_notify.py|60"

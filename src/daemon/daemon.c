@@ -160,7 +160,7 @@ static int on_mqtt_retry(sd_event_source *s, uint64_t usec, void *userdata);
 
 static uint64_t checksum_errors(const km_stats *s)
 {
-        return s->rejected[-KM_ERR_HCS] + s->rejected[-KM_ERR_FCS];
+        return s->rejected[-KM_ERR_HCS] + s->rejected[-KM_ERR_FCS] + s->rejected[-KM_ERR_CHECKSUM]; /* M-Bus, P1 */
 }
 
 static void parity_mark(kmd *d)
@@ -320,10 +320,21 @@ static void parity_check(kmd *d)
         }
         if (checksum_errors(s) - d->parity_bad0 < PARITY_MAX_BAD && s->bytes_in - d->parity_bytes0 < PARITY_MAX_BYTES)
                 return;
+        /* 8E1 -> 8N1 -> 7E1 (DSMR 2.2/3 P1; only when data_bits is left at 8) -> 8E1 */
         km_parity next = d->params.parity == KM_PARITY_EVEN ? KM_PARITY_NONE : KM_PARITY_EVEN;
-        km_log_info("%s: no good frame with parity %s; trying %s", d->cfg.serial.port,
-                    km_parity_name(d->params.parity), km_parity_name(next));
+        int bits = d->params.data_bits;
+        if (d->cfg.serial.data_bits == 8 && (bits == 7 || d->params.parity == KM_PARITY_NONE)) {
+                bits = bits == 7 ? 8 : 7;
+                next = KM_PARITY_EVEN;
+        }
+        if (bits != d->params.data_bits)
+                km_log_info("%s: no good frame with %d%c1; trying %dE1", d->cfg.serial.port, d->params.data_bits,
+                            d->params.parity == KM_PARITY_NONE ? 'N' : 'E', bits);
+        else
+                km_log_info("%s: no good frame with parity %s; trying %s", d->cfg.serial.port,
+                            km_parity_name(d->params.parity), km_parity_name(next));
         d->params.parity = next;
+        d->params.data_bits = bits;
         int r = km_source_set_params(d->src, &d->params);
         if (r < 0)
                 km_log_warning("%s: cannot set parity %s: %s", d->cfg.serial.port, km_parity_name(next), strerror(-r));
