@@ -36,6 +36,15 @@ if [ -x tests/fuzz/smoke.sh ] && command -v clang >/dev/null; then
 fi
 SECONDS=0
 
+# A process's children, grandchildren, ...
+descendants() {
+        local p
+        for p in $(ps -o pid= --ppid "$1"); do
+                echo "$p"
+                descendants "$p"
+        done
+}
+
 stage() {
         printf '== [%d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"
 }
@@ -86,6 +95,11 @@ builds=$!
 ctest_status=0
 # shellcheck disable=SC2086 # KM_CTEST_ARGS is a list of arguments
 (cd "$B/release" && ctest --output-on-failure --timeout 300 -j"$CTEST_JOBS" ${KM_CTEST_ARGS:-}) || ctest_status=$?
+# The tests are done: the builds may have the CPU at normal priority again
+# (only root may lower a nice value; elsewhere they keep it, and on a
+# machine of its own that makes no difference).
+# shellcheck disable=SC2046 # one pid per word
+renice -n 0 -p "$builds" $(descendants "$builds") >/dev/null 2>&1 || true
 build_status=0
 wait "$builds" || build_status=$?
 grep '^== ' "$B/builds.log"
