@@ -67,6 +67,7 @@ if(KM_BUILD_TESTS)
       "daemon_serial_reconnect|test_serial_reconnect.py|90"
       "daemon_notify|test_notify.py|60"
       "daemon_parity_auto|test_parity.py|60"
+      "daemon_pty_reopen|test_pty_reopen.py|90"
       "daemon_tls|test_tls.py|60"
       "daemon_reload|test_reload.py|60"
       "daemon_tcp_source|test_tcp.py|60"
