@@ -36,12 +36,14 @@
 #include <sysexits.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
+#include <systemd/sd-login.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "daemon/outputs.h"
 #include "daemon/publish.h"
 #include "kaifa/decoder.h"
+#include "sinks/homeassistant.h"
 #include "sinks/mqtt.h"
 #include "sources/source.h"
 #include "util/log.h"
@@ -99,6 +101,10 @@ typedef struct kmd {
         uint64_t parity_good0, parity_bad0, parity_bytes0;
         km_decoder *dec;
         uint64_t last_frame_usec;
+        sd_event_source *stale_timer;  /* fires stale_after after the last good frame */
+        bool stale;                    /* marked offline: no good frame for stale_after */
+        sd_event_source *id_timer;     /* fires id_wait after the first reading without an id */
+        char system_title[17];         /* of ciphered frames (hex), "" if none seen */
 
         /* the broker */
         km_mqtt *mqtt;
@@ -110,6 +116,7 @@ typedef struct kmd {
         char mqtt_reason[128]; /* last logged problem, "" = none */
         uint64_t mqtt_connect_usec; /* when the pending connect started */
         char client_id[128];
+        char bridge_topic[KM_TOPIC_MAX]; /* <prefix>/bridge/<client id>/status: the last will */
 
         /* PostgreSQL and the JSON-lines file */
         kmd_outputs *out;
@@ -143,6 +150,12 @@ static int arm_timer(kmd *d, sd_event_source **s, uint64_t delay, sd_event_time_
         return r;
 }
 
+static bool timer_pending(sd_event_source *s)
+{
+        int enabled = SD_EVENT_OFF;
+        return s && sd_event_source_get_enabled(s, &enabled) >= 0 && enabled != SD_EVENT_OFF;
+}
+
 static void mqtt_sync(kmd *d);
 static void stop_check(kmd *d);
 static void serial_open(kmd *d);
@@ -162,23 +175,58 @@ static void parity_mark(kmd *d)
         d->parity_bytes0 = d->dec->stats.bytes_in;
 }
 
-static void on_meter_changed(kmd *d)
+/* ---- availability and identity ------------------------------------------ */
+
+static int on_stale(sd_event_source *s, uint64_t usec, void *userdata)
 {
-        const char *status = km_publisher_status_topic(d->pub);
-        km_mqtt_set_will(d->mqtt, status, "offline", d->cfg.mqtt.qos ? d->cfg.mqtt.qos : 1, true);
-        switch (km_mqtt_get_state(d->mqtt)) {
-        case KM_MQTT_IDLE:
-                arm_timer(d, &d->mqtt_timer, 0, on_mqtt_retry);
-                break;
-        case KM_MQTT_CONNECTED:
-        case KM_MQTT_CONNECTING:
-                /* the will belongs to the connection: connect again with the new one */
-                km_mqtt_disconnect(d->mqtt);
-                arm_timer(d, &d->mqtt_timer, 200 * USEC_PER_MSEC, on_mqtt_retry);
-                break;
-        case KM_MQTT_DISCONNECTED:
-                break; /* the pending retry uses the new will */
+        (void)s;
+        (void)usec;
+        kmd *d = userdata;
+        if (d->stale || !km_publisher_meter_id(d->pub)[0])
+                return 0;
+        d->stale = true;
+        km_log_warning("%s: no good frame for %d s; meter %s marked offline (check the cable and the meter's "
+                       "HAN port)", d->cfg.serial.port, d->cfg.meter.stale_after, km_publisher_meter_id(d->pub));
+        km_publisher_set_available(d->pub, false);
+        mqtt_sync(d);
+        return 0;
+}
+
+/* A good frame: online again if it was stale; the stale timer starts over. */
+static void meter_alive(kmd *d)
+{
+        if (d->stale) {
+                d->stale = false;
+                km_log_notice("%s: frames again; meter %s online", d->cfg.serial.port, km_publisher_meter_id(d->pub));
+                km_publisher_set_available(d->pub, true);
         }
+        arm_timer(d, &d->stale_timer, (uint64_t)d->cfg.meter.stale_after * USEC_PER_SEC, on_stale);
+}
+
+static int on_id_wait(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        (void)s;
+        (void)usec;
+        kmd *d = userdata;
+        km_publisher_stop_waiting(d->pub, d->system_title);
+        mqtt_sync(d);
+        return 0;
+}
+
+/* The sender of a ciphered APDU (general-glo-ciphering 0xDB, then the
+ * length 8 and the system title), after an optional LLC header. */
+static void note_system_title(kmd *d, const km_event *ev)
+{
+        if (!ev->frame || !ev->frame->payload)
+                return;
+        const uint8_t *b = ev->frame->payload;
+        size_t n = ev->frame->payload_len;
+        if (n >= 3 && b[0] == 0xE6 && b[1] == 0xE7)
+                b += 3, n -= 3;
+        if (n < 10 || b[0] != 0xDB || b[1] != 8)
+                return;
+        for (size_t i = 0; i < 8; i++)
+                snprintf(d->system_title + 2 * i, 3, "%02X", b[2 + i]);
 }
 
 /* Logs a problem of the meter's port once per kind: not again while every
@@ -216,9 +264,12 @@ static void handle_event(kmd *d, const km_event *ev)
                 return;
         d->last_frame_usec = now_usec();
         source_works(d);
+        note_system_title(d, ev);
         km_publish_result res = km_publisher_reading(d->pub, ev->reading);
-        if (res == KM_PUBLISH_NEW_METER)
-                on_meter_changed(d);
+        if (res == KM_PUBLISH_HELD && !timer_pending(d->id_timer))
+                arm_timer(d, &d->id_timer, (uint64_t)d->cfg.meter.id_wait * USEC_PER_SEC, on_id_wait);
+        if (res != KM_PUBLISH_IGNORED)
+                meter_alive(d);
         /* every frame of the configured family, held for MQTT or not */
         if (res != KM_PUBLISH_IGNORED)
                 kmd_outputs_reading(d->out, ev);
@@ -483,7 +534,7 @@ static void mqtt_problem(kmd *d, const char *reason)
 
 static void mqtt_connect(kmd *d)
 {
-        if (d->stopping || !km_publisher_meter_id(d->pub)[0])
+        if (d->stopping)
                 return;
         const char *why = NULL;
         km_log_debug("broker %s:%d: connecting", d->cfg.mqtt.host, d->cfg.mqtt.port);
@@ -511,6 +562,7 @@ static void mqtt_connected(void *userdata)
                       d->mqtt_reason[0] ? " again" : "");
         d->mqtt_reason[0] = '\0';
         backoff_reset(&d->mqtt_backoff);
+        km_mqtt_publish(d->mqtt, d->bridge_topic, "online", d->cfg.mqtt.qos ? d->cfg.mqtt.qos : 1, true, true);
         km_publisher_connected(d->pub);
 }
 
@@ -553,16 +605,61 @@ static int mqtt_default_port(const km_config *c)
         return km_config_mqtt_tls(c) ? 8883 : 1883;
 }
 
+/* The instance of a template unit this runs in ("garage" for
+ * kaifa-meter@garage.service), or "" when it is not one. */
+static void unit_instance(char *buf, size_t size)
+{
+        char *unit = NULL;
+        buf[0] = '\0';
+        if (sd_pid_get_unit(0, &unit) < 0 || !unit)
+                return;
+        const char *at = strchr(unit, '@');
+        const char *dot = at ? strrchr(at, '.') : NULL;
+        if (strncmp(unit, "kaifa-meter@", 12) == 0 && dot && dot > at + 1)
+                snprintf(buf, size, "%.*s", (int)(dot - at - 1), at + 1);
+        free(unit);
+}
+
+/* FNV-1a of the config file's absolute path: two services on one host with
+ * different files get different client ids. */
+static uint32_t path_hash(const char *path)
+{
+        char *abs = realpath(path, NULL);
+        const char *p = abs ? abs : path;
+        uint32_t h = 2166136261u;
+        for (; *p; p++)
+                h = (h ^ (uint8_t)*p) * 16777619u;
+        free(abs);
+        return h;
+}
+
+/* [mqtt] client_id, else kaifa-meterd-HOST with the template instance, else
+ * with a hash of the config path (none for the default path, as before):
+ * two services sharing a client id throw each other off the broker. */
+static void default_client_id(const char *config_path, char *buf, size_t size)
+{
+        char host[64] = "localhost", instance[64];
+        gethostname(host, sizeof(host) - 1);
+        host[sizeof(host) - 1] = '\0';
+        unit_instance(instance, sizeof(instance));
+        if (instance[0])
+                snprintf(buf, size, "kaifa-meterd-%s-%s", host, instance);
+        else if (config_path && strcmp(config_path, KM_CONFIG_DEFAULT_PATH) != 0)
+                snprintf(buf, size, "kaifa-meterd-%s-%08" PRIx32, host, path_hash(config_path));
+        else
+                snprintf(buf, size, "kaifa-meterd-%s", host);
+}
+
 static int mqtt_create(kmd *d)
 {
         const km_config *c = &d->cfg;
-        if (c->mqtt.client_id) {
+        if (c->mqtt.client_id)
                 snprintf(d->client_id, sizeof(d->client_id), "%s", c->mqtt.client_id);
-        } else {
-                char host[64] = "localhost";
-                gethostname(host, sizeof(host) - 1);
-                snprintf(d->client_id, sizeof(d->client_id), "kaifa-meterd-%s", host);
-        }
+        else
+                default_client_id(d->config_path, d->client_id, sizeof(d->client_id));
+        char level[KM_METER_ID_MAX];
+        km_ha_sanitize(d->client_id, level, sizeof(level));
+        snprintf(d->bridge_topic, sizeof(d->bridge_topic), "%s/bridge/%s/status", c->mqtt.prefix, level);
         if (!c->mqtt.port)
                 d->cfg.mqtt.port = mqtt_default_port(c);
         bool tls = km_config_mqtt_tls(c);
@@ -590,6 +687,10 @@ static int mqtt_create(kmd *d)
                 .discovery_prefix = c->homeassistant.discovery_prefix,
                 .device_name = c->meter.name,
                 .list = c->meter.list,
+                .configured_id = c->meter.id,
+                .section = "meter",
+                .bridge_topic = d->bridge_topic,
+                .stale_after = c->meter.stale_after,
         };
         int r = km_mqtt_new(&o, &h, d, &d->mqtt);
         if (r < 0) {
@@ -600,9 +701,18 @@ static int mqtt_create(kmd *d)
         if (r < 0)
                 return r;
         km_publisher_set_mqtt(d->pub, d->mqtt);
+        /* the service's will: Home Assistant shows every meter unavailable
+         * when this says offline (availability mode all) */
+        km_mqtt_set_will(d->mqtt, d->bridge_topic, "offline", c->mqtt.qos ? c->mqtt.qos : 1, true);
+        km_log_info("MQTT client id %s", d->client_id);
         d->mqtt_backoff = (backoff){0, MQTT_BACKOFF_MIN, MQTT_BACKOFF_MAX};
         d->mqtt_reason[0] = '\0';
         return 0;
+}
+
+static void bridge_offline(kmd *d)
+{
+        km_mqtt_publish(d->mqtt, d->bridge_topic, "offline", d->cfg.mqtt.qos ? d->cfg.mqtt.qos : 1, true, true);
 }
 
 /* Publishes offline, says DISCONNECT and pushes it out now (the socket buffer
@@ -611,6 +721,7 @@ static void mqtt_destroy(kmd *d)
 {
         if (d->mqtt && km_mqtt_get_state(d->mqtt) == KM_MQTT_CONNECTED) {
                 km_publisher_offline(d->pub);
+                bridge_offline(d);
                 km_mqtt_disconnect(d->mqtt);
                 for (int i = 0; i < 4 && km_mqtt_fd(d->mqtt) >= 0 && km_mqtt_want_write(d->mqtt); i++)
                         km_mqtt_on_writable(d->mqtt);
@@ -637,8 +748,9 @@ static void notify_status(kmd *d)
                          (now_usec() - d->last_frame_usec) / USEC_PER_SEC);
         else
                 snprintf(since, sizeof(since), "no frame yet");
-        if (km_mqtt_get_state(d->mqtt) == KM_MQTT_IDLE)
-                snprintf(broker, sizeof(broker), "broker waiting for meter id");
+        if (km_publisher_waiting(d->pub))
+                snprintf(broker, sizeof(broker), "broker %s, waiting for a meter id",
+                         km_mqtt_state_name(km_mqtt_get_state(d->mqtt)));
         else
                 snprintf(broker, sizeof(broker), "broker %s", km_mqtt_state_name(km_mqtt_get_state(d->mqtt)));
         char status[512];
@@ -714,6 +826,7 @@ static int on_stop(sd_event_source *s, const struct signalfd_siginfo *si, void *
         kmd_outputs_stop(d->out);
         if (d->mqtt && km_mqtt_get_state(d->mqtt) == KM_MQTT_CONNECTED) {
                 km_publisher_offline(d->pub);
+                bridge_offline(d);
                 km_mqtt_disconnect(d->mqtt);
                 mqtt_sync(d);
                 return 0;
@@ -738,10 +851,10 @@ static bool publishing_changed(const km_config *a, const km_config *b)
 {
         const char *sa[] = {a->mqtt.host, a->mqtt.client_id, a->mqtt.username, a->mqtt.password, a->mqtt.cafile,
                             a->mqtt.certfile, a->mqtt.keyfile, a->mqtt.prefix, a->homeassistant.discovery_prefix,
-                            a->meter.name};
+                            a->meter.name, a->meter.id};
         const char *sb[] = {b->mqtt.host, b->mqtt.client_id, b->mqtt.username, b->mqtt.password, b->mqtt.cafile,
                             b->mqtt.certfile, b->mqtt.keyfile, b->mqtt.prefix, b->homeassistant.discovery_prefix,
-                            b->meter.name};
+                            b->meter.name, b->meter.id};
         for (size_t i = 0; i < sizeof(sa) / sizeof(sa[0]); i++)
                 if (str_differs(sa[i], sb[i]))
                         return true;
@@ -749,7 +862,7 @@ static bool publishing_changed(const km_config *a, const km_config *b)
         int pb = b->mqtt.port ? b->mqtt.port : mqtt_default_port(b);
         return pa != pb || km_config_mqtt_tls(a) != km_config_mqtt_tls(b) || a->mqtt.keepalive != b->mqtt.keepalive || a->mqtt.qos != b->mqtt.qos ||
                a->mqtt.queue_limit != b->mqtt.queue_limit || a->homeassistant.discovery != b->homeassistant.discovery ||
-               a->meter.list != b->meter.list;
+               a->meter.list != b->meter.list || a->meter.stale_after != b->meter.stale_after;
 }
 
 static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
@@ -788,12 +901,14 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                 serial_open(d);
         }
         if (publishing) {
-                km_log_info("reload: new MQTT settings; connecting again once the meter names itself");
+                km_log_info("reload: new MQTT settings; connecting again");
                 mqtt_destroy(d);
                 if (mqtt_create(d) < 0) {
                         sd_event_exit(d->ev, EX_SOFTWARE);
                         return 0;
                 }
+                d->stale = false;
+                arm_timer(d, &d->mqtt_timer, 0, on_mqtt_retry);
         }
         kmd_outputs_configure(d->out, &d->cfg);
         km_log_info("configuration reloaded");
@@ -861,6 +976,8 @@ int km_daemon_run(km_config *cfg, const char *config_path)
                 goto out;
         }
         kmd_outputs_configure(d->out, &d->cfg);
+        /* the broker at once: a wrong password or host shows before any frame */
+        arm_timer(d, &d->mqtt_timer, 0, on_mqtt_retry);
         serial_open(d);
         notify_status(d);
         sd_notify(0, "READY=1");
@@ -881,6 +998,8 @@ out:
         d->tick = sd_event_source_disable_unref(d->tick);
         d->watchdog = sd_event_source_disable_unref(d->watchdog);
         d->stop_timer = sd_event_source_disable_unref(d->stop_timer);
+        d->stale_timer = sd_event_source_disable_unref(d->stale_timer);
+        d->id_timer = sd_event_source_disable_unref(d->id_timer);
         kmd_outputs_free(d->out);
         km_publisher_free(d->pub);
         km_mqtt_free(d->mqtt);
