@@ -62,6 +62,14 @@ typedef struct km_value {
         km_datetime datetime;
         uint8_t text_len;
         char text[KM_TEXT_MAX + 1]; /* NUL-terminated; non-printable bytes kept */
+        /* P1: the value's own capture time, e.g. an M-Bus device's last
+         * reading 0-n:24.2.1(time)(value) or a power failure's end. The OBIS
+         * B field (obis[1]) is the M-Bus channel. */
+        bool has_captured;
+        km_datetime captured;
+        /* P1: text was sent as hex-encoded ASCII (upper-case digits) and is
+         * held decoded; km_value_text_raw() gives the digits back. */
+        bool text_hex;
 } km_value;
 
 typedef struct km_reading {
@@ -76,6 +84,7 @@ typedef struct km_reading {
         km_datetime clock;
         size_t n_values;
         size_t n_dropped;       /* values past KM_READING_MAX_VALUES */
+        size_t n_unparsed;      /* P1: lines that did not parse (skipped) */
         size_t n_known;         /* internal: slots whose obis/info are left from an
                                  * earlier frame and may be reused (0 = none) */
         km_value values[KM_READING_MAX_VALUES];
@@ -102,6 +111,12 @@ bool km_text_is_clean(const char *text, size_t n);
  * its bytes in hex ("ff fe 80"). Returns buf; size >= 3 * KM_TEXT_MAX + 1. */
 #define KM_TEXT_SHOW_MAX (3 * KM_TEXT_MAX + 1)
 const char *km_value_text_show(const km_value *v, char *buf, size_t size);
+
+/* A TEXT value as the meter sent it: the hex digits for a text sent
+ * hex-encoded (text_hex), else the text itself. Returns buf; size >=
+ * KM_TEXT_RAW_MAX. */
+#define KM_TEXT_RAW_MAX (2 * KM_TEXT_MAX + 1)
+const char *km_value_text_raw(const km_value *v, char *buf, size_t size);
 
 /* Formats a.b.c.d.e.f as "A-B:C.D.E.F" into buf (at least KM_OBIS_STR_MAX). */
 #define KM_OBIS_STR_MAX 24

@@ -58,6 +58,8 @@ static km_value *new_value(km_reading *r)
         v->raw = 0;
         v->text_len = 0;
         v->text[0] = '\0';
+        v->has_captured = false;
+        v->text_hex = false;
         return v;
 }
 

@@ -106,3 +106,22 @@ const char *km_value_text_show(const km_value *v, char *buf, size_t size)
                 o += (size_t)snprintf(buf + o, size - o, i ? " %02x" : "%02x", (uint8_t)v->text[i]);
         return buf;
 }
+
+const char *km_value_text_raw(const km_value *v, char *buf, size_t size)
+{
+        static const char digits[] = "0123456789ABCDEF";
+        if (size == 0)
+                return buf;
+        if (!v->text_hex) {
+                snprintf(buf, size, "%s", v->text);
+                return buf;
+        }
+        size_t o = 0;
+        for (size_t i = 0; i < v->text_len && o + 3 <= size; i++) {
+                uint8_t b = (uint8_t)v->text[i];
+                buf[o++] = digits[b >> 4];
+                buf[o++] = digits[b & 15];
+        }
+        buf[o] = '\0';
+        return buf;
+}

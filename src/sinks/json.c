@@ -70,6 +70,15 @@ json_object *km_json_reading_data(const km_reading *r)
                 if (v->unit != KM_UNIT_NONE && (v->kind == KM_VALUE_NUMBER || v->kind == KM_VALUE_FLOAT))
                         json_object_object_add(item, "unit", json_object_new_string(km_unit_symbol_compat(v->unit)));
                 json_object_object_add(item, "value", value_json(v));
+                if (v->kind == KM_VALUE_TEXT && v->text_hex) { /* P1 ids sent as hex digits: those too */
+                        char raw[2 * KM_TEXT_MAX + 1];
+                        json_object_object_add(item, "raw", json_object_new_string(km_value_text_raw(v, raw, sizeof(raw))));
+                }
+                if (v->has_captured) { /* P1: an M-Bus device's or a log entry's own time */
+                        char when[64];
+                        km_json_datetime_compat(&v->captured, when, sizeof(when));
+                        json_object_object_add(item, "captured", json_object_new_string(when));
+                }
                 json_object_object_add(data, v->info ? v->info->name : code, item);
         }
         return data;
@@ -124,6 +133,20 @@ static void mbus_header(json_object *o, const km_frame *f)
         json_object_object_add(o, "mbus_checksum", hex_json(&h->checksum, 1));
 }
 
+/* A DSMR/P1 telegram: its length and the CRC it ends with (null for DSMR
+ * 2.2/3, which sends none). */
+static void p1_header(json_object *o, const km_event *ev)
+{
+        const char *t = (const char *)ev->bytes;
+        size_t bang = ev->len;
+        while (bang > 0 && t[bang - 1] != '!')
+                bang--;
+        json_object_object_add(o, "p1_length", json_object_new_int((int)ev->len));
+        json_object_object_add(o, "p1_crc", bang && bang < ev->len
+                                                    ? json_object_new_string_len(t + bang, (int)(ev->len - bang))
+                                                    : NULL);
+}
+
 json_object *km_json_frame_header(const km_event *ev, const km_reading *r)
 {
         json_object *o = json_object_new_object();
@@ -133,6 +156,8 @@ json_object *km_json_frame_header(const km_event *ev, const km_reading *r)
                 hdlc_header(o, &f->link.hdlc);
         else if (f && f->header_valid && f->transport == KM_TRANSPORT_MBUS)
                 mbus_header(o, f);
+        else if (f && f->transport == KM_TRANSPORT_P1 && ev->bytes)
+                p1_header(o, ev);
         const uint8_t *p = f ? f->payload : NULL;
         size_t n = f ? f->payload_len : 0;
         if (p && n >= 3 && p[0] == 0xE6 && f->payload_kind == KM_PAYLOAD_APDU) {
@@ -146,6 +171,24 @@ json_object *km_json_frame_header(const km_event *ev, const km_reading *r)
                 json_object_object_add(o, "apdu_tag", json_object_new_string("0f"));
                 json_object_object_add(o, "apdu_invoke_id_and_priority", json_object_new_string(id));
         }
+        return o;
+}
+
+json_object *km_json_security(const km_security_info *sec)
+{
+        json_object *o = json_object_new_object();
+        if (sec->mode == KM_CIPHER_PILOT_ECB) {
+                json_object_object_add(o, "cipher", json_object_new_string("aes-128-ecb-pilot-2017"));
+                json_object_object_add(o, "authenticated", json_object_new_boolean(false));
+                return o;
+        }
+        json_object_object_add(o, "cipher", json_object_new_string(sec->encrypted ? "aes-128-gcm" : "none"));
+        json_object_object_add(o, "system_title", hex_json(sec->system_title, KM_SYSTEM_TITLE_LEN));
+        if (sec->maker[0])
+                json_object_object_add(o, "system_title_maker", json_object_new_string(sec->maker));
+        json_object_object_add(o, "security_byte", hex_json(&sec->security_byte, 1));
+        json_object_object_add(o, "invocation_counter", json_object_new_int64(sec->invocation_counter));
+        json_object_object_add(o, "authenticated", json_object_new_boolean(sec->authenticated));
         return o;
 }
 
@@ -192,7 +235,10 @@ static int json_reading(km_sink *s, const km_event *ev)
         const km_reading *r = ev->reading;
         json_object *o = json_object_new_object();
         json_object_object_add(o, "data", km_json_reading_data(r));
-        json_object_object_add(o, "header", km_json_frame_header(ev, r));
+        json_object *header = km_json_frame_header(ev, r);
+        if (ev->security)
+                json_object_object_add(header, "security", km_json_security(ev->security));
+        json_object_object_add(o, "header", header);
         if (r->list_name)
                 json_object_object_add(o, "list", json_object_new_string(r->list_name));
         if (r->maker)

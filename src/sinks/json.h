@@ -10,12 +10,17 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "kaifa/security.h"
 #include "sinks/sink.h"
 
 /* The "data" object of a reading. */
 json_object *km_json_reading_data(const km_reading *r);
 /* The "header" object of a frame (HDLC, LLC and APDU header fields). */
 json_object *km_json_frame_header(const km_event *ev, const km_reading *r);
+/* The "security" object of a ciphered frame's header: cipher, system title
+ * (hex, and its 3-letter maker), security byte, invocation counter,
+ * authenticated. Never a key. */
+json_object *km_json_security(const km_security_info *sec);
 /* A JSON number for v's value in its own unit, printed like the original tool
  * (at most 15 significant digits, integers without a decimal point). */
 json_object *km_json_number(double value);

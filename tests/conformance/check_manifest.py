@@ -71,7 +71,7 @@ def decode(cli, path, extra):
             key = manifest_key(item.get("obis_code", ""))
             if key is None:
                 continue
-            v = item.get("value")
+            v = item.get("raw", item.get("value"))  # P1 texts as the telegram spells them
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 unit = item.get("unit", "")
                 if unit not in UNIT_FACTORS:
