@@ -138,6 +138,7 @@ typedef struct kmd {
         bool mqtt_done; /* stopping: nothing left to say to the broker */
         sd_event_source *stop_timer;
         char last_status[512];
+        uint64_t drops_logged, drops_log_usec; /* dropped messages logged so far, and when */
 } kmd;
 
 static uint64_t now_usec(void)
@@ -814,14 +815,30 @@ static void notify_status(kmd *d)
                          c->decrypted, c->auth_failed, c->decrypt_failed, c->replays, c->no_key);
         snprintf(status, sizeof(status),
                  "%" PRIu64 " frames decoded, %" PRIu64 " checksum errors%s, %s, %s, %" PRIu64 " queued, %" PRIu64
-                 " dropped%s",
-                 s->readings, checksum_errors(s), sec, broker, since, ms.queued, ms.dropped,
+                 " dropped, %" PRIu64 " waiting%s",
+                 s->readings, checksum_errors(s), sec, broker, since, ms.queued, ms.dropped, ms.waiting,
                  d->src ? "" : ", meter not open");
         kmd_outputs_status(d->out, status, sizeof(status));
         if (strcmp(status, d->last_status) != 0) {
                 sd_notifyf(0, "STATUS=%s", status);
                 snprintf(d->last_status, sizeof(d->last_status), "%s", status);
         }
+}
+
+/* Messages dropped (queue full, QoS 0 while away): one line a minute at
+ * most, with the count. Retained state is never dropped (see mqtt.c). */
+static void log_drops(kmd *d)
+{
+        km_mqtt_stats ms;
+        km_mqtt_get_stats(d->mqtt, &ms);
+        uint64_t now = now_usec();
+        if (ms.dropped <= d->drops_logged || (d->drops_log_usec && now - d->drops_log_usec < 60 * USEC_PER_SEC))
+                return;
+        km_log_warning("broker %s:%d: %" PRIu64 " MQTT messages dropped (queue_limit %d reached, or QoS 0 while "
+                       "disconnected); raise [mqtt] queue_limit or check the broker",
+                       d->cfg.mqtt.host, d->cfg.mqtt.port, ms.dropped - d->drops_logged, d->cfg.mqtt.queue_limit);
+        d->drops_logged = ms.dropped;
+        d->drops_log_usec = now;
 }
 
 static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
@@ -836,8 +853,10 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
             d->last_tick_usec - d->mqtt_connect_usec > CONNECT_TIMEOUT_USEC)
                 km_mqtt_abandon(d->mqtt, "no answer to CONNECT");
         mqtt_sync(d);
-        if (d->mqtt)
+        if (d->mqtt) {
+                log_drops(d);
                 notify_status(d);
+        }
         sd_event_source_set_time_relative(s, TICK_USEC);
         sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;

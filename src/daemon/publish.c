@@ -147,6 +147,8 @@ static void publish_failed(km_publisher *p, const char *topic, int r)
         size_t i = 0;
         while (i < MAX_FAILURE_KINDS && p->failures_logged[i] && p->failures_logged[i] != r)
                 i++;
+        if (r == -ENOBUFS)
+                return; /* drops: the daemon logs their count, at most once a minute */
         if (i == MAX_FAILURE_KINDS || p->failures_logged[i] == r)
                 return;
         p->failures_logged[i] = r;
