@@ -71,6 +71,7 @@ if(KM_BUILD_TESTS)
       "daemon_identity|test_identity.py|90"
       "daemon_stale|test_stale.py|60"
       "daemon_two_services|test_two_services.py|60"
+      "daemon_hints|test_hints.py|60"
       "daemon_tls|test_tls.py|60"
       "daemon_reload|test_reload.py|60"
       "daemon_tcp_source|test_tcp.py|60"

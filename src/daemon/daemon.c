@@ -105,6 +105,9 @@ typedef struct kmd {
         km_serial_params params;
         bool parity_locked;
         uint64_t parity_good0, parity_bad0, parity_bytes0;
+        unsigned parity_switches;            /* since the open, without a good frame */
+        uint64_t nogood_frames0, nogood_bytes0; /* counters at the open or the last good frame */
+        bool nogood_said;                    /* the "no valid frame" hint was logged */
         km_decoder *dec;
         uint64_t last_frame_usec;
         sd_event_source *stale_timer;  /* fires stale_after after the last good frame */
@@ -365,13 +368,53 @@ static void parity_check(kmd *d)
         if (checksum_errors(s) - d->parity_bad0 < PARITY_MAX_BAD && s->bytes_in - d->parity_bytes0 < PARITY_MAX_BYTES)
                 return;
         km_parity next = d->params.parity == KM_PARITY_EVEN ? KM_PARITY_NONE : KM_PARITY_EVEN;
-        km_log_info("%s: no good frame with parity %s; trying %s", d->cfg.serial.port,
-                    km_parity_name(d->params.parity), km_parity_name(next));
+        /* the first switch is news; later ones are the loop, summed up
+         * once per cycle (back at even) */
+        km_log(d->parity_switches == 0 ? LOG_INFO : LOG_DEBUG, "%s: no good frame with parity %s; trying %s",
+               d->cfg.serial.port, km_parity_name(d->params.parity), km_parity_name(next));
+        d->parity_switches++;
+        if (next == KM_PARITY_EVEN)
+                km_log_warning("%s: no valid frame in %" PRIu64 " bytes at %d baud with 8E1 or 8N1; check [serial] "
+                               "baud (HAN ports send 2400, P1 115200) and the wiring; trying both again", d->cfg.serial.port, d->dec->stats.bytes_in - d->nogood_bytes0,
+                               d->params.baud);
         d->params.parity = next;
         int r = km_source_set_params(d->src, &d->params);
         if (r < 0)
                 km_log_warning("%s: cannot set parity %s: %s", d->cfg.serial.port, km_parity_name(next), strerror(-r));
         parity_mark(d);
+}
+
+static char parity_letter(km_parity p)
+{
+        return p == KM_PARITY_EVEN ? 'E' : p == KM_PARITY_ODD ? 'O' : 'N';
+}
+
+/* A fixed setting that gives no frame at all: one line saying what to try,
+ * once per open (again after a good frame). */
+static void frame_hint(kmd *d)
+{
+        const km_stats *s = &d->dec->stats;
+        if (s->frames_good > d->nogood_frames0) {
+                d->nogood_frames0 = s->frames_good;
+                d->nogood_bytes0 = s->bytes_in;
+                d->nogood_said = false;
+                return;
+        }
+        if (d->nogood_said || d->cfg.serial.parity_auto || !d->src || s->bytes_in - d->nogood_bytes0 < PARITY_MAX_BYTES)
+                return;
+        d->nogood_said = true;
+        uint64_t n = s->bytes_in - d->nogood_bytes0;
+        if (km_source_get_kind(d->src) != KM_SOURCE_SERIAL) {
+                km_log_warning("%s: no valid frame in %" PRIu64 " bytes; is it a meter's HAN/P1 stream? "
+                               "[serial] transport = auto detects HDLC, M-Bus, raw APDUs and P1",
+                               d->cfg.serial.port, n);
+                return;
+        }
+        const char *other = d->params.parity == KM_PARITY_NONE ? "even" : "none";
+        km_log_warning("%s: no valid frame in %" PRIu64 " bytes at %d %d%c1: Kaifa and Aidon use 8E1, Kamstrup "
+                       "8N1; try parity = %s (or auto), and check baud",
+                       d->cfg.serial.port, n, d->params.baud, d->params.data_bits, parity_letter(d->params.parity),
+                       other);
 }
 
 static void serial_close(kmd *d)
@@ -450,6 +493,7 @@ static int on_serial_io(sd_event_source *s, int fd, uint32_t revents, void *user
         if (d->src && !got && (revents & (EPOLLHUP | EPOLLERR)))
                 serial_lost(d, 0);
         parity_check(d);
+        frame_hint(d);
         mqtt_sync(d);
         return 0;
 }
@@ -480,6 +524,24 @@ static int on_file_pace(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
+/* What to do about a port that does not open. */
+static const char *open_hint(int r)
+{
+        switch (r) {
+        case -EACCES:
+        case -EPERM:
+                return " (the service user needs the port's group: dialout for USB adapters and UARTs, "
+                       "usermod -aG dialout USER, or SupplementaryGroups=dialout in the unit)";
+        case -ENOENT:
+        case -ENODEV:
+                return " (not plugged in? use the stable name from ls /dev/serial/by-id/)";
+        case -EBUSY:
+                return " (another program has it open: ModemManager, a getty, a second reader?)";
+        default:
+                return "";
+        }
+}
+
 static void serial_open(kmd *d)
 {
         if (d->src || d->stopping)
@@ -487,7 +549,8 @@ static void serial_open(kmd *d)
         km_source *src = NULL;
         int r = km_source_open(d->cfg.serial.port, &d->params, true, &src);
         if (r < 0) {
-                source_problem(d, true, "cannot open: %s; retrying with backoff (up to 30 s)", strerror(-r));
+                source_problem(d, true, "cannot open: %s%s; retrying with backoff (up to 30 s)", strerror(-r),
+                               open_hint(r));
                 serial_retry_later(d);
                 return;
         }
@@ -505,6 +568,10 @@ static void serial_open(kmd *d)
         }
         d->src = src;
         parity_mark(d);
+        d->parity_switches = 0;
+        d->nogood_frames0 = d->dec->stats.frames_good;
+        d->nogood_bytes0 = d->dec->stats.bytes_in;
+        d->nogood_said = false;
         /* Opened after a failed read (not after a failed open): it may fail
          * the same way again; the first good frame says it is back. */
         d->src_announced = !d->src_problem[0] || d->src_problem_open;
@@ -574,14 +641,28 @@ static void on_outputs_changed(void *userdata)
         stop_check(userdata);
 }
 
+/* Which key to check, from libmosquitto's phrase for a refusal. */
+static const char *broker_hint(const char *reason)
+{
+        if (strcasestr(reason, "not authori") || strcasestr(reason, "user name or password"))
+                return " (check [mqtt] username and password or password_file, and the broker's ACL)";
+        if (strcasestr(reason, "identifier rejected"))
+                return " (check [mqtt] client_id)";
+        if (strcasestr(reason, "lookup error"))
+                return " (check [mqtt] host: the name does not resolve)";
+        if (strcasestr(reason, "connection refused"))
+                return " (check [mqtt] host and port: is the broker running and listening there?)";
+        return "";
+}
+
 static void mqtt_problem(kmd *d, const char *reason)
 {
         int len = (int)strlen(reason);
         while (len > 0 && reason[len - 1] == '.')
                 len--; /* libmosquitto's phrases end with a period */
         if (strcmp(d->mqtt_reason, reason) != 0)
-                km_log_warning("broker %s:%d: %.*s; reconnecting with backoff", d->cfg.mqtt.host,
-                               d->cfg.mqtt.port, len, reason);
+                km_log_warning("broker %s:%d: %.*s%s; reconnecting with backoff", d->cfg.mqtt.host,
+                               d->cfg.mqtt.port, len, reason, broker_hint(reason));
         snprintf(d->mqtt_reason, sizeof(d->mqtt_reason), "%s", reason);
 }
 
