@@ -4,10 +4,16 @@ parity give one line naming the setting and what to try ("no valid frame in
 N bytes at 2400 8E1: Kaifa and Aidon use 8E1, Kamstrup 8N1; try parity =
 none"); parity = auto logs its first switch and then one line per full
 cycle (even -> none -> even), not one per switch; a broker that refuses the
-connection names the keys to check."""
+connection names the keys to check; --check-config run as root warns when
+the service user (kaifa-meter) cannot read the file or its password file
+(skipped, and counted as such, without root or that user)."""
 import os
+import pwd
 import random
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -32,6 +38,41 @@ def run(work, broker, parity, rounds, name):
         return daemon.logtext()
     finally:
         k.cleanup(daemon, pty)
+
+
+def check_config_as_root():
+    try:
+        pwd.getpwnam("kaifa-meter")
+    except KeyError:
+        print("skip - --check-config as root: no kaifa-meter user here")
+        return
+    if os.geteuid() != 0:
+        print("skip - --check-config as root: not root")
+        return
+    d = tempfile.mkdtemp(prefix="kmd-cc-")
+    try:
+        os.chmod(d, 0o755)
+        conf, pw = os.path.join(d, "a.conf"), os.path.join(d, "pw")
+        with open(pw, "w") as f:
+            f.write("secret\n")
+        with open(conf, "w") as f:
+            f.write("[serial]\nport = /dev/ttyUSB0\n[mqtt]\nhost = 127.0.0.1\nusername = u\npassword_file = %s\n" % pw)
+
+        def run():
+            p = subprocess.run([k.DAEMON, "-c", conf, "--check-config"], capture_output=True, text=True, timeout=10)
+            return p.returncode, p.stderr
+        os.chmod(conf, 0o644)
+        os.chmod(pw, 0o644)
+        rc, err = run()
+        k.check(rc == 0 and "cannot read" not in err, "--check-config as root: readable files, no warning (%r)" % err)
+        os.chmod(conf, 0o600)
+        os.chmod(pw, 0o600)
+        rc, err = run()
+        k.check(rc == 0 and ("service user kaifa-meter cannot read %s" % conf) in err
+                and ("cannot read %s" % pw) in err and "chmod 0640" in err,
+                "--check-config as root on a 0600 root-owned config and password file: warns (%r)" % err)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def main():
@@ -64,6 +105,7 @@ def main():
         got = k.wait_for(lambda: "check [mqtt] username and password" in daemon.logtext(), 10)
         k.check(bool(got), "a refused connection names the keys to check, before any frame")
         daemon.stop()
+        check_config_as_root()
     finally:
         k.cleanup(broker, refusing)
         if k.FAILURES:
