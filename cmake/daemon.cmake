@@ -63,6 +63,7 @@ if(KM_BUILD_TESTS)
     set(KM_DAEMON_TEST_CASES
       "daemon_config|test_config.py|60"
       "daemon_publish|test_publish.py|90"
+      "daemon_p1|test_p1.py|90"
       "daemon_broker_outage|test_broker_outage.py|120"
       "daemon_serial_reconnect|test_serial_reconnect.py|90"
       "daemon_notify|test_notify.py|60"
@@ -93,6 +94,8 @@ if(KM_BUILD_TESTS)
     # needs PostgreSQL's server binaries (tests/integration/pg/pgserver.py); 77 = none here
     set_tests_properties(daemon_postgresql PROPERTIES SKIP_RETURN_CODE 77
                          LABELS "integration;daemon;postgresql")
+    # The longest tests (30-50 s, mostly waiting): ctest -j starts them first.
+    set_tests_properties(daemon_postgresql daemon_broker_outage PROPERTIES COST 50)
   endif()
   add_test(NAME daemon_demo
     COMMAND bash ${KM_DAEMON_TESTS}/demo.sh --check --daemon $<TARGET_FILE:kaifa-meterd>)

@@ -23,8 +23,11 @@ extern "C" {
 /* The longest list seen in the wild is the Swedish Aidon 27-item list; 64
  * leaves room for generic DLMS lists. Items past this are counted, not kept. */
 #define KM_READING_MAX_VALUES 64
-/* Longest text value seen: Kamstrup meter type, 18 characters. */
-#define KM_TEXT_MAX 63
+/* Longest DLMS text value seen: Kamstrup meter type, 18 characters. P1
+ * telegrams send equipment ids and messages as hex digits (a DSMR 3 message
+ * of 160 digits in the captures, held as its 80 characters decoded); longer
+ * texts are cut. */
+#define KM_TEXT_MAX 127
 
 /* A COSEM date-time (12 bytes on the wire). Fields keep the wire values,
  * including the "not specified" markers (0xFF, deviation 0x8000). */
@@ -70,6 +73,10 @@ typedef struct km_value {
         /* P1: text was sent as hex-encoded ASCII (upper-case digits) and is
          * held decoded; km_value_text_raw() gives the digits back. */
         bool text_hex;
+        /* P1: an entry of the log (buffer) value just before it, e.g. one
+         * power failure of 1-0:99.97.0: its code is the one the log names,
+         * captured its time; it has no table entry of its own. */
+        bool log_entry;
 } km_value;
 
 typedef struct km_reading {
@@ -92,6 +99,10 @@ typedef struct km_reading {
 
 /* The value as a double in its own unit (NUMBER and FLOAT kinds). */
 double km_value_number(const km_value *v);
+
+/* Power sent in kW, kvar or kVA (P1 telegrams) is kept in W, var or VA:
+ * the scaler takes the kilo (1.193 kW = 1193 W). Other units unchanged. */
+void km_value_power_in_watts(km_value *v);
 
 /* x x 10^exponent, rounded as the decimal value would be. */
 double km_scale10(double x, int exponent);

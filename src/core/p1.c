@@ -642,7 +642,10 @@ static bool add_buffer(km_reading *r, const object *o)
                         have_time = true; /* the last time of an entry is its capture time */
                         continue;
                 }
+                size_t slot = r->n_values;
                 ok &= add_value(r, code, false, o->groups[i], none, have_time ? &when : NULL);
+                if (slot < r->n_values)
+                        r->values[slot].log_entry = true;
                 have_time = false;
         }
         return ok && !have_time;
@@ -830,7 +833,9 @@ static km_frame_result framer_next(void *state, km_frame *f)
         f->len = out.len;
         f->payload = r == KM_P1_TELEGRAM ? f->bytes : NULL;
         f->payload_len = r == KM_P1_TELEGRAM ? out.len : 0;
-        f->header_valid = false;
+        /* a telegram whose CRC fails, or that the end of input cut, still
+         * shows the transport (detection locks on it; no value comes from it) */
+        f->header_valid = r == KM_P1_TELEGRAM || out.status == KM_ERR_CHECKSUM || out.status == KM_ERR_TRUNCATED;
         f->more = false;
         f->opens = true;
         f->has_sequence = false;

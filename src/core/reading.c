@@ -29,6 +29,16 @@ double km_value_number(const km_value *v)
         return scale((double)v->raw, v->scaler);
 }
 
+void km_value_power_in_watts(km_value *v)
+{
+        int e;
+        km_unit u = km_unit_display(v->unit, &e);
+        if (e > 0 && (v->kind == KM_VALUE_NUMBER || v->kind == KM_VALUE_FLOAT)) {
+                v->unit = u; /* kW, kvar, kVA: the only units shown with a positive exponent */
+                v->scaler = (int8_t)(v->scaler + e);
+        }
+}
+
 const km_value *km_reading_find(const km_reading *r, const char *name)
 {
         for (size_t i = 0; i < r->n_values; i++)

@@ -177,7 +177,7 @@ static int on_mqtt_retry(sd_event_source *s, uint64_t usec, void *userdata);
 
 static uint64_t checksum_errors(const km_stats *s)
 {
-        return s->rejected[-KM_ERR_HCS] + s->rejected[-KM_ERR_FCS];
+        return s->rejected[-KM_ERR_HCS] + s->rejected[-KM_ERR_FCS] + s->rejected[-KM_ERR_CHECKSUM]; /* M-Bus, P1 */
 }
 
 static void parity_mark(kmd *d)
@@ -367,17 +367,30 @@ static void parity_check(kmd *d)
         }
         if (checksum_errors(s) - d->parity_bad0 < PARITY_MAX_BAD && s->bytes_in - d->parity_bytes0 < PARITY_MAX_BYTES)
                 return;
+        /* 8E1 -> 8N1 -> 7E1 (DSMR 2.2/3 P1; only when data_bits is left at 8) -> 8E1 */
         km_parity next = d->params.parity == KM_PARITY_EVEN ? KM_PARITY_NONE : KM_PARITY_EVEN;
+        int bits = d->params.data_bits;
+        if (d->cfg.serial.data_bits == 8 && (bits == 7 || d->params.parity == KM_PARITY_NONE)) {
+                bits = bits == 7 ? 8 : 7;
+                next = KM_PARITY_EVEN;
+        }
         /* the first switch is news; later ones are the loop, summed up
-         * once per cycle (back at even) */
-        km_log(d->parity_switches == 0 ? LOG_INFO : LOG_DEBUG, "%s: no good frame with parity %s; trying %s",
-               d->cfg.serial.port, km_parity_name(d->params.parity), km_parity_name(next));
+         * once per cycle (back at 8E1) */
+        int level = d->parity_switches == 0 ? LOG_INFO : LOG_DEBUG;
+        if (bits != d->params.data_bits)
+                km_log(level, "%s: no good frame with %d%c1; trying %dE1", d->cfg.serial.port, d->params.data_bits,
+                       d->params.parity == KM_PARITY_NONE ? 'N' : 'E', bits);
+        else
+                km_log(level, "%s: no good frame with parity %s; trying %s", d->cfg.serial.port,
+                       km_parity_name(d->params.parity), km_parity_name(next));
         d->parity_switches++;
-        if (next == KM_PARITY_EVEN)
-                km_log_warning("%s: no valid frame in %" PRIu64 " bytes at %d baud with 8E1 or 8N1; check [serial] "
-                               "baud (HAN ports send 2400, P1 115200) and the wiring; trying both again", d->cfg.serial.port, d->dec->stats.bytes_in - d->nogood_bytes0,
-                               d->params.baud);
+        if (next == KM_PARITY_EVEN && bits == 8)
+                km_log_warning("%s: no valid frame in %" PRIu64 " bytes at %d baud with 8E1, 8N1%s; check [serial] "
+                               "baud (HAN ports send 2400, P1 115200) and the wiring; trying again",
+                               d->cfg.serial.port, d->dec->stats.bytes_in - d->nogood_bytes0, d->params.baud,
+                               d->cfg.serial.data_bits == 8 ? " or 7E1" : "");
         d->params.parity = next;
+        d->params.data_bits = bits;
         int r = km_source_set_params(d->src, &d->params);
         if (r < 0)
                 km_log_warning("%s: cannot set parity %s: %s", d->cfg.serial.port, km_parity_name(next), strerror(-r));

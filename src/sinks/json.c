@@ -42,9 +42,11 @@ void km_json_datetime_compat(const km_datetime *dt, char *buf, size_t size)
 
 static json_object *value_json(const km_value *v)
 {
-        char buf[KM_TEXT_SHOW_MAX];
+        char buf[KM_TEXT_SHOW_MAX > KM_TEXT_RAW_MAX ? KM_TEXT_SHOW_MAX : KM_TEXT_RAW_MAX];
         switch (v->kind) {
         case KM_VALUE_TEXT:
+                if (v->text_hex) /* P1: the text as sent (hex digits); "decoded" has it readable */
+                        return json_object_new_string(km_value_text_raw(v, buf, sizeof(buf)));
                 if (km_text_is_clean(v->text, v->text_len))
                         return json_object_new_string_len(v->text, v->text_len);
                 return json_object_new_string(km_value_text_show(v, buf, sizeof(buf)));
@@ -59,6 +61,7 @@ static json_object *value_json(const km_value *v)
 json_object *km_json_reading_data(const km_reading *r)
 {
         json_object *data = json_object_new_object();
+        json_object *head = NULL; /* the last value that is not a log entry */
         for (size_t i = 0; i < r->n_values; i++) {
                 const km_value *v = &r->values[i];
                 char code[KM_OBIS_STR_MAX];
@@ -70,16 +73,24 @@ json_object *km_json_reading_data(const km_reading *r)
                 if (v->unit != KM_UNIT_NONE && (v->kind == KM_VALUE_NUMBER || v->kind == KM_VALUE_FLOAT))
                         json_object_object_add(item, "unit", json_object_new_string(km_unit_symbol_compat(v->unit)));
                 json_object_object_add(item, "value", value_json(v));
-                if (v->kind == KM_VALUE_TEXT && v->text_hex) { /* P1 ids sent as hex digits: those too */
-                        char raw[2 * KM_TEXT_MAX + 1];
-                        json_object_object_add(item, "raw", json_object_new_string(km_value_text_raw(v, raw, sizeof(raw))));
-                }
+                if (v->kind == KM_VALUE_TEXT && v->text_hex) /* clean: decoded only when printable */
+                        json_object_object_add(item, "decoded", json_object_new_string_len(v->text, v->text_len));
                 if (v->has_captured) { /* P1: an M-Bus device's or a log entry's own time */
                         char when[64];
                         km_json_datetime_compat(&v->captured, when, sizeof(when));
                         json_object_object_add(item, "captured", json_object_new_string(when));
                 }
+                if (v->log_entry && head) { /* P1: the log's entries go in a list under it */
+                        json_object *entries;
+                        if (!json_object_object_get_ex(head, "entries", &entries)) {
+                                entries = json_object_new_array();
+                                json_object_object_add(head, "entries", entries);
+                        }
+                        json_object_array_add(entries, item);
+                        continue;
+                }
                 json_object_object_add(data, v->info ? v->info->name : code, item);
+                head = item;
         }
         return data;
 }

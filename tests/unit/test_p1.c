@@ -714,6 +714,12 @@ static void test_decoded_texts_and_times(void **state)
         const km_value *log = km_reading_find(r, "power_failure_log");
         assert_non_null(log);
         assert_int_equal(log->raw, 5);
+        assert_false(log->log_entry);
+        for (int i = 1; i <= 2; i++) { /* its entries follow it, flagged, without table entry */
+                assert_true(log[i].log_entry && log[i].has_captured && log[i].info == NULL);
+                assert_int_equal(log[i].unit, KM_UNIT_SECOND);
+        }
+        assert_false(log[3].log_entry);
         /* ids that do not spell printable ASCII stay as sent */
         free(data);
         data = load_data_file("captures/beyond/kaifa/dsmrp_v4_2.txt", &len);
@@ -1092,6 +1098,65 @@ static void test_check_agrees(void **state)
         assert_int_equal(km_p1_check("", 0, NULL), KM_P1_TRUNCATED);
 }
 
+/* ---- the decoder's pipeline ---------------------------------------------- */
+
+/* The decoder finds the P1 transport by itself (and with it forced) and
+ * gives the same events however the bytes are chunked: readings with the
+ * parser's content, a bad CRC and a cut telegram rejected and counted. */
+static void test_decoder_pipeline(void **state)
+{
+        (void)state;
+        static const char noise[] = "\x00\xff\x7e\xa0 noise\r\n";
+        static const char *const good[] = {"amshan/p1-b.txt", "amshan/p1-c.txt", "beyond/iskraemeco/dsmrp_v5.txt",
+                                           "beyond/fluvius/dsmrp_fluvius_v171.txt"};
+        buf b = {0};
+        uint32_t digests[4];
+        km_reading *r = new_reading();
+        put(&b, noise, sizeof(noise) - 1);
+        for (size_t i = 0; i < N(good); i++) {
+                size_t n;
+                uint8_t *d = load_text(good[i], &n);
+                put(&b, d, n);
+                size_t at = 0;
+                while (d[at] != '/')
+                        at++;
+                assert_int_equal(km_p1_parse((const char *)d + at, n - at, r), KM_OK);
+                digests[i] = reading_digest(r);
+                free(d);
+                if (i == 1) { /* a telegram with a wrong CRC, and one cut short */
+                        size_t m;
+                        uint8_t *bad = load_text("amshan/p1-d-landisgyr-360.txt", &m);
+                        bad[100] ^= 1;
+                        put(&b, bad, m);
+                        put(&b, bad, 200);
+                        free(bad);
+                }
+        }
+        static const km_transport transports[] = {KM_TRANSPORT_AUTO, KM_TRANSPORT_P1};
+        for (size_t t = 0; t < N(transports); t++) {
+                km_decoder_options opt = {.transport = transports[t]};
+                ev_log all, other;
+                feed_opt(&opt, b.p, b.n, 0, 0, true, &all);
+                static const size_t chunks[] = {1, CHUNK_RANDOM, 7};
+                for (size_t c = 0; c < N(chunks); c++) {
+                        feed_opt(&opt, b.p, b.n, chunks[c], 500 + c, true, &other);
+                        assert_logs_equal(&all, &other);
+                        ev_log_free(&other);
+                }
+                assert_int_equal(ev_count(&all, KM_EVENT_READING, 0), 4);
+                assert_int_equal(ev_count(&all, KM_EVENT_REJECT, KM_ERR_CHECKSUM), 1);
+                assert_int_equal(ev_count(&all, KM_EVENT_REJECT, KM_ERR_TRUNCATED), 1);
+                assert_int_equal(all.stats.frames_good, 4);
+                size_t k = 0;
+                for (size_t i = 0; i < all.n; i++)
+                        if (all.ev[i].kind == KM_EVENT_READING)
+                                assert_int_equal(all.ev[i].digest, digests[k++]);
+                ev_log_free(&all);
+        }
+        free(r);
+        free(b.p);
+}
+
 /* ---- the parser ---------------------------------------------------------- */
 
 /* Lines that do not parse are counted and skipped, never fatal. */
@@ -1177,6 +1242,7 @@ int main(void)
                 cmocka_unit_test(test_7e1_read_as_8n1),
                 cmocka_unit_test(test_too_long),
                 cmocka_unit_test(test_check_agrees),
+                cmocka_unit_test(test_decoder_pipeline),
                 cmocka_unit_test(test_bad_lines_counted),
                 cmocka_unit_test(test_too_many_values),
                 cmocka_unit_test(test_makers),
