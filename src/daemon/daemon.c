@@ -10,8 +10,8 @@
  *   - the MQTT socket is watched the same way (libmosquitto without its
  *     thread); a lost broker is reconnected from a timer with backoff (1 s
  *     doubling to 10 s) while QoS 1 messages queue up, bounded;
- *   - a 1 s tick drives MQTT keepalive, STATUS= and the health mark the
- *     watchdog timer checks before it sends WATCHDOG=1;
+ *   - a 1 s tick drives MQTT keepalive and STATUS=; sd-event itself sends
+ *     WATCHDOG=1 (sd_event_set_watchdog), only while the loop dispatches;
  *   - the optional outputs, PostgreSQL and a JSON-lines file (outputs.c),
  *     get every decoded reading; the PostgreSQL socket and retry timer are
  *     sources of the same loop;
@@ -135,8 +135,6 @@ typedef struct kmd {
         /* housekeeping */
         sd_event_source *tick;
         uint64_t tick_count, last_tick_usec;
-        sd_event_source *watchdog;
-        uint64_t watchdog_usec;
         bool stopping;
         bool mqtt_done; /* stopping: nothing left to say to the broker */
         sd_event_source *stop_timer;
@@ -956,21 +954,6 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
-/* WATCHDOG=1 only while the loop is healthy: the tick ran recently. */
-static int on_watchdog(sd_event_source *s, uint64_t usec, void *userdata)
-{
-        (void)usec;
-        kmd *d = userdata;
-        if (now_usec() - d->last_tick_usec <= 3 * TICK_USEC)
-                sd_notify(0, "WATCHDOG=1");
-        else
-                km_log_warning("loop unhealthy: no tick for %" PRIu64 " ms; not feeding the watchdog",
-                               (now_usec() - d->last_tick_usec) / USEC_PER_MSEC);
-        sd_event_source_set_time_relative(s, d->watchdog_usec / 2);
-        sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
-        return 0;
-}
-
 static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata)
 {
         (void)s;
@@ -1108,12 +1091,10 @@ static int setup(kmd *d)
         if ((r = sd_event_add_time_relative(d->ev, &d->tick, CLOCK_MONOTONIC, TICK_USEC, TIMER_ACCURACY, on_tick, d)) < 0)
                 return r;
         d->last_tick_usec = now_usec();
-        if (sd_watchdog_enabled(0, &d->watchdog_usec) > 0 && d->watchdog_usec > 0) {
-                r = sd_event_add_time_relative(d->ev, &d->watchdog, CLOCK_MONOTONIC, d->watchdog_usec / 2, TIMER_ACCURACY,
-                                               on_watchdog, d);
-                if (r < 0)
-                        return r;
-        }
+        /* WATCHDOG=1 from the loop itself, between a quarter and a half of
+         * WATCHDOG_USEC: a loop stuck in a callback stops feeding it */
+        if ((r = sd_event_set_watchdog(d->ev, true)) < 0)
+                return r;
         return 0;
 }
 
@@ -1175,7 +1156,6 @@ out:
         d->mqtt_io = sd_event_source_disable_unref(d->mqtt_io);
         d->mqtt_timer = sd_event_source_disable_unref(d->mqtt_timer);
         d->tick = sd_event_source_disable_unref(d->tick);
-        d->watchdog = sd_event_source_disable_unref(d->watchdog);
         d->stop_timer = sd_event_source_disable_unref(d->stop_timer);
         d->stale_timer = sd_event_source_disable_unref(d->stale_timer);
         d->id_timer = sd_event_source_disable_unref(d->id_timer);
