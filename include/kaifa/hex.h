@@ -22,6 +22,9 @@ typedef struct km_hex {
         bool zero_x;      /* the last digit was a lone 0 that an x may turn into "0x" */
 } km_hex;
 
+/* The value of one hex digit (either case), or -1. */
+int km_hex_digit(int c);
+
 void km_hex_init(km_hex *h);
 
 /* Decodes text into out; stops after a line end that closes a line with

@@ -3,7 +3,7 @@
  */
 #include "kaifa/hex.h"
 
-static int digit_value(uint8_t c)
+int km_hex_digit(int c)
 {
         if (c >= '0' && c <= '9')
                 return c - '0';
@@ -34,7 +34,7 @@ size_t km_hex_decode(km_hex *h, const uint8_t *text, size_t n, uint8_t *out, siz
         *ret_boundary = false;
         while (i < n) {
                 uint8_t c = text[i];
-                int v = digit_value(c);
+                int v = km_hex_digit(c);
                 if (v >= 0) {
                         if (!h->half) {
                                 h->high = (uint8_t)v;
@@ -78,7 +78,7 @@ bool km_hex_sniff(const uint8_t *text, size_t n, size_t min_digits)
         size_t digits = 0;
         for (size_t i = 0; i < n; i++) {
                 uint8_t c = text[i];
-                if (digit_value(c) >= 0)
+                if (km_hex_digit(c) >= 0)
                         digits++;
                 else if (!is_separator(c) && c != '\n' && c != 'x' && c != 'X')
                         return false;

@@ -12,6 +12,8 @@
 
 #include <string.h>
 
+#include "copy_buffer.h"
+
 #include "kaifa/frame.h"
 
 void km_mbus_init(km_mbus *m, bool ignore_checksum)
@@ -27,16 +29,7 @@ size_t km_mbus_push(km_mbus *m, const uint8_t *data, size_t n)
         if (n == 0)
                 return 0;
         m->eof = false;
-        if (m->pos > 0) {
-                memmove(m->buf, m->buf + m->pos, m->len - m->pos);
-                m->len -= m->pos;
-                m->pos = 0;
-        }
-        size_t room = sizeof(m->buf) - m->len;
-        size_t take = n < room ? n : room;
-        memcpy(m->buf + m->len, data, take);
-        m->len += take;
-        return take;
+        return km_copy_buffer_take(m->buf, sizeof(m->buf), &m->len, &m->pos, data, n);
 }
 
 void km_mbus_finish(km_mbus *m)

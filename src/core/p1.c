@@ -29,6 +29,7 @@
  * Anything else on a line counts in n_unparsed and is skipped.
  */
 #include "kaifa/p1.h"
+#include "kaifa/hex.h"
 
 #include <string.h>
 
@@ -89,17 +90,6 @@ const char *km_p1_verdict_name(km_p1_verdict v)
 }
 
 /* ---- the framer ---------------------------------------------------------- */
-
-static int hex_value(int c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        return -1;
-}
 
 static bool is_line_end(int c)
 {
@@ -218,7 +208,7 @@ static bool take_byte(km_p1 *p, uint8_t c)
                 }
                 return true;
         case KM_P1_CRC: {
-                int v = hex_value(c);
+                int v = km_hex_digit(c);
                 if (v < 0 || p->len == sizeof(p->buf)) {
                         /* without digits only a line end may follow '!' */
                         complete(p, p->crc_digits > 0 || is_line_end(c));
@@ -290,8 +280,8 @@ km_p1_verdict km_p1_check(const char *telegram, size_t n, km_p1_out *ret)
                 o.crc_len = (size_t)(bang - telegram) + 1;
                 size_t i = o.crc_len;
                 unsigned digits = 0;
-                while (i < n && digits < KM_P1_CRC_DIGITS && hex_value(telegram[i]) >= 0) {
-                        o.crc = (uint16_t)(o.crc << 4 | (unsigned)hex_value(telegram[i++]));
+                while (i < n && digits < KM_P1_CRC_DIGITS && km_hex_digit(telegram[i]) >= 0) {
+                        o.crc = (uint16_t)(o.crc << 4 | (unsigned)km_hex_digit(telegram[i++]));
                         digits++;
                 }
                 o.len = i;
@@ -552,10 +542,10 @@ static bool decode_hex_text(km_value *v, span g)
                 return false;
         size_t n = g.n / 2 > KM_TEXT_MAX ? KM_TEXT_MAX : g.n / 2;
         for (size_t i = 0; i < g.n; i++)
-                if (hex_value(g.p[i]) < 0 || (g.p[i] >= 'a' && g.p[i] <= 'f'))
+                if (km_hex_digit(g.p[i]) < 0 || (g.p[i] >= 'a' && g.p[i] <= 'f'))
                         return false;
         for (size_t i = 0; i < g.n / 2; i++) {
-                int b = hex_value(g.p[2 * i]) << 4 | hex_value(g.p[2 * i + 1]);
+                int b = km_hex_digit(g.p[2 * i]) << 4 | km_hex_digit(g.p[2 * i + 1]);
                 if (b < 0x20 || b > 0x7E)
                         return false;
                 if (i < n)

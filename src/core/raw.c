@@ -8,6 +8,8 @@
 
 #include <string.h>
 
+#include "copy_buffer.h"
+
 #include "axdr.h"
 #include "kaifa/frame.h"
 
@@ -115,16 +117,7 @@ size_t km_raw_push(km_raw *r, const uint8_t *data, size_t n)
         if (n == 0)
                 return 0;
         r->eof = false;
-        if (r->pos > 0) {
-                memmove(r->buf, r->buf + r->pos, r->len - r->pos);
-                r->len -= r->pos;
-                r->pos = 0;
-        }
-        size_t room = sizeof(r->buf) - r->len;
-        size_t take = n < room ? n : room;
-        memcpy(r->buf + r->len, data, take);
-        r->len += take;
-        return take;
+        return km_copy_buffer_take(r->buf, sizeof(r->buf), &r->len, &r->pos, data, n);
 }
 
 void km_raw_finish(km_raw *r)

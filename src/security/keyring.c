@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kaifa/hex.h"
+
 /* Key files and credentials are a few lines; anything longer is not one. */
 #define KEY_FILE_MAX 4096
 
@@ -72,17 +74,6 @@ void km_keyring_security(km_keyring *kr, km_security *sec)
         sec->pilot_ecb = def && def->has_ek;
 }
 
-static int hex_value(char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 static bool is_blank(char c)
 {
         return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -96,7 +87,7 @@ int km_key_parse_hex(const char *text, uint8_t ret_key[KM_AES_KEY_LEN], char *er
         for (size_t i = 0; text[i]; i++) {
                 if (is_blank(text[i]))
                         continue;
-                int v = hex_value(text[i]);
+                int v = km_hex_digit(text[i]);
                 if (v < 0) {
                         snprintf(err, err_size,
                                  "key has a character that is not a hex digit (character %zu); "
