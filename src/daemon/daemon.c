@@ -28,6 +28,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdint.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -861,16 +862,35 @@ static void bridge_offline(kmd *d)
         km_mqtt_publish(d->mqtt, d->bridge_topic, "offline", d->cfg.mqtt.qos ? d->cfg.mqtt.qos : 1, true, true);
 }
 
-/* Publishes offline, says DISCONNECT and pushes it out now (the socket buffer
- * takes a few hundred bytes without blocking), then frees the client. */
+/* How long a stop waits for the socket to take what is queued before the
+ * offline messages and DISCONNECT (a burst of values may be ahead of them). */
+#define STOP_FLUSH_MS 2000
+
+/* Writes what libmosquitto holds until it is all out, the connection is gone,
+ * or STOP_FLUSH_MS passed. */
+static void mqtt_flush_for_stop(kmd *d)
+{
+        uint64_t end = now_usec() + STOP_FLUSH_MS * USEC_PER_MSEC;
+        while (km_mqtt_fd(d->mqtt) >= 0 && km_mqtt_want_write(d->mqtt) && now_usec() < end) {
+                struct pollfd p = {.fd = km_mqtt_fd(d->mqtt), .events = POLLOUT};
+                if (poll(&p, 1, 10) < 0 && errno != EINTR)
+                        break;
+                if (p.revents & (POLLERR | POLLHUP | POLLNVAL))
+                        break;
+                if (p.revents & POLLOUT)
+                        km_mqtt_on_writable(d->mqtt);
+        }
+}
+
+/* Publishes offline, says DISCONNECT and pushes it out now, then frees the
+ * client. */
 static void mqtt_destroy(kmd *d)
 {
         if (d->mqtt && km_mqtt_get_state(d->mqtt) == KM_MQTT_CONNECTED) {
                 km_publisher_offline(d->pub);
                 bridge_offline(d);
                 km_mqtt_disconnect(d->mqtt);
-                for (int i = 0; i < 4 && km_mqtt_fd(d->mqtt) >= 0 && km_mqtt_want_write(d->mqtt); i++)
-                        km_mqtt_on_writable(d->mqtt);
+                mqtt_flush_for_stop(d);
         }
         d->mqtt_io = sd_event_source_disable_unref(d->mqtt_io);
         d->mqtt_io_fd = -1;
