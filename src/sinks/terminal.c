@@ -62,8 +62,11 @@ static void put_value(km_textbuf *b, const km_value *v, size_t width)
         } else {
                 size_t n = km_fmt_value_g15(shown, v);
                 const char *sym = km_unit_symbol(u);
-                if (*sym)
-                        snprintf(shown + n, sizeof(shown) - n, " %s", sym);
+                size_t k = strlen(sym);
+                if (k && n + 1 + k < sizeof(shown)) {
+                        shown[n] = ' ';
+                        memcpy(shown + n + 1, sym, k + 1);
+                }
         }
         km_textbuf_pad(b, shown, width);
 }
