@@ -31,7 +31,7 @@ add_executable(kaifa-meterd
   ${PROJECT_SOURCE_DIR}/src/daemon/values.c)
 target_include_directories(kaifa-meterd PRIVATE ${PROJECT_SOURCE_DIR}/src)
 target_link_libraries(kaifa-meterd PRIVATE
-  km_sink_mqtt km_sink_homeassistant km_sink_postgresql km_sources km_sink_json km_util kaifa_core
+  km_sink_mqtt km_sink_homeassistant km_sink_postgresql km_sources km_sink_json km_util km_security kaifa_core
   PkgConfig::LIBSYSTEMD PkgConfig::INIH PkgConfig::KMD_JSONC)
 
 # A daemon: sbin, where the systemd units (cmake/packaging.cmake) look for it.
@@ -47,7 +47,7 @@ if(KM_BUILD_TESTS)
     ${PROJECT_SOURCE_DIR}/src/daemon/publish.c
     ${PROJECT_SOURCE_DIR}/src/daemon/values.c)
   target_include_directories(unit_daemon PRIVATE ${PROJECT_SOURCE_DIR}/src)
-  target_link_libraries(unit_daemon PRIVATE km_sink_mqtt km_sink_homeassistant km_sink_postgresql km_sources km_util kaifa_core
+  target_link_libraries(unit_daemon PRIVATE km_sink_mqtt km_sink_homeassistant km_sink_postgresql km_sources km_util km_security kaifa_core
     PkgConfig::INIH PkgConfig::KMD_JSONC)
   add_test(NAME unit_daemon COMMAND unit_daemon)
   set_tests_properties(unit_daemon PROPERTIES LABELS "unit;daemon")
@@ -63,6 +63,7 @@ if(KM_BUILD_TESTS)
     set(KM_DAEMON_TEST_CASES
       "daemon_config|test_config.py|60"
       "daemon_publish|test_publish.py|90"
+      "daemon_p1|test_p1.py|90"
       "daemon_broker_outage|test_broker_outage.py|120"
       "daemon_serial_reconnect|test_serial_reconnect.py|90"
       "daemon_notify|test_notify.py|60"
@@ -72,7 +73,8 @@ if(KM_BUILD_TESTS)
       "daemon_tcp_source|test_tcp.py|60"
       "daemon_file|test_file.py|60"
       "daemon_source_backoff|test_source_backoff.py|90"
-      "daemon_postgresql|test_postgresql.py|120")
+      "daemon_postgresql|test_postgresql.py|120"
+      "daemon_security|test_security.py|120")
     foreach(case ${KM_DAEMON_TEST_CASES})
       string(REPLACE "|" ";" f "${case}")
       list(GET f 0 name)

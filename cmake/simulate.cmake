@@ -3,6 +3,7 @@
 add_library(km_sim STATIC
   ${PROJECT_SOURCE_DIR}/src/sim/kfm_encode.c
   ${PROJECT_SOURCE_DIR}/src/sim/meter_sim.c
+  ${PROJECT_SOURCE_DIR}/src/sim/p1_encode.c
 )
 target_include_directories(km_sim PUBLIC ${PROJECT_SOURCE_DIR}/src)
 target_link_libraries(km_sim PUBLIC kaifa_core m)
@@ -16,6 +17,9 @@ if(KM_BUILD_TESTS)
   add_executable(test_kfm_encode ${PROJECT_SOURCE_DIR}/tests/integration/simulate/test_kfm_encode.c)
   target_link_libraries(test_kfm_encode PRIVATE km_sim kaifa_core PkgConfig::KM_SIM_CMOCKA)
   add_test(NAME sim_encode_decode COMMAND test_kfm_encode)
+  add_executable(test_p1_encode ${PROJECT_SOURCE_DIR}/tests/integration/simulate/test_p1_encode.c)
+  target_link_libraries(test_p1_encode PRIVATE km_sim kaifa_core PkgConfig::KM_SIM_CMOCKA)
+  add_test(NAME sim_p1_encode_decode COMMAND test_p1_encode)
 
   find_package(Python3 COMPONENTS Interpreter)
   if(Python3_Interpreter_FOUND)

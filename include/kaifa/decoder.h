@@ -40,6 +40,7 @@
 #include "kaifa/hdlc.h"
 #include "kaifa/hex.h"
 #include "kaifa/mbus.h"
+#include "kaifa/p1.h"
 #include "kaifa/raw.h"
 #include "kaifa/reading.h"
 #include "kaifa/reassembly.h"
@@ -71,6 +72,11 @@ typedef struct km_event {
         const km_frame *frame;       /* the link frame; frame->header_valid says if its header is */
         const km_hdlc_header *header; /* HDLC frames with a valid header, else NULL */
         const km_reading *reading;   /* KM_EVENT_READING only */
+        /* How the APDU was protected (system title, counter, authenticated),
+         * for a ciphered one. The cipher is the application's, so the core
+         * leaves this NULL and the application fills it in, in its copy of
+         * the event, from its decrypt callback (src/security/session.h). */
+        const struct km_security_info *security;
 } km_event;
 
 typedef void (*km_event_cb)(const km_event *ev, void *userdata);
@@ -114,6 +120,7 @@ typedef struct km_decoder {
                 km_hdlc hdlc;
                 km_mbus mbus;
                 km_raw raw;
+                km_p1 p1;
         } fs;
         km_frame frame; /* the frame behind the current event */
         bool eof;

@@ -37,6 +37,7 @@ typedef enum km_unit {
         KM_UNIT_KW,   /* P1 telegrams count power in kW, kvar and kVA; shown in W, var, VA */
         KM_UNIT_KVAR,
         KM_UNIT_KVA,
+        KM_UNIT_GJ,        /* P1: heat from an M-Bus device */
         KM_UNIT_COUNT_
 } km_unit;
 

@@ -23,8 +23,11 @@ extern "C" {
 /* The longest list seen in the wild is the Swedish Aidon 27-item list; 64
  * leaves room for generic DLMS lists. Items past this are counted, not kept. */
 #define KM_READING_MAX_VALUES 64
-/* Longest text value seen: Kamstrup meter type, 18 characters. */
-#define KM_TEXT_MAX 63
+/* Longest DLMS text value seen: Kamstrup meter type, 18 characters. P1
+ * telegrams send equipment ids and messages as hex digits (a DSMR 3 message
+ * of 160 digits in the captures, held as its 80 characters decoded); longer
+ * texts are cut. */
+#define KM_TEXT_MAX 127
 
 /* A COSEM date-time (12 bytes on the wire). Fields keep the wire values,
  * including the "not specified" markers (0xFF, deviation 0x8000). */
@@ -62,6 +65,18 @@ typedef struct km_value {
         km_datetime datetime;
         uint8_t text_len;
         char text[KM_TEXT_MAX + 1]; /* NUL-terminated; non-printable bytes kept */
+        /* P1: the value's own capture time, e.g. an M-Bus device's last
+         * reading 0-n:24.2.1(time)(value) or a power failure's end. The OBIS
+         * B field (obis[1]) is the M-Bus channel. */
+        bool has_captured;
+        km_datetime captured;
+        /* P1: text was sent as hex-encoded ASCII (upper-case digits) and is
+         * held decoded; km_value_text_raw() gives the digits back. */
+        bool text_hex;
+        /* P1: an entry of the log (buffer) value just before it, e.g. one
+         * power failure of 1-0:99.97.0: its code is the one the log names,
+         * captured its time; it has no table entry of its own. */
+        bool log_entry;
 } km_value;
 
 typedef struct km_reading {
@@ -76,6 +91,7 @@ typedef struct km_reading {
         km_datetime clock;
         size_t n_values;
         size_t n_dropped;       /* values past KM_READING_MAX_VALUES */
+        size_t n_unparsed;      /* P1: lines that did not parse (skipped) */
         size_t n_known;         /* internal: slots whose obis/info are left from an
                                  * earlier frame and may be reused (0 = none) */
         km_value values[KM_READING_MAX_VALUES];
@@ -83,6 +99,10 @@ typedef struct km_reading {
 
 /* The value as a double in its own unit (NUMBER and FLOAT kinds). */
 double km_value_number(const km_value *v);
+
+/* Power sent in kW, kvar or kVA (P1 telegrams) is kept in W, var or VA:
+ * the scaler takes the kilo (1.193 kW = 1193 W). Other units unchanged. */
+void km_value_power_in_watts(km_value *v);
 
 /* x x 10^exponent, rounded as the decimal value would be. */
 double km_scale10(double x, int exponent);
@@ -102,6 +122,12 @@ bool km_text_is_clean(const char *text, size_t n);
  * its bytes in hex ("ff fe 80"). Returns buf; size >= 3 * KM_TEXT_MAX + 1. */
 #define KM_TEXT_SHOW_MAX (3 * KM_TEXT_MAX + 1)
 const char *km_value_text_show(const km_value *v, char *buf, size_t size);
+
+/* A TEXT value as the meter sent it: the hex digits for a text sent
+ * hex-encoded (text_hex), else the text itself. Returns buf; size >=
+ * KM_TEXT_RAW_MAX. */
+#define KM_TEXT_RAW_MAX (2 * KM_TEXT_MAX + 1)
+const char *km_value_text_raw(const km_value *v, char *buf, size_t size);
 
 /* Formats a.b.c.d.e.f as "A-B:C.D.E.F" into buf (at least KM_OBIS_STR_MAX). */
 #define KM_OBIS_STR_MAX 24

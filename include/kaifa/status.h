@@ -23,11 +23,18 @@ typedef enum km_status {
         KM_ERR_UNKNOWN_LIST = -10, /* a list with no OBIS codes that no family knows */
         KM_ERR_SEGMENT = -11,      /* segment out of order, or reassembly overflow */
         KM_ERR_EMPTY = -12,        /* frame without information field */
-        KM_ERR_CHECKSUM = -13,     /* M-Bus frame checksum wrong */
+        KM_ERR_CHECKSUM = -13,     /* M-Bus frame checksum or P1 CRC wrong */
         KM_ERR_BLOCK = -14,        /* general-block-transfer block missing or repeated */
         KM_ERR_P1_TEXT = -15,      /* a DSMR/P1 text telegram and no P1 parser */
-        KM_STATUS_COUNT_ = 16
+        KM_ERR_AUTH_FAILED = -16,  /* GCM tag does not verify: wrong AK or EK, or damage */
+        KM_ERR_DECRYPT = -17,      /* ciphertext does not open to an APDU: wrong key? */
+        KM_ERR_REPLAY = -18,       /* invocation counter not above the last one seen */
+        KM_ERR_CIPHER_HEADER = -19, /* ciphered APDU with a bad or truncated security header */
+        KM_STATUS_COUNT_ = 20
 } km_status;
+
+/* A ciphered APDU arrived and no key is known for its system title. */
+#define KM_ERR_NO_KEY KM_ERR_ENCRYPTED
 
 const char *km_strerror(km_status s);
 

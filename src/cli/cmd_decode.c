@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/cli_security.h"
 #include "cli/stop.h"
 #include "sinks/json.h"
 #include "sinks/terminal.h"
@@ -52,6 +53,7 @@ typedef struct decode_opts {
         bool hex_text;
         km_serial_params serial_params;
         bool serial_set; /* --baud or --parity given */
+        km_cli_security *security; /* keys: --key, --auth-key, --key-file */
 #ifdef KM_HAVE_PG
         km_pg_options pg;
 #endif
@@ -65,6 +67,7 @@ typedef struct decode_run {
         FILE *out;
         bool batch; /* output is buffered, flushed before waiting for input */
         bool write_failed;
+        km_cli_security security;
 } decode_run;
 
 enum {
@@ -83,6 +86,10 @@ enum {
         OPT_PORT,
         OPT_CONNINFO,
         OPT_PASSWORD_FILE,
+        OPT_DATA_BITS,
+        OPT_KEY,
+        OPT_AUTH_KEY,
+        OPT_KEY_FILE,
 };
 
 static const struct option long_options[] = {
@@ -94,7 +101,11 @@ static const struct option long_options[] = {
         {"stats", no_argument, NULL, OPT_STATS},
         {"baud", required_argument, NULL, OPT_BAUD},
         {"parity", required_argument, NULL, OPT_PARITY},
+        {"data-bits", required_argument, NULL, OPT_DATA_BITS},
         {"ignore-checksum", no_argument, NULL, OPT_IGNORE_CHECKSUM},
+        {"key", required_argument, NULL, OPT_KEY},
+        {"auth-key", required_argument, NULL, OPT_AUTH_KEY},
+        {"key-file", required_argument, NULL, OPT_KEY_FILE},
         {"transport", required_argument, NULL, OPT_TRANSPORT},
 #ifdef KM_HAVE_PG
         {"dbname", required_argument, NULL, OPT_DBNAME},
@@ -114,7 +125,8 @@ static void usage(FILE *out, bool serial)
                 fprintf(out, "Usage: kaifa-meter serial DEVICE [OPTIONS]\n"
                              "Decode what the meter sends to a serial port (or tcp://host:port).\n\n"
                              "  --baud N            bit rate (default 2400)\n"
-                             "  --parity P          even, none or odd (default even: 8E1)\n");
+                             "  --parity P          even, none or odd (default even: 8E1)\n"
+                             "  --data-bits 7|8     character size (default 8; DSMR 2.2/3 P1 is 9600 7E1)\n");
         else
                 fprintf(out, "Usage: kaifa-meter parse-file FILE|- [OPTIONS]\n"
                              "Decode a capture of what a meter sent (raw bytes as read from the port).\n\n");
@@ -125,6 +137,12 @@ static void usage(FILE *out, bool serial)
                      "                      (with --stats, the rejected frames too)\n"
                      "  --stats             print frame and error counters at the end (stderr)\n"
                      "  --ignore-checksum   decode frames whose HCS/FCS fail (debugging only)\n"
+                     "  --key HEX           encryption key of an encrypted meter (32 hex digits,\n"
+                     "                      spaces allowed), from the grid company\n"
+                     "  --auth-key HEX      its authentication key, if given: frames whose tag\n"
+                     "                      does not verify are dropped\n"
+                     "  --key-file FILE     the keys from a file of EK=<hex> and AK=<hex> lines\n"
+                     "                      (keeps them out of the shell history)\n"
                      "  --transport T       auto (default), hdlc, mbus, raw (DLMS APDUs with no\n"
                      "                      framing), p1, or hex (a hex dump of any of these)\n"
 #ifdef KM_HAVE_PG
@@ -155,7 +173,9 @@ static int parse_int(const char *s, int *ret)
 static int parse_options(int argc, char **argv, bool serial, decode_opts *o)
 {
         km_serial_params def = KM_SERIAL_PARAMS_DEFAULT;
+        km_cli_security *security = o->security;
         memset(o, 0, sizeof(*o));
+        o->security = security;
         o->serial = serial;
         o->serial_params = def;
         optind = 1;
@@ -184,6 +204,16 @@ static int parse_options(int argc, char **argv, bool serial, decode_opts *o)
                 case OPT_IGNORE_CHECKSUM:
                         o->ignore_checksum = true;
                         break;
+                case OPT_KEY:
+                case OPT_AUTH_KEY: {
+                        int r = km_cli_security_key_arg(o->security, optarg, c == OPT_AUTH_KEY);
+                        if (r)
+                                return r;
+                        break;
+                }
+                case OPT_KEY_FILE:
+                        o->security->key_file = optarg;
+                        break;
                 case OPT_TRANSPORT:
                         if (strcmp(optarg, "hex") == 0)
                                 o->hex_text = true;
@@ -198,6 +228,12 @@ static int parse_options(int argc, char **argv, bool serial, decode_opts *o)
                 case OPT_PARITY:
                         if (km_parity_parse(optarg, &o->serial_params.parity) < 0)
                                 return usage_error("bad --parity (even, none or odd)", optarg);
+                        o->serial_set = true;
+                        break;
+                case OPT_DATA_BITS:
+                        if (strcmp(optarg, "7") != 0 && strcmp(optarg, "8") != 0)
+                                return usage_error("bad --data-bits (7 or 8)", optarg);
+                        o->serial_params.data_bits = optarg[0] - '0';
                         o->serial_set = true;
                         break;
 #ifdef KM_HAVE_PG
@@ -235,7 +271,7 @@ static int parse_options(int argc, char **argv, bool serial, decode_opts *o)
                                    optind < argc - 1 ? argv[optind + 1] : NULL);
         o->input = argv[optind];
         if (!serial && o->serial_set)
-                return usage_error("--baud and --parity apply to the serial command", NULL);
+                return usage_error("--baud, --parity and --data-bits apply to the serial command", NULL);
 #ifdef KM_HAVE_PG
         if ((o->pg.dbname || o->pg.user || o->pg.host || o->pg.port || o->pg.conninfo || o->pg.password_file) &&
             !o->pg.table)
@@ -327,8 +363,10 @@ static void flush_output(decode_run *run)
                 output_result(run, km_sink_flush(run->sinks[0]));
 }
 
-static void dispatch(decode_run *run, const km_event *ev)
+static void dispatch(decode_run *run, const km_event *event)
 {
+        km_event copy;
+        const km_event *ev = km_cli_security_event(&run->security, event, &copy);
         /* Once stopping, the rest of the chunk is not written: each write
          * to a reader that does not read would wait for the stop ticker. */
         if (km_stop_requested())
@@ -485,18 +523,25 @@ static int close_run(decode_run *run, int status)
 
 static int run_decode(int argc, char **argv, bool serial)
 {
-        decode_opts o;
-        int r = parse_options(argc, argv, serial, &o);
-        if (r != 0)
-                return r < 0 ? EX_OK : r;
         static decode_run run;
         memset(&run, 0, sizeof(run));
-        km_decoder_options dopt = {
-                .ignore_checksum = o.ignore_checksum,
-                .transport = o.transport,
-                .hex = o.hex_text ? KM_HEX_YES : KM_HEX_AUTO,
-        };
-        km_decoder_init(&run.decoder, &dopt);
+        km_cli_security_init(&run.security);
+        decode_opts o = {.security = &run.security};
+        int r = parse_options(argc, argv, serial, &o);
+        if (r == 0) {
+                km_decoder_options dopt = {
+                        .ignore_checksum = o.ignore_checksum,
+                        .transport = o.transport,
+                        .hex = o.hex_text ? KM_HEX_YES : KM_HEX_AUTO,
+                };
+                r = km_cli_security_setup(&run.security, &dopt);
+                if (r == EX_OK)
+                        km_decoder_init(&run.decoder, &dopt);
+        }
+        if (r != 0) {
+                km_cli_security_free(&run.security);
+                return r < 0 ? EX_OK : r;
+        }
 
         /* Sources are read blocking (after poll says they are ready), so
          * O_NONBLOCK is never left on a descriptor shared with the caller. */
@@ -506,6 +551,7 @@ static int run_decode(int argc, char **argv, bool serial)
                    : km_source_open_kind(o.input, KM_SOURCE_FILE, NULL, false, &src);
         if (r < 0) {
                 km_log_error("cannot open %s: %s", o.input, open_error_text(-r, serial));
+                km_cli_security_free(&run.security);
                 return open_error_status(-r);
         }
         run.batch = is_batch_input(&o, src);
@@ -518,10 +564,13 @@ static int run_decode(int argc, char **argv, bool serial)
                 status = read_loop(&run, src, o.input);
                 finish(&run);
                 flush_output(&run);
-                if (o.stats)
+                if (o.stats) {
                         km_stats_print(stderr, &run.decoder.stats);
+                        km_cli_security_stats(&run.security, stderr);
+                }
         }
         km_source_close(src);
+        km_cli_security_free(&run.security);
         return close_run(&run, status);
 }
 

@@ -32,6 +32,7 @@
 #include "kaifa/decoder.h"
 #include "sim/kfm_encode.h"
 #include "sim/meter_sim.h"
+#include "sim/p1_encode.h"
 #include "util/log.h"
 
 typedef struct sim_args {
@@ -48,6 +49,7 @@ typedef struct sim_args {
         const char *meter_id;
         const char *meter_type;
         bool stats;
+        bool p1;              /* --protocol p1: DSMR 5 telegrams instead of HDLC frames */
 } sim_args;
 
 typedef struct sim_out {
@@ -79,13 +81,15 @@ static void usage(FILE *f)
               "  --pty               create a pseudo-terminal, print its name, write there\n"
               "  --link PATH         with --pty: also make PATH a symlink to it\n"
               "  --replay CAPTURE    replay the good frames of a capture instead of simulating\n"
+              "  --protocol kfm|p1   kfm: Kaifa HDLC frames (default); p1: a DSMR 5 P1 telegram\n"
+              "                      every 10 s from the same meter (tariffs, gas on channel 1)\n"
               "  --stats             print the number of frames written to stderr at the end\n"
               "  -h, --help          show this help\n",
               f);
 }
 
 enum { OPT_PHASES = 256, OPT_SPEED, OPT_DURATION, OPT_START, OPT_SEED, OPT_METER_ID,
-       OPT_METER_TYPE, OPT_PTY, OPT_LINK, OPT_REPLAY, OPT_STATS };
+       OPT_METER_TYPE, OPT_PTY, OPT_LINK, OPT_REPLAY, OPT_STATS, OPT_PROTOCOL };
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -116,6 +120,7 @@ static int parse_args(int argc, char **argv, sim_args *a)
                 {"link", required_argument, NULL, OPT_LINK},
                 {"replay", required_argument, NULL, OPT_REPLAY},
                 {"stats", no_argument, NULL, OPT_STATS},
+                {"protocol", required_argument, NULL, OPT_PROTOCOL},
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
@@ -177,6 +182,11 @@ static int parse_args(int argc, char **argv, sim_args *a)
                 case OPT_STATS:
                         a->stats = true;
                         break;
+                case OPT_PROTOCOL:
+                        if (strcmp(optarg, "kfm") != 0 && strcmp(optarg, "p1") != 0)
+                                return usage_error("--protocol must be kfm or p1, not '%s'", optarg);
+                        a->p1 = strcmp(optarg, "p1") == 0;
+                        break;
                 case 'h':
                         usage(stdout);
                         return 0;
@@ -192,6 +202,8 @@ static int parse_args(int argc, char **argv, sim_args *a)
                 return usage_error("--pty and --output exclude each other");
         if (a->link && !a->pty)
                 return usage_error("--link needs --pty");
+        if (a->p1 && a->replay)
+                return usage_error("--protocol p1 simulates; --replay replays a capture as it is");
         return -1;
 }
 
@@ -346,6 +358,85 @@ static int64_t local_now(void)
         return (int64_t)timegm(&tm);
 }
 
+/* The P1 side of the simulated meter: the same load and registers, the
+ * energy split into tariff 1 (23:00-07:00, low) and tariff 2, and a gas
+ * meter on M-Bus channel 1 that reports every 5 minutes. */
+typedef struct p1_state {
+        uint64_t import_wh[2];
+        uint64_t export_wh[2];
+        double last_import;
+        double last_export;
+        int64_t start;
+} p1_state;
+
+static void p1_values(const km_sim *sim, const km_kfm_values *v, int64_t t, p1_state *ps,
+                      km_p1_sim_values *ret)
+{
+        /* the slot's own time: a list 3 carries the freeze time instead */
+        struct tm tm;
+        time_t tt = (time_t)t;
+        gmtime_r(&tt, &tm);
+        km_datetime now;
+        km_kfm_datetime(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, &now);
+        int tariff = now.hour >= 23 || now.hour < 7 ? 1 : 2;
+        ps->import_wh[tariff - 1] += (uint64_t)(sim->energy[0] - ps->last_import);
+        ps->export_wh[tariff - 1] += (uint64_t)(sim->energy[1] - ps->last_export);
+        ps->last_import = (double)(uint64_t)sim->energy[0];
+        ps->last_export = (double)(uint64_t)sim->energy[1];
+        *ret = (km_p1_sim_values){
+                .clock = now,
+                .summer = now.month >= 4 && now.month <= 10,
+                .meter_id = v->meter_id,
+                .tariff = tariff,
+                .p_import = v->p_import,
+                .p_export = v->p_export,
+                .phases = v->phases,
+                .gas_id = "G0039001936990619",
+                /* 0.3 m3 an hour, as the gas meter counted it at its last report */
+                .gas_litres = 1234567 + (uint64_t)(t - t % 300 > ps->start ? t - t % 300 - ps->start : 0) * 300 / 3600,
+        };
+        memcpy(ret->import_wh, ps->import_wh, sizeof(ps->import_wh));
+        memcpy(ret->export_wh, ps->export_wh, sizeof(ps->export_wh));
+        for (int i = 0; i < v->phases; i++) {
+                ret->voltage[i] = v->voltage[i];
+                ret->current[i] = v->current[i];
+                ret->power_l[i] = (uint32_t)(v->p_import * (v->phases == 1 ? 1.0 : sim->share[i]));
+        }
+        ret->gas_time = now; /* the gas meter reports every 5 minutes */
+        ret->gas_time.minute = (uint8_t)(now.minute - now.minute % 5);
+        ret->gas_time.second = 0;
+}
+
+static int run_model_p1(const sim_args *a, sim_out *o, km_sim *sim, int64_t first)
+{
+        p1_state ps = {.import_wh = {(uint64_t)sim->energy[0] / 2, (uint64_t)sim->energy[0] / 2},
+                       .export_wh = {(uint64_t)sim->energy[1] / 2, (uint64_t)sim->energy[1] / 2},
+                       .last_import = (double)(uint64_t)sim->energy[0],
+                       .last_export = (double)(uint64_t)sim->energy[1],
+                       .start = first};
+        ps.import_wh[1] += (uint64_t)sim->energy[0] % 2;
+        ps.export_wh[1] += (uint64_t)sim->energy[1] % 2;
+        while (a->duration < 0 || sim->t < first + a->duration) {
+                km_kfm_values v;
+                int64_t t = km_sim_next(sim, &v);
+                if (v.list == 1)
+                        continue; /* a telegram every 10 s, in the list 2/3 slots */
+                km_p1_sim_values pv;
+                p1_values(sim, &v, t, &ps, &pv);
+                char telegram[KM_P1_SIM_MAX];
+                int n = km_p1_sim_encode(&pv, telegram, sizeof telegram);
+                if (n < 0)
+                        return n;
+                if (!pace(o, a->speed, t))
+                        break;
+                int r = emit(o, (const uint8_t *)telegram, (size_t)n);
+                if (r < 0)
+                        return r;
+                o->per_list[0]++;
+        }
+        return 0;
+}
+
 static int run_model(const sim_args *a, sim_out *o)
 {
         km_sim_options opt = {
@@ -359,6 +450,8 @@ static int run_model(const sim_args *a, sim_out *o)
         km_sim_init(&sim, &opt);
         start_clock(o, opt.start);
         int64_t first = sim.t;
+        if (a->p1)
+                return run_model_p1(a, o, &sim, first);
         while (a->duration < 0 || sim.t < first + a->duration) {
                 km_kfm_values v;
                 int64_t t = km_sim_next(&sim, &v);
@@ -504,7 +597,10 @@ int km_cmd_simulate(int argc, char **argv)
                 r = 0;
         if (r < 0 && r != -EPIPE)
                 km_log_error("simulate: writing failed: %s", strerror(-r));
-        if (a.stats)
+        if (a.stats && a.p1)
+                fprintf(stderr, "telegrams written: %llu, dropped: %llu\n", (unsigned long long)o.written,
+                        (unsigned long long)o.dropped);
+        else if (a.stats)
                 fprintf(stderr,
                         "frames written: %llu (list 1: %llu, list 2: %llu, list 3: %llu), dropped: %llu\n",
                         (unsigned long long)o.written, (unsigned long long)o.per_list[1],

@@ -21,6 +21,7 @@ static void reading_reset(km_reading *r)
         r->has_clock = false;
         r->n_values = 0;
         r->n_dropped = 0;
+        r->n_unparsed = 0;
 }
 
 static km_status read_header_clock(km_cursor *c, km_reading *r)

@@ -12,12 +12,9 @@
  * dropped because its end was lost (rejected[SEGMENT], rejected[BLOCK]).
  */
 #include "kaifa/decoder.h"
+#include "kaifa/security.h"
 
 #include <string.h>
-
-/* The DSMR/P1 parser, when one is built in (p1.c); a weak default counts
- * text telegrams as p1_text. */
-km_status km_p1_decode_text(const uint8_t *text, size_t n, km_reading *ret_reading) __attribute__((weak));
 
 #define TAG_DATA_NOTIFICATION 0x0F
 #define TAG_GENERAL_GLO_CIPHERING 0xDB
@@ -335,10 +332,6 @@ static bool is_ciphered(uint8_t tag)
 
 static km_status decode_text(km_decoder *d, const uint8_t *text, size_t n)
 {
-        if (!km_p1_decode_text) {
-                d->reading.n_values = 0;
-                return KM_ERR_P1_TEXT;
-        }
         d->reading.n_known = 0;
         return km_p1_decode_text(text, n, &d->reading);
 }
@@ -371,7 +364,9 @@ static int decode_apdu(km_decoder *d, const uint8_t *p, size_t n)
         }
         if (n == 0)
                 return KM_ERR_EMPTY;
-        if (p[0] == TAG_GENERAL_BLOCK_TRANSFER) {
+        /* the pilot's ciphertext starts with any byte, 0x0F and 0xE0 too */
+        bool pilot = llc && d->opt.decrypt && km_security_pilot_candidate(p, n);
+        if (p[0] == TAG_GENERAL_BLOCK_TRANSFER && !pilot) {
                 int r = km_gbt_add(&d->gbt, p, n, &p, &n);
                 d->stats.rejected[-KM_ERR_BLOCK] += d->gbt.dropped;
                 d->gbt.dropped = 0;
@@ -382,7 +377,7 @@ static int decode_apdu(km_decoder *d, const uint8_t *p, size_t n)
         }
         if (is_ciphered(p[0]))
                 return decode_ciphered(d, p, n);
-        if (p[0] == TAG_DATA_NOTIFICATION)
+        if (p[0] == TAG_DATA_NOTIFICATION && !pilot)
                 return km_apdu_decode_again(p, n, &d->reading);
         if (llc && d->opt.decrypt)
                 return decode_ciphered(d, p, n); /* the pilot: ciphertext right after the LLC header */
@@ -401,6 +396,7 @@ static void set_event(km_event *ev, km_event_kind kind, km_status s, const km_fr
         ev->frame = f;
         ev->header = f->transport == KM_TRANSPORT_HDLC && f->header_valid ? &f->link.hdlc : NULL;
         ev->reading = NULL;
+        ev->security = NULL;
 }
 
 static void good_frame_event(km_decoder *d, km_event *ev)

@@ -1,6 +1,7 @@
 /*
  * List decoding (see lists.h): the generic walker for lists that carry OBIS
- * codes, dispatch of bare-value lists to their family, and the scaling pass.
+ * codes, the dispatch between the three list shapes, and the family
+ * identification by list version.
  */
 #include "lists.h"
 
@@ -58,6 +59,9 @@ static km_value *new_value(km_reading *r)
         v->raw = 0;
         v->text_len = 0;
         v->text[0] = '\0';
+        v->has_captured = false;
+        v->text_hex = false;
+        v->log_entry = false;
         return v;
 }
 

@@ -1,15 +1,21 @@
 /*
  * List decoding: from the body of a data-notification to reading values.
  *
- * Two shapes exist. Lists that name their objects (Aidon, Kamstrup, Swedish
- * Kaifa, Austrian and Polish meters) carry OBIS codes inline, either as
- * register structures {OBIS, value[, scaler-unit]} or as OBIS/value pairs;
- * one generic walker reads them all. Lists of bare values (Norwegian Kaifa)
- * are read by the family that knows the positions.
+ * Three shapes exist, told apart by the body itself:
+ *  - lists that name their objects (Aidon, Kamstrup, Swedish Kaifa, Kaifa
+ *    MA309, EVN/Sagemcom): register structures {OBIS, value[, scaler-unit]},
+ *    OBIS/value pairs (with a scaler-unit after the value in EVN's flat
+ *    list), and a few bare elements (a list version first, a clock, a meter
+ *    number last); one generic walker reads them all (lists.c);
+ *  - capture-object-list pushes (IDIS: Landis+Gyr, Swiss Iskraemeco): the
+ *    push setup's object list, then one value per object (positional.c);
+ *  - structures of bare values (Norwegian Kaifa, Slovenian and Austrian
+ *    lists, Netz Burgenland): read by the family whose layout fits.
  *
- * A meter family (src/core/meters/<family>.c) supplies what the frame does
- * not say: positions of bare values and the scaler/unit of quantities sent
- * without a scaler-unit. Adding a family is one file and one registry line.
+ * A meter family (src/core/meters/<family>.c, registered in families.c and
+ * public through kaifa/families.h) supplies what the frame does not say:
+ * positions of bare values and the scaler/unit of quantities sent without a
+ * scaler-unit. Adding a family is one file and one registry line.
  */
 #ifndef KM_LISTS_H
 #define KM_LISTS_H

@@ -18,25 +18,55 @@
 #define DESC_Q_EXPORT "Reactive power export (Q3+Q4)"
 #define DESC_U "Phase voltage 4W meter, line voltage 3W meter"
 
+/* The objects of the M-Bus device on channel n (gas, water or heat meter read
+ * by the electricity meter). 24.2.1 is the DSMR 4/5 reading with its own
+ * capture time, 24.2.3 Fluvius' gas reading, 24.3.0 the DSMR 2.2/3 form. The
+ * HA classes are those of gas (the usual device); a sink that knows the
+ * device type (24.1.0: 3 gas, 7 water, 4 heat) or sees GJ may change them. */
+#define MBUS_ROWS(n)                                                                              \
+        {{0, n, 24, 1, 0, 255}, "mbus" #n "_device_type", "M-Bus channel " #n " device type", KM_UNIT_NONE, NULL, NULL}, \
+        {{0, n, 24, 2, 1, 255}, "mbus" #n "_delivered", "M-Bus channel " #n " reading (gas, water or heat)", KM_UNIT_M3, "gas", "total_increasing"}, \
+        {{0, n, 24, 2, 3, 255}, "mbus" #n "_delivered", "M-Bus channel " #n " reading, not temperature corrected", KM_UNIT_M3, "gas", "total_increasing"}, \
+        {{0, n, 24, 3, 0, 255}, "mbus" #n "_delivered", "M-Bus channel " #n " reading (DSMR 2.2/3)", KM_UNIT_M3, "gas", "total_increasing"}, \
+        {{0, n, 24, 4, 0, 255}, "mbus" #n "_valve", "M-Bus channel " #n " valve position", KM_UNIT_NONE, NULL, NULL}, \
+        {{0, n, 96, 1, 0, 255}, "mbus" #n "_id", "M-Bus channel " #n " equipment identifier", KM_UNIT_NONE, NULL, NULL}, \
+        {{0, n, 96, 1, 1, 255}, "mbus" #n "_id", "M-Bus channel " #n " equipment identifier", KM_UNIT_NONE, NULL, NULL}
+
 static const km_obis_info obis_table[] = {
         /* sorted by code: km_obis_lookup() searches it by halves */
         {{0, 0, 1, 0, 0, 255}, "meter_timestamp", "Meter timestamp", KM_UNIT_NONE, "timestamp", NULL},
+        {{0, 0, 17, 0, 0, 255}, "power_limit", "Power threshold of the limiter (P1)", KM_UNIT_W, NULL, NULL},
         {{0, 0, 42, 0, 0, 255}, "logical_device_name", "COSEM logical device name", KM_UNIT_NONE, NULL, NULL},
         {{0, 0, 96, 1, 0, 255}, "meter_id", "Meter ID (GIAI GS1)", KM_UNIT_NONE, NULL, NULL},
         {{0, 0, 96, 1, 1, 255}, "meter_id", "Equipment identifier", KM_UNIT_NONE, NULL, NULL},
+        {{0, 0, 96, 1, 4, 255}, "p1_version_be", "Belgian P1 version (P1)", KM_UNIT_NONE, NULL, NULL},
         {{0, 0, 96, 1, 7, 255}, "meter_type", "Meter type", KM_UNIT_NONE, NULL, NULL},
         {{0, 0, 96, 3, 10, 255}, "disconnect_control", "Disconnect control state", KM_UNIT_NONE, NULL, NULL},
+        {{0, 0, 96, 7, 9, 255}, "power_failures_long", "Number of long power failures, any phase (P1)", KM_UNIT_NONE, NULL, NULL},
+        {{0, 0, 96, 7, 21, 255}, "power_failures", "Number of power failures, any phase (P1)", KM_UNIT_NONE, NULL, NULL},
+        {{0, 0, 96, 13, 0, 255}, "text_message", "Text message (P1)", KM_UNIT_NONE, NULL, NULL},
+        {{0, 0, 96, 13, 1, 255}, "text_message_code", "Numeric message (P1)", KM_UNIT_NONE, NULL, NULL},
         {{0, 0, 96, 14, 0, 255}, "tariff_indicator", "Active tariff number", KM_UNIT_NONE, NULL, NULL},
         {{0, 1, 1, 0, 0, 255}, "meter_timestamp", "Meter timestamp", KM_UNIT_NONE, "timestamp", NULL},
+        MBUS_ROWS(1),
+        MBUS_ROWS(2),
+        MBUS_ROWS(3),
+        MBUS_ROWS(4),
         {{1, 0, 0, 2, 129, 255}, "obis_version", "OBIS list version identifier", KM_UNIT_NONE, NULL, NULL},
+        {{1, 0, 1, 4, 0, 255}, "power_active_import_avg", "Active power import, current average demand (P1)", KM_UNIT_W, "power", "measurement"},
+        {{1, 0, 1, 6, 0, 255}, "power_active_import_max", "Active power import, maximum demand this month (P1)", KM_UNIT_W, "power", "measurement"},
         {{1, 0, 1, 7, 0, 255}, "power_active_import", DESC_P_IMPORT, KM_UNIT_W, "power", "measurement"},
         {{1, 0, 1, 8, 0, 255}, "energy_active_cum_import", "Cumulative hourly active import energy (A+) (Q1+Q4)", KM_UNIT_KWH, "energy", "total_increasing"},
         {{1, 0, 1, 8, 1, 255}, "energy_active_cum_import_t1", "Active import energy, tariff 1", KM_UNIT_KWH, "energy", "total_increasing"},
         {{1, 0, 1, 8, 2, 255}, "energy_active_cum_import_t2", "Active import energy, tariff 2", KM_UNIT_KWH, "energy", "total_increasing"},
+        {{1, 0, 1, 8, 3, 255}, "energy_active_cum_import_t3", "Active import energy, tariff 3", KM_UNIT_KWH, "energy", "total_increasing"},
+        {{1, 0, 1, 8, 4, 255}, "energy_active_cum_import_t4", "Active import energy, tariff 4", KM_UNIT_KWH, "energy", "total_increasing"},
         {{1, 0, 2, 7, 0, 255}, "power_active_export", DESC_P_EXPORT, KM_UNIT_W, "power", "measurement"},
         {{1, 0, 2, 8, 0, 255}, "energy_active_cum_export", "Cumulative hourly active export energy (A-) (Q2+Q3)", KM_UNIT_KWH, "energy", "total_increasing"},
         {{1, 0, 2, 8, 1, 255}, "energy_active_cum_export_t1", "Active export energy, tariff 1", KM_UNIT_KWH, "energy", "total_increasing"},
         {{1, 0, 2, 8, 2, 255}, "energy_active_cum_export_t2", "Active export energy, tariff 2", KM_UNIT_KWH, "energy", "total_increasing"},
+        {{1, 0, 2, 8, 3, 255}, "energy_active_cum_export_t3", "Active export energy, tariff 3", KM_UNIT_KWH, "energy", "total_increasing"},
+        {{1, 0, 2, 8, 4, 255}, "energy_active_cum_export_t4", "Active export energy, tariff 4", KM_UNIT_KWH, "energy", "total_increasing"},
         {{1, 0, 3, 7, 0, 255}, "power_reactive_import", DESC_Q_IMPORT, KM_UNIT_VAR, "reactive_power", "measurement"},
         {{1, 0, 3, 8, 0, 255}, "energy_reactive_cum_import", "Cumulative hourly reactive import energy (R+) (Q1+Q2)", KM_UNIT_KVARH, NULL, "total_increasing"},
         {{1, 0, 3, 8, 1, 255}, "energy_reactive_cum_import_t1", "Reactive import energy, tariff 1", KM_UNIT_KVARH, NULL, "total_increasing"},
@@ -67,8 +97,11 @@ static const km_obis_info obis_table[] = {
         {{1, 0, 22, 8, 0, 255}, "energy_active_cum_export_l1", "Active export energy L1", KM_UNIT_KWH, "energy", "total_increasing"},
         {{1, 0, 23, 7, 0, 255}, "power_reactive_import_l1", "Reactive power import L1", KM_UNIT_VAR, "reactive_power", "measurement"},
         {{1, 0, 24, 7, 0, 255}, "power_reactive_export_l1", "Reactive power export L1", KM_UNIT_VAR, "reactive_power", "measurement"},
+        {{1, 0, 31, 4, 0, 255}, "current_limit_l1", "Current threshold L1 (P1)", KM_UNIT_A, NULL, NULL},
         {{1, 0, 31, 7, 0, 255}, "phase_current_l1", "IL1 Current phase L1", KM_UNIT_A, "current", "measurement"},
         {{1, 0, 32, 7, 0, 255}, "phase_voltage_l1", "UL1 " DESC_U, KM_UNIT_V, "voltage", "measurement"},
+        {{1, 0, 32, 32, 0, 255}, "voltage_sags_l1", "Number of voltage sags L1 (P1)", KM_UNIT_NONE, NULL, NULL},
+        {{1, 0, 32, 36, 0, 255}, "voltage_swells_l1", "Number of voltage swells L1 (P1)", KM_UNIT_NONE, NULL, NULL},
         {{1, 0, 33, 7, 0, 255}, "power_factor_l1", "Power factor L1", KM_UNIT_NONE, "power_factor", "measurement"},
         {{1, 0, 41, 7, 0, 255}, "power_active_import_l2", "Active power import L2", KM_UNIT_W, "power", "measurement"},
         {{1, 0, 41, 8, 0, 255}, "energy_active_cum_import_l2", "Active import energy L2", KM_UNIT_KWH, "energy", "total_increasing"},
@@ -78,6 +111,8 @@ static const km_obis_info obis_table[] = {
         {{1, 0, 44, 7, 0, 255}, "power_reactive_export_l2", "Reactive power export L2", KM_UNIT_VAR, "reactive_power", "measurement"},
         {{1, 0, 51, 7, 0, 255}, "phase_current_l2", "IL2 Current phase L2", KM_UNIT_A, "current", "measurement"},
         {{1, 0, 52, 7, 0, 255}, "phase_voltage_l2", "UL2 " DESC_U, KM_UNIT_V, "voltage", "measurement"},
+        {{1, 0, 52, 32, 0, 255}, "voltage_sags_l2", "Number of voltage sags L2 (P1)", KM_UNIT_NONE, NULL, NULL},
+        {{1, 0, 52, 36, 0, 255}, "voltage_swells_l2", "Number of voltage swells L2 (P1)", KM_UNIT_NONE, NULL, NULL},
         {{1, 0, 53, 7, 0, 255}, "power_factor_l2", "Power factor L2", KM_UNIT_NONE, "power_factor", "measurement"},
         {{1, 0, 61, 7, 0, 255}, "power_active_import_l3", "Active power import L3", KM_UNIT_W, "power", "measurement"},
         {{1, 0, 61, 8, 0, 255}, "energy_active_cum_import_l3", "Active import energy L3", KM_UNIT_KWH, "energy", "total_increasing"},
@@ -87,7 +122,10 @@ static const km_obis_info obis_table[] = {
         {{1, 0, 64, 7, 0, 255}, "power_reactive_export_l3", "Reactive power export L3", KM_UNIT_VAR, "reactive_power", "measurement"},
         {{1, 0, 71, 7, 0, 255}, "phase_current_l3", "IL3 Current phase L3", KM_UNIT_A, "current", "measurement"},
         {{1, 0, 72, 7, 0, 255}, "phase_voltage_l3", "UL3 " DESC_U, KM_UNIT_V, "voltage", "measurement"},
+        {{1, 0, 72, 32, 0, 255}, "voltage_sags_l3", "Number of voltage sags L3 (P1)", KM_UNIT_NONE, NULL, NULL},
+        {{1, 0, 72, 36, 0, 255}, "voltage_swells_l3", "Number of voltage swells L3 (P1)", KM_UNIT_NONE, NULL, NULL},
         {{1, 0, 73, 7, 0, 255}, "power_factor_l3", "Power factor L3", KM_UNIT_NONE, "power_factor", "measurement"},
+        {{1, 0, 99, 97, 0, 255}, "power_failure_log", "Power failure event log, entries held by the meter (P1)", KM_UNIT_NONE, NULL, NULL},
         {{1, 1, 0, 0, 5, 255}, "meter_id", "Meter ID (GIAI GS1)", KM_UNIT_NONE, NULL, NULL},
         {{1, 1, 0, 2, 129, 255}, "obis_version", "OBIS list version identifier", KM_UNIT_NONE, NULL, NULL},
         {{1, 1, 96, 1, 1, 255}, "meter_type", "Meter type", KM_UNIT_NONE, NULL, NULL},
@@ -137,7 +175,7 @@ static const char *const unit_symbols[KM_UNIT_COUNT_] = {
         [KM_UNIT_VARH] = "varh", [KM_UNIT_KVARH] = "kvarh", [KM_UNIT_A] = "A",    [KM_UNIT_V] = "V",
         [KM_UNIT_HZ] = "Hz",   [KM_UNIT_PERCENT] = "%", [KM_UNIT_SECOND] = "s",  [KM_UNIT_CELSIUS] = "°C",
         [KM_UNIT_M3] = "m³",   [KM_UNIT_OTHER] = "",  [KM_UNIT_KW] = "kW",     [KM_UNIT_KVAR] = "kvar",
-        [KM_UNIT_KVA] = "kVA",
+        [KM_UNIT_KVA] = "kVA", [KM_UNIT_GJ] = "GJ",
 };
 
 const char *km_unit_symbol(km_unit u)

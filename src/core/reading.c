@@ -29,6 +29,16 @@ double km_value_number(const km_value *v)
         return scale((double)v->raw, v->scaler);
 }
 
+void km_value_power_in_watts(km_value *v)
+{
+        int e;
+        km_unit u = km_unit_display(v->unit, &e);
+        if (e > 0 && (v->kind == KM_VALUE_NUMBER || v->kind == KM_VALUE_FLOAT)) {
+                v->unit = u; /* kW, kvar, kVA: the only units shown with a positive exponent */
+                v->scaler = (int8_t)(v->scaler + e);
+        }
+}
+
 const km_value *km_reading_find(const km_reading *r, const char *name)
 {
         for (size_t i = 0; i < r->n_values; i++)
@@ -104,5 +114,24 @@ const char *km_value_text_show(const km_value *v, char *buf, size_t size)
         buf[0] = '\0';
         for (size_t i = 0; i < v->text_len && o + 4 <= size; i++)
                 o += (size_t)snprintf(buf + o, size - o, i ? " %02x" : "%02x", (uint8_t)v->text[i]);
+        return buf;
+}
+
+const char *km_value_text_raw(const km_value *v, char *buf, size_t size)
+{
+        static const char digits[] = "0123456789ABCDEF";
+        if (size == 0)
+                return buf;
+        if (!v->text_hex) {
+                snprintf(buf, size, "%s", v->text);
+                return buf;
+        }
+        size_t o = 0;
+        for (size_t i = 0; i < v->text_len && o + 3 <= size; i++) {
+                uint8_t b = (uint8_t)v->text[i];
+                buf[o++] = digits[b >> 4];
+                buf[o++] = digits[b & 15];
+        }
+        buf[o] = '\0';
         return buf;
 }

@@ -20,9 +20,13 @@ static const struct {
         [10] = {"unknown_list", "unknown list layout"},
         [11] = {"segment", "segment out of order or too long"},
         [12] = {"empty", "frame without information field"},
-        [13] = {"checksum", "M-Bus frame checksum mismatch"},
+        [13] = {"checksum", "frame checksum mismatch (M-Bus checksum, P1 CRC)"},
         [14] = {"block", "block transfer with a missing or repeated block"},
         [15] = {"p1_text", "DSMR/P1 text telegram (no P1 parser)"},
+        [16] = {"auth_failed", "authentication tag does not verify (wrong key or damaged frame)"},
+        [17] = {"decrypt_failed", "ciphertext does not decrypt to an APDU (wrong key?)"},
+        [18] = {"replay", "invocation counter not above the last one seen"},
+        [19] = {"cipher_header", "malformed or truncated security header"},
 };
 
 static int status_index(km_status s)

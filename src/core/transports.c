@@ -8,6 +8,7 @@
 #include "kaifa/frame.h"
 #include "kaifa/hdlc.h"
 #include "kaifa/mbus.h"
+#include "kaifa/p1.h"
 #include "kaifa/raw.h"
 
 static bool has_llc(const uint8_t *p, size_t n)
@@ -147,9 +148,6 @@ static const km_framer_ops raw_ops = {
 
 /* ---- the table ---------------------------------------------------------- */
 
-/* The P1 framer, when one is built in (p1.c). */
-extern const km_framer_ops km_p1_framer_ops __attribute__((weak));
-
 const km_framer_ops *km_framer_get(km_transport t)
 {
         switch (t) {
@@ -160,7 +158,7 @@ const km_framer_ops *km_framer_get(km_transport t)
         case KM_TRANSPORT_RAW:
                 return &raw_ops;
         case KM_TRANSPORT_P1:
-                return &km_p1_framer_ops ? &km_p1_framer_ops : NULL;
+                return &km_p1_framer_ops; /* p1.c */
         default:
                 return NULL;
         }

@@ -399,6 +399,41 @@ static const char *parse_password_file(parse_ctx *c, const char *value, void *fi
         return m ? m : set_string(field, value);
 }
 
+/* [meter] key and auth_key: 32 hex digits. The message never quotes the
+ * value (handler_fn wipes its copy of the line). */
+static const char *parse_key_hex(parse_ctx *c, const char *value, void *field, const void *arg)
+{
+        (void)field;
+        bool auth = arg != NULL;
+        km_key *k = &c->cfg->meter.key;
+        char why[160];
+        if (!*value)
+                return NULL;
+        if (km_key_parse_hex(value, auth ? k->ak : k->ek, why, sizeof(why)) < 0)
+                return msg(c, "%s", why);
+        if (auth)
+                k->has_ak = true;
+        else
+                k->has_ek = true;
+        return NULL;
+}
+
+/* [meter] key_file: EK=/AK= lines, read now so that a bad one is a config
+ * error ("FILE:LINE: [meter] key_file: KEYFILE:LINE: reason"). */
+static const char *parse_key_file(parse_ctx *c, const char *value, void *field, const void *arg)
+{
+        (void)arg;
+        if (!*value)
+                return NULL;
+        km_key k;
+        char why[200];
+        if (km_key_file_load(value, &k, why, sizeof(why)) < 0)
+                return msg(c, "%s", why);
+        c->cfg->meter.key = k;
+        explicit_bzero(&k, sizeof(k));
+        return set_string(field, value);
+}
+
 /* [postgresql] port: a TCP port number, kept as text for libpq. */
 static const char *parse_pg_port(parse_ctx *c, const char *value, void *field, const void *arg)
 {
@@ -513,6 +548,7 @@ static const char *const sections[] = {"serial", "meter", "mqtt", "homeassistant
 static const int_range r_port = {1, 65535};
 static const int_range r_keepalive = {5, 3600};
 static const int_range r_qos = {0, 2};
+static const int_range r_data_bits = {7, 8};
 static const int_range r_queue = {10, 1000000};
 static const int_range r_pg_queue = {10, 1000000};
 
@@ -522,9 +558,13 @@ static const key_def keys[] = {
         {"serial", "port", parse_nonempty, F(serial.port), NULL, "/dev/ttyUSB0"},
         {"serial", "baud", parse_baud, F(serial.baud), NULL, "2400"},
         {"serial", "parity", parse_parity, 0, NULL, "auto"},
+        {"serial", "data_bits", parse_int, F(serial.data_bits), &r_data_bits, "8"},
         {"serial", "transport", parse_transport, 0, NULL, "auto"},
         {"meter", "list", parse_list, F(meter.list), NULL, "auto"},
         {"meter", "name", parse_utf8, F(meter.name), NULL, ""},
+        {"meter", "key", parse_key_hex, 0, NULL, ""},
+        {"meter", "auth_key", parse_key_hex, 0, "auth", ""},
+        {"meter", "key_file", parse_key_file, F(meter.key_file), NULL, ""},
         {"mqtt", "host", parse_nonempty, F(mqtt.host), NULL, "localhost"},
         {"mqtt", "port", parse_int, F(mqtt.port), &r_port, ""},
         {"mqtt", "client_id", parse_client_id, F(mqtt.client_id), NULL, ""},
@@ -768,6 +808,13 @@ static void check_combinations(parse_ctx *c)
                 fail(c, later(cert, key), "[mqtt] certfile needs TLS: cafile (the broker's CA certificate) or tls = yes");
         (void)user;
 
+        int mk = line_of(c, "meter", "key"), mak = line_of(c, "meter", "auth_key");
+        int mkf = line_of(c, "meter", "key_file");
+        if (mkf && (mk || mak))
+                fail(c, later(mkf, later(mk, mak)), "[meter] key_file and key/auth_key are both set; keep one");
+        else if (mak && !cfg->meter.key.has_ek)
+                fail(c, mak, "[meter] auth_key needs the encryption key too (key = ...)");
+
         /* an output section names what it writes to */
         int pg = c->section_line[section_index("postgresql")];
         int file = c->section_line[section_index("file")];
@@ -797,6 +844,25 @@ int km_config_defaults(km_config *cfg)
         return 0;
 }
 
+/* The systemd credentials (LoadCredential=kaifa-meter-key:/etc/...), read
+ * when the file names no key: the recommended way, as the key then lives in
+ * a file only root can read and is handed to the service alone. */
+static void load_credentials(parse_ctx *c)
+{
+        km_key *k = &c->cfg->meter.key;
+        if (k->has_ek || k->has_ak)
+                return;
+        char why[KM_CONFIG_ERR_MAX - 16];
+        bool found;
+        if (km_key_credentials_load(getenv("CREDENTIALS_DIRECTORY"), k, &found, why, sizeof(why)) < 0) {
+                fail(c, 0, "%s", why);
+                return;
+        }
+        c->cfg->meter.key_from_credentials = found;
+        if (found && k->has_ak && !k->has_ek)
+                fail(c, 0, "credential " KM_CREDENTIAL_AUTH_KEY " needs " KM_CREDENTIAL_KEY " too");
+}
+
 static int load(parse_ctx *c, km_config *ret_cfg, char *err, size_t err_size)
 {
         int r = km_config_defaults(ret_cfg);
@@ -813,6 +879,8 @@ static int load(parse_ctx *c, km_config *ret_cfg, char *err, size_t err_size)
                 fail(c, 0, "out of memory");
         if (!c->err_line)
                 check_combinations(c);
+        if (!c->err_line)
+                load_credentials(c);
         if (c->err_line || c->err[0]) {
                 if (c->err_line > 0)
                         snprintf(err, err_size, "%s:%d: %s", c->name, c->err_line, c->err);
@@ -864,8 +932,9 @@ void km_config_free(km_config *cfg)
                 &cfg->homeassistant.discovery_prefix,
                 &cfg->postgresql.conninfo, &cfg->postgresql.dbname, &cfg->postgresql.user,
                 &cfg->postgresql.host, &cfg->postgresql.port, &cfg->postgresql.password_file,
-                &cfg->postgresql.table, &cfg->file.path,
+                &cfg->postgresql.table, &cfg->file.path, &cfg->meter.key_file,
         };
+        explicit_bzero(&cfg->meter.key, sizeof(cfg->meter.key));
         for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
                 if (*strings[i] && strings[i] == &cfg->mqtt.password)
                         explicit_bzero(*strings[i], strlen(*strings[i]));
@@ -923,10 +992,21 @@ void km_config_dump(const km_config *cfg, FILE *f)
         kv(f, "port", cfg->serial.port);
         kv_int(f, "baud", cfg->serial.baud);
         kv(f, "parity", cfg->serial.parity_auto ? "auto" : km_parity_name(cfg->serial.parity));
+        kv_int(f, "data_bits", cfg->serial.data_bits);
         kv(f, "transport", cfg->serial.hex ? "hex" : km_transport_name(cfg->serial.transport));
         fprintf(f, "\n[meter]\n");
         kv(f, "list", km_meter_list_name(cfg->meter.list));
         kv(f, "name", cfg->meter.name);
+        /* keys are never shown: only whether one is set, and where from */
+        if (cfg->meter.key_file) {
+                kv(f, "key_file", cfg->meter.key_file);
+        } else if (cfg->meter.key_from_credentials) {
+                fprintf(f, "# key and auth_key from the systemd credentials %s and %s\n", KM_CREDENTIAL_KEY,
+                        KM_CREDENTIAL_AUTH_KEY);
+        } else {
+                kv(f, "key", cfg->meter.key.has_ek ? "********" : NULL);
+                kv(f, "auth_key", cfg->meter.key.has_ak ? "********" : NULL);
+        }
         fprintf(f, "\n[mqtt]\n");
         kv(f, "host", cfg->mqtt.host);
         if (cfg->mqtt.port)

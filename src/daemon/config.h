@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "security/keyring.h"
 #include "sources/source.h"
 
 #define KM_CONFIG_DEFAULT_PATH "/etc/kaifa-meter/kaifa-meter.conf"
@@ -34,6 +35,7 @@ typedef struct km_config {
         struct {
                 char *port;       /* device, tcp://host:port, file or FIFO */
                 int baud;
+                int data_bits;    /* 8, or 7 for DSMR 2.2/3 P1 (9600 7E1) */
                 bool parity_auto; /* try 8E1, then 8N1 */
                 km_parity parity; /* when !parity_auto */
                 km_transport transport; /* KM_TRANSPORT_AUTO detects */
@@ -43,6 +45,13 @@ typedef struct km_config {
         struct {
                 km_meter_list list;
                 char *name; /* device name in Home Assistant; NULL = maker and type */
+                /* Keys of an encrypted meter: key= and auth_key= (32 hex
+                 * digits), or key_file= (EK=/AK= lines), or the systemd
+                 * credentials kaifa-meter-key and kaifa-meter-auth-key in
+                 * $CREDENTIALS_DIRECTORY when the file names none. */
+                km_key key;
+                char *key_file;
+                bool key_from_credentials;
         } meter;
 
         struct {

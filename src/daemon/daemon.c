@@ -15,6 +15,10 @@
  *   - the optional outputs, PostgreSQL and a JSON-lines file (outputs.c),
  *     get every decoded reading; the PostgreSQL socket and retry timer are
  *     sources of the same loop;
+ *   - an encrypted meter's frames are opened with the [meter] keys (or the
+ *     systemd credentials); a frame whose invocation counter does not grow
+ *     is dropped as a replay, and a frame that cannot be opened is counted
+ *     and logged at most once a minute per meter and cause;
  *   - SIGTERM/SIGINT publish "offline", disconnect, give PostgreSQL at most
  *     500 ms to write its queue and exit 0 within 1 s; SIGHUP reloads the
  *     configuration and reopens the outputs.
@@ -42,6 +46,7 @@
 #include "daemon/outputs.h"
 #include "daemon/publish.h"
 #include "kaifa/decoder.h"
+#include "security/session.h"
 #include "sinks/mqtt.h"
 #include "sources/source.h"
 #include "util/log.h"
@@ -63,6 +68,7 @@
  * bytes) without one good frame */
 #define PARITY_MAX_BAD 3
 #define PARITY_MAX_BYTES 4096
+#define SECURITY_LOG_INTERVAL (60 * USEC_PER_SEC)
 
 typedef struct backoff {
         uint64_t cur, min, max;
@@ -99,6 +105,8 @@ typedef struct kmd {
         uint64_t parity_good0, parity_bad0, parity_bytes0;
         km_decoder *dec;
         uint64_t last_frame_usec;
+        km_session sec;         /* keys, replay window, counters */
+        km_ratelimit sec_said;  /* "cannot decrypt ..." at most once a minute */
 
         /* the broker */
         km_mqtt *mqtt;
@@ -152,7 +160,7 @@ static int on_mqtt_retry(sd_event_source *s, uint64_t usec, void *userdata);
 
 static uint64_t checksum_errors(const km_stats *s)
 {
-        return s->rejected[-KM_ERR_HCS] + s->rejected[-KM_ERR_FCS];
+        return s->rejected[-KM_ERR_HCS] + s->rejected[-KM_ERR_FCS] + s->rejected[-KM_ERR_CHECKSUM]; /* M-Bus, P1 */
 }
 
 static void parity_mark(kmd *d)
@@ -210,8 +218,59 @@ static void source_works(kmd *d)
         backoff_reset(&d->src_backoff);
 }
 
-static void handle_event(kmd *d, const km_event *ev)
+
+/* ---- encrypted meters ---------------------------------------------------- */
+
+/* The keyring from the configuration (its keys are copied; the session
+ * wipes them when cleared). The replay window survives a reload. */
+static void security_configure(kmd *d)
 {
+        km_keyring_clear(&d->sec.keyring);
+        km_keyring_init(&d->sec.keyring);
+        if (d->cfg.meter.key.has_ek && km_keyring_set(&d->sec.keyring, NULL, &d->cfg.meter.key) < 0)
+                km_log_error("cannot hold the key"); /* cannot happen: one entry */
+        km_keyring_security(&d->sec.keyring, &d->sec.sec); /* the pilot follows the key */
+}
+
+static bool is_security_status(km_status s)
+{
+        return s == KM_ERR_NO_KEY || s == KM_ERR_DECRYPT || s == KM_ERR_AUTH_FAILED || s == KM_ERR_REPLAY ||
+               s == KM_ERR_CIPHER_HEADER;
+}
+
+static void security_reject(kmd *d, km_status s, const km_security_info *info)
+{
+        uint64_t held = 0;
+        if (!km_ratelimit_allow(&d->sec_said, info->system_title, s, now_usec(), &held))
+                return;
+        char msg[300];
+        km_security_message(s, info, "[meter] key, key_file or the credential " KM_CREDENTIAL_KEY, msg, sizeof(msg));
+        if (held)
+                km_log_warning("%s (%" PRIu64 " more since the last message)", msg, held);
+        else
+                km_log_warning("%s", msg);
+}
+
+/* The event with its security details, for a ciphered APDU. */
+static const km_event *security_event(kmd *d, const km_event *ev, km_event *copy, km_security_info *info)
+{
+        km_status st;
+        if (!km_session_take(&d->sec, info, &st))
+                return ev;
+        if (ev->kind == KM_EVENT_REJECT && is_security_status(ev->reject))
+                security_reject(d, ev->reject, info);
+        if (info->mode == KM_CIPHER_NONE)
+                return ev;
+        *copy = *ev;
+        copy->security = info;
+        return copy;
+}
+
+static void handle_event(kmd *d, const km_event *event)
+{
+        km_event copy;
+        km_security_info info;
+        const km_event *ev = security_event(d, event, &copy, &info);
         if (ev->kind != KM_EVENT_READING)
                 return;
         d->last_frame_usec = now_usec();
@@ -241,6 +300,7 @@ static void decoder_reset(kmd *d)
                 .transport = d->cfg.serial.transport,
                 .hex = d->cfg.serial.hex ? KM_HEX_YES : KM_HEX_AUTO,
         };
+        km_session_decoder_options(&d->sec, &opt); /* the security hook */
         km_decoder_init(d->dec, &opt);
 }
 
@@ -260,10 +320,21 @@ static void parity_check(kmd *d)
         }
         if (checksum_errors(s) - d->parity_bad0 < PARITY_MAX_BAD && s->bytes_in - d->parity_bytes0 < PARITY_MAX_BYTES)
                 return;
+        /* 8E1 -> 8N1 -> 7E1 (DSMR 2.2/3 P1; only when data_bits is left at 8) -> 8E1 */
         km_parity next = d->params.parity == KM_PARITY_EVEN ? KM_PARITY_NONE : KM_PARITY_EVEN;
-        km_log_info("%s: no good frame with parity %s; trying %s", d->cfg.serial.port,
-                    km_parity_name(d->params.parity), km_parity_name(next));
+        int bits = d->params.data_bits;
+        if (d->cfg.serial.data_bits == 8 && (bits == 7 || d->params.parity == KM_PARITY_NONE)) {
+                bits = bits == 7 ? 8 : 7;
+                next = KM_PARITY_EVEN;
+        }
+        if (bits != d->params.data_bits)
+                km_log_info("%s: no good frame with %d%c1; trying %dE1", d->cfg.serial.port, d->params.data_bits,
+                            d->params.parity == KM_PARITY_NONE ? 'N' : 'E', bits);
+        else
+                km_log_info("%s: no good frame with parity %s; trying %s", d->cfg.serial.port,
+                            km_parity_name(d->params.parity), km_parity_name(next));
         d->params.parity = next;
+        d->params.data_bits = bits;
         int r = km_source_set_params(d->src, &d->params);
         if (r < 0)
                 km_log_warning("%s: cannot set parity %s: %s", d->cfg.serial.port, km_parity_name(next), strerror(-r));
@@ -641,11 +712,18 @@ static void notify_status(kmd *d)
                 snprintf(broker, sizeof(broker), "broker waiting for meter id");
         else
                 snprintf(broker, sizeof(broker), "broker %s", km_mqtt_state_name(km_mqtt_get_state(d->mqtt)));
-        char status[512];
+        char status[512], sec[160] = "";
+        const km_session_counters *c = &d->sec.counters;
+        if (!km_keyring_empty(&d->sec.keyring) || c->no_key || c->decrypt_failed || c->auth_failed)
+                snprintf(sec, sizeof(sec),
+                         ", %" PRIu64 " decrypted, %" PRIu64 " auth failures, %" PRIu64 " decrypt failures, %" PRIu64
+                         " replays, %" PRIu64 " without key",
+                         c->decrypted, c->auth_failed, c->decrypt_failed, c->replays, c->no_key);
         snprintf(status, sizeof(status),
-                 "%" PRIu64 " frames decoded, %" PRIu64 " checksum errors, %s, %s, %" PRIu64 " queued, %" PRIu64
+                 "%" PRIu64 " frames decoded, %" PRIu64 " checksum errors%s, %s, %s, %" PRIu64 " queued, %" PRIu64
                  " dropped%s",
-                 s->readings, checksum_errors(s), broker, since, ms.queued, ms.dropped, d->src ? "" : ", meter not open");
+                 s->readings, checksum_errors(s), sec, broker, since, ms.queued, ms.dropped,
+                 d->src ? "" : ", meter not open");
         kmd_outputs_status(d->out, status, sizeof(status));
         if (strcmp(status, d->last_status) != 0) {
                 sd_notifyf(0, "STATUS=%s", status);
@@ -731,6 +809,7 @@ static bool str_differs(const char *a, const char *b)
 static bool serial_changed(const km_config *a, const km_config *b)
 {
         return str_differs(a->serial.port, b->serial.port) || a->serial.baud != b->serial.baud ||
+               a->serial.data_bits != b->serial.data_bits ||
                a->serial.parity_auto != b->serial.parity_auto || a->serial.parity != b->serial.parity;
 }
 
@@ -772,6 +851,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
         bool publishing = publishing_changed(&d->cfg, &next);
         km_config_free(&d->cfg);
         d->cfg = next;
+        security_configure(d); /* a new key takes effect with the next frame */
         if (!d->cfg.mqtt.port && d->mqtt && !publishing)
                 d->cfg.mqtt.port = mqtt_default_port(&d->cfg);
         if (serial || !d->src) {
@@ -781,6 +861,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                         serial_close(d);
                 d->params = (km_serial_params)KM_SERIAL_PARAMS_DEFAULT;
                 d->params.baud = d->cfg.serial.baud;
+                d->params.data_bits = d->cfg.serial.data_bits;
                 d->params.parity = d->cfg.serial.parity_auto ? KM_PARITY_EVEN : d->cfg.serial.parity;
                 d->parity_locked = false;
                 d->src_problem[0] = '\0';
@@ -841,10 +922,14 @@ int km_daemon_run(km_config *cfg, const char *config_path)
         memset(cfg, 0, sizeof(*cfg));
         d->config_path = config_path;
         d->mqtt_io_fd = -1;
+        km_session_init(&d->sec, true);
+        km_ratelimit_init(&d->sec_said, SECURITY_LOG_INTERVAL);
+        security_configure(d);
         decoder_reset(d);
         d->src_backoff = (backoff){0, SERIAL_BACKOFF_MIN, SERIAL_BACKOFF_MAX};
         d->params = (km_serial_params)KM_SERIAL_PARAMS_DEFAULT;
         d->params.baud = d->cfg.serial.baud;
+        d->params.data_bits = d->cfg.serial.data_bits;
         d->params.parity = d->cfg.serial.parity_auto ? KM_PARITY_EVEN : d->cfg.serial.parity;
 
         int ret = EX_OK;
@@ -887,6 +972,7 @@ out:
         km_mqtt_lib_cleanup();
         sd_event_unref(d->ev);
         km_config_free(&d->cfg);
+        km_session_clear(&d->sec);
         free(d->dec);
         free(d);
         return ret;

@@ -236,6 +236,25 @@ static slot *update_slot(km_publisher *p, const km_value *v, const char *key, co
 
 /* ---- readings ----------------------------------------------------------- */
 
+/* The OBIS table gives a P1 M-Bus device's reading (0-n:24.2.x, 24.3.0) the
+ * classes of gas, the usual device. Heat sent in GJ is energy; a device
+ * whose type (0-n:24.1.0 in the same telegram) is 7 is a water meter. */
+static const char *mbus_device_class(const km_reading *r, const km_value *v, const char *dc)
+{
+        const uint8_t *o = v->obis;
+        if (o[0] != 0 || o[1] == 0 || o[2] != 24 || (o[3] != 2 && o[3] != 3))
+                return dc;
+        if (v->unit == KM_UNIT_GJ)
+                return "energy";
+        for (size_t i = 0; i < r->n_values; i++) {
+                const km_value *t = &r->values[i];
+                if (t->obis[0] == 0 && t->obis[1] == o[1] && t->obis[2] == 24 && t->obis[3] == 1 &&
+                    t->obis[4] == 0 && t->kind == KM_VALUE_TEXT && atoi(t->text) == 7)
+                        return "water";
+        }
+        return v->unit == KM_UNIT_M3 ? dc : NULL;
+}
+
 static json_object *state_document(km_publisher *p)
 {
         json_object *o = json_object_new_object();
@@ -270,6 +289,8 @@ static void publish_reading(km_publisher *p, const km_reading *r)
                 const km_value *v = &r->values[i];
                 char key[KM_KEY_MAX], payload[KM_PAYLOAD_MAX];
                 bool numeric, is_new;
+                if (v->log_entry)
+                        continue; /* P1 log entries (power failures, demand history) are not sensors */
                 km_value_key(v, key, sizeof(key));
                 km_value_payload(v, payload, sizeof(payload), &numeric);
                 bool energy = v->info && v->info->state_class && strcmp(v->info->state_class, "total_increasing") == 0;
@@ -279,6 +300,8 @@ static void publish_reading(km_publisher *p, const km_reading *r)
                     strcmp(s->payload, payload) != 0)
                         device_changed = true;
                 s = update_slot(p, v, key, payload, numeric, &is_new);
+                if (s)
+                        s->device_class = mbus_device_class(r, v, s->device_class);
                 snprintf(topic, sizeof(topic), "%s/%s/%s", p->prefix, p->meter_id, key);
                 publish(p, topic, payload, energy);
                 if (s && (is_new || !s->announced))

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kaifa/security.h"
 #include "sinks/json_writer.h"
 
 #define FLUSH_AT (256 * 1024) /* buffered output goes out in pieces of about this size */
@@ -32,11 +33,13 @@
 
 typedef struct builder builder;
 struct builder {
-        void (*begin)(builder *b, const char *key); /* an object; key NULL at the top */
-        void (*end)(builder *b);
+        void (*begin)(builder *b, const char *key); /* an object; key NULL at the top or in an array */
+        void (*begin_array)(builder *b, const char *key);
+        void (*end)(builder *b);                    /* of an object or array */
         void (*string)(builder *b, const char *key, const char *s, size_t n);
         void (*integer)(builder *b, const char *key, int64_t v);
         void (*boolean)(builder *b, const char *key, bool v);
+        void (*null)(builder *b, const char *key);
         void (*number)(builder *b, const char *key, const km_value *v); /* NUMBER or FLOAT */
         void (*clock)(builder *b, const char *key, const km_datetime *dt);
         void (*obis)(builder *b, const char *key, const uint8_t obis[6]);
@@ -57,10 +60,12 @@ static void add_hex(builder *b, const char *key, const uint8_t *p, size_t n)
 
 static void describe_value(builder *b, const km_value *v)
 {
-        char buf[KM_TEXT_SHOW_MAX];
+        char buf[KM_TEXT_SHOW_MAX > KM_TEXT_RAW_MAX ? KM_TEXT_SHOW_MAX : KM_TEXT_RAW_MAX];
         switch (v->kind) {
         case KM_VALUE_TEXT:
-                if (km_text_is_clean(v->text, v->text_len))
+                if (v->text_hex) /* P1: the text as sent (hex digits); "decoded" has it readable */
+                        add_str(b, "value", km_value_text_raw(v, buf, sizeof(buf)));
+                else if (km_text_is_clean(v->text, v->text_len))
                         b->string(b, "value", v->text, v->text_len);
                 else
                         add_str(b, "value", km_value_text_show(v, buf, sizeof(buf)));
@@ -123,6 +128,38 @@ static uint16_t key_class(const km_value *v, size_t i)
         return name_class[v->info - t];
 }
 
+/* One value's object: code, unit, value, and for P1 the text as decoded,
+ * its own capture time, and the entries of a log (the log_entry values
+ * that follow it, from first on). */
+static void describe_item(builder *b, const km_reading *r, const km_value *v, size_t first)
+{
+        if (v->info)
+                add_str(b, "description", v->info->description);
+        b->obis(b, "obis_code", v->obis);
+        if (v->unit != KM_UNIT_NONE && (v->kind == KM_VALUE_NUMBER || v->kind == KM_VALUE_FLOAT))
+                add_str(b, "unit", km_unit_symbol_compat(v->unit));
+        describe_value(b, v);
+        if (v->kind == KM_VALUE_TEXT && v->text_hex)
+                b->string(b, "decoded", v->text, v->text_len);
+        if (v->has_captured) /* P1: an M-Bus device's or a log entry's own time */
+                b->clock(b, "captured", &v->captured);
+        if (first >= r->n_values || !r->values[first].log_entry)
+                return;
+        b->begin_array(b, "entries");
+        for (size_t i = first; i < r->n_values && r->values[i].log_entry; i++) {
+                b->begin(b, NULL);
+                describe_item(b, r, &r->values[i], r->n_values); /* entries have no entries */
+                b->end(b);
+        }
+        b->end(b);
+}
+
+/* A value is a member of "data" unless it is an entry of the log before it. */
+static bool is_member(const km_reading *r, size_t i)
+{
+        return i == 0 || !r->values[i].log_entry;
+}
+
 /* json-c keeps a repeated member where it first came, with the last value:
  * so do we. */
 static void describe_data(builder *b, const km_reading *r)
@@ -134,23 +171,20 @@ static void describe_data(builder *b, const km_reading *r)
                 cls[i] = key_class(&r->values[i], i);
         b->begin(b, "data");
         for (size_t i = 0; i < n; i++) {
-                const km_value *v = &r->values[i];
+                if (!is_member(r, i))
+                        continue;
                 bool repeat = false;
                 for (size_t j = 0; j < i && !repeat; j++)
-                        repeat = same_key(&r->values[j], v, cls[j], cls[i]);
+                        repeat = is_member(r, j) && same_key(&r->values[j], &r->values[i], cls[j], cls[i]);
                 if (repeat)
                         continue;
+                size_t last = i;
                 for (size_t j = i + 1; j < n; j++)
-                        if (same_key(&r->values[j], &r->values[i], cls[j], cls[i]))
-                                v = &r->values[j];
+                        if (is_member(r, j) && same_key(&r->values[j], &r->values[i], cls[j], cls[i]))
+                                last = j;
                 char code[KM_OBIS_STR_MAX];
-                b->begin(b, value_key(v, code));
-                if (v->info)
-                        add_str(b, "description", v->info->description);
-                b->obis(b, "obis_code", v->obis);
-                if (v->unit != KM_UNIT_NONE && (v->kind == KM_VALUE_NUMBER || v->kind == KM_VALUE_FLOAT))
-                        add_str(b, "unit", km_unit_symbol_compat(v->unit));
-                describe_value(b, v);
+                b->begin(b, value_key(&r->values[last], code));
+                describe_item(b, r, &r->values[last], last + 1);
                 b->end(b);
         }
         b->end(b);
@@ -194,6 +228,43 @@ static void describe_mbus(builder *b, const km_frame *f)
         add_hex(b, "mbus_checksum", &h->checksum, 1);
 }
 
+/* A DSMR/P1 telegram: its length and the CRC it ends with (null for DSMR
+ * 2.2/3, which sends none). */
+static void describe_p1(builder *b, const km_event *ev)
+{
+        const char *t = (const char *)ev->bytes;
+        size_t bang = ev->len;
+        while (bang > 0 && t[bang - 1] != '!')
+                bang--;
+        b->integer(b, "p1_length", (int)ev->len);
+        if (bang && bang < ev->len)
+                b->string(b, "p1_crc", t + bang, ev->len - bang);
+        else
+                b->null(b, "p1_crc");
+}
+
+/* How a ciphered frame was protected: cipher, system title (hex, and its
+ * 3-letter maker), security byte, invocation counter, authenticated. Never
+ * a key. */
+static void describe_security(builder *b, const km_security_info *sec)
+{
+        b->begin(b, "security");
+        if (sec->mode == KM_CIPHER_PILOT_ECB) {
+                add_str(b, "cipher", "aes-128-ecb-pilot-2017");
+                b->boolean(b, "authenticated", false);
+                b->end(b);
+                return;
+        }
+        add_str(b, "cipher", sec->encrypted ? "aes-128-gcm" : "none");
+        add_hex(b, "system_title", sec->system_title, KM_SYSTEM_TITLE_LEN);
+        if (sec->maker[0])
+                add_str(b, "system_title_maker", sec->maker);
+        add_hex(b, "security_byte", &sec->security_byte, 1);
+        b->integer(b, "invocation_counter", sec->invocation_counter);
+        b->boolean(b, "authenticated", sec->authenticated);
+        b->end(b);
+}
+
 static void describe_header(builder *b, const km_event *ev, const km_reading *r)
 {
         const km_frame *f = ev->frame;
@@ -203,6 +274,8 @@ static void describe_header(builder *b, const km_event *ev, const km_reading *r)
                 describe_hdlc(b, &f->link.hdlc);
         else if (f && f->header_valid && f->transport == KM_TRANSPORT_MBUS)
                 describe_mbus(b, f);
+        else if (f && f->transport == KM_TRANSPORT_P1 && ev->bytes)
+                describe_p1(b, ev);
         const uint8_t *p = f ? f->payload : NULL;
         size_t n = f ? f->payload_len : 0;
         if (p && n >= 3 && p[0] == 0xE6 && f->payload_kind == KM_PAYLOAD_APDU) {
@@ -216,6 +289,8 @@ static void describe_header(builder *b, const km_event *ev, const km_reading *r)
                 add_str(b, "apdu_tag", "0f");
                 add_hex(b, "apdu_invoke_id_and_priority", id, 4);
         }
+        if (ev->security)
+                describe_security(b, ev->security);
         b->end(b);
 }
 
@@ -277,6 +352,16 @@ typedef struct stream_builder {
 static void sw_begin(builder *b, const char *key)
 {
         km_jw_begin(SW(b), key);
+}
+
+static void sw_begin_array(builder *b, const char *key)
+{
+        km_jw_begin_array(SW(b), key);
+}
+
+static void sw_null(builder *b, const char *key)
+{
+        km_jw_null(SW(b), key);
 }
 
 static void sw_end(builder *b)
@@ -359,7 +444,8 @@ static void sw_hex(builder *b, const char *key, const uint8_t *p, size_t n, bool
 bool km_json_render(const km_event *ev, const km_json_options *opt, km_textbuf *out)
 {
         stream_builder sb = {
-                .b = {sw_begin, sw_end, sw_string, sw_integer, sw_boolean, sw_number, sw_clock, sw_obis, sw_hex},
+                .b = {sw_begin, sw_begin_array, sw_end, sw_string, sw_integer, sw_boolean, sw_null, sw_number,
+                      sw_clock, sw_obis, sw_hex},
         };
         km_jw_init(&sb.w, out, !opt->compact);
         if (!describe(&sb.b, ev, opt))
@@ -382,19 +468,37 @@ typedef struct jsonc_builder {
 static void jc_add(builder *b, const char *key, json_object *v)
 {
         jsonc_builder *jb = (jsonc_builder *)b;
-        json_object_object_add(jb->stack[jb->depth - 1], key, v);
+        json_object *parent = jb->stack[jb->depth - 1];
+        if (json_object_is_type(parent, json_type_array))
+                json_object_array_add(parent, v);
+        else
+                json_object_object_add(parent, key, v);
 }
 
-static void jc_begin(builder *b, const char *key)
+static void jc_open(builder *b, const char *key, json_object *o)
 {
         jsonc_builder *jb = (jsonc_builder *)b;
-        json_object *o = json_object_new_object();
         if (jb->depth == 0)
                 jb->root = o;
         else
                 jc_add(b, key, o);
         if (jb->depth < JC_MAX_DEPTH)
                 jb->stack[jb->depth++] = o;
+}
+
+static void jc_begin(builder *b, const char *key)
+{
+        jc_open(b, key, json_object_new_object());
+}
+
+static void jc_begin_array(builder *b, const char *key)
+{
+        jc_open(b, key, json_object_new_array());
+}
+
+static void jc_null(builder *b, const char *key)
+{
+        jc_add(b, key, NULL);
 }
 
 static void jc_end(builder *b)
@@ -477,7 +581,8 @@ static void jc_hex(builder *b, const char *key, const uint8_t *p, size_t n, bool
 char *km_json_render_jsonc(const km_event *ev, const km_json_options *opt)
 {
         jsonc_builder jb = {
-                .b = {jc_begin, jc_end, jc_string, jc_integer, jc_boolean, jc_number, jc_clock, jc_obis, jc_hex},
+                .b = {jc_begin, jc_begin_array, jc_end, jc_string, jc_integer, jc_boolean, jc_null, jc_number,
+                      jc_clock, jc_obis, jc_hex},
         };
         if (!describe(&jb.b, ev, opt))
                 return NULL;

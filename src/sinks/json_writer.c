@@ -10,6 +10,7 @@ void km_jw_init(km_jw *w, km_textbuf *out, bool pretty)
         w->pretty = pretty;
         w->depth = 0;
         w->has_members[0] = false;
+        w->in_array[0] = false;
 }
 
 static void indent(km_jw *w, int level)
@@ -107,7 +108,8 @@ static void quoted(km_textbuf *b, const char *s, size_t n)
         km_textbuf_putc(b, '"');
 }
 
-/* What comes before a member's value: separator, indent, key. */
+/* What comes before a member's value: separator, indent, key (none in an
+ * array). */
 static void member(km_jw *w, const char *key)
 {
         if (w->depth == 0)
@@ -123,6 +125,8 @@ static void member(km_jw *w, const char *key)
                 memset(b->p + b->len, ' ', 2 * (size_t)w->depth);
                 b->len += 2 * (size_t)w->depth;
         }
+        if (w->in_array[w->depth])
+                return;
         quoted(b, key, strlen(key));
         if (w->pretty)
                 km_textbuf_put(b, ": ", 2);
@@ -130,24 +134,36 @@ static void member(km_jw *w, const char *key)
                 km_textbuf_putc(b, ':');
 }
 
-void km_jw_begin(km_jw *w, const char *key)
+static void open_level(km_jw *w, const char *key, char bracket, bool array)
 {
         member(w, key);
-        km_textbuf_putc(w->out, '{');
+        km_textbuf_putc(w->out, bracket);
         if (w->depth < KM_JW_MAX_DEPTH)
                 w->depth++;
         w->has_members[w->depth] = false;
+        w->in_array[w->depth] = array;
+}
+
+void km_jw_begin(km_jw *w, const char *key)
+{
+        open_level(w, key, '{', false);
+}
+
+void km_jw_begin_array(km_jw *w, const char *key)
+{
+        open_level(w, key, '[', true);
 }
 
 void km_jw_end(km_jw *w)
 {
+        char bracket = w->in_array[w->depth] ? ']' : '}';
         if (w->depth > 0)
                 w->depth--;
         if (w->pretty) {
                 km_textbuf_putc(w->out, '\n');
                 indent(w, w->depth);
         }
-        km_textbuf_putc(w->out, '}');
+        km_textbuf_putc(w->out, bracket);
 }
 
 void km_jw_string(km_jw *w, const char *key, const char *s, size_t n)

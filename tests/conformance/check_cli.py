@@ -497,6 +497,43 @@ def check_iskra(cli, captures):
               and "KFM" not in out[0].get("list", ""), repr(st))
 
 
+def check_p1(cli, captures):
+    """DSMR/P1 telegrams: found without --transport, one reading each with a
+    "p1" header; a wrong CRC counted, not decoded; a 7E1 line read as 8N1
+    gives nothing; the simulator's telegrams all decode."""
+    path = os.path.join(captures, "beyond/iskraemeco/dsmrp_v5_two_mbus.txt")
+    r = run(cli, "parse-file", path, "--stats", "--compact")
+    st = stats_of(r.stderr)
+    out = [json.loads(line) for line in r.stdout.decode().splitlines() if line.strip()]
+    ok = (r.returncode == 0 and len(out) == 1 and out[0]["header"].get("transport") == "p1"
+          and out[0]["header"].get("p1_crc") == "56DD" and out[0].get("maker") == "Iskraemeco"
+          and out[0]["data"]["mbus2_delivered"]["value"] == 246.138
+          and out[0]["data"]["mbus2_delivered"]["captured"].startswith("2020-04-26 22:30:01")
+          and out[0]["data"]["meter_id"]["value"] == "4530303434303037333832323436303139"
+          and out[0]["data"]["meter_id"]["decoded"] == "E0044007382246019")
+    check("P1 telegram: detected, transport p1, CRC, maker, M-Bus value with its time, id as sent and decoded", ok,
+          r.stdout.decode()[:300])
+    data = open(path, "rb").read()
+    bad = data.replace(b"229.9*V", b"229.8*V")
+    r = run(cli, "parse-file", "-", "--stats", "--compact", stdin=bad + data)
+    st = stats_of(r.stderr)
+    out = r.stdout.decode().splitlines()
+    check("P1 telegram with a wrong CRC, then a good one: the bad one counted, the good one decoded",
+          r.returncode == 0 and len(out) == 1 and st.get("decoded frames") == 1
+          and st.get("rejected checksum") == 1, repr(st))
+    as_8n1 = bytes(b | 0x80 if bin(b).count("1") % 2 else b for b in data)
+    r = run(cli, "parse-file", "-", "--stats", "--transport", "p1", stdin=as_8n1 * 3)
+    st = stats_of(r.stderr)
+    check("P1 at 7E1 read as 8N1: no values, bytes skipped",
+          r.returncode == 0 and not r.stdout.strip() and st.get("decoded frames") == 0
+          and st.get("skipped bytes", 0) > len(data), repr(st))
+    sim = run(cli, "simulate", "--protocol", "p1", "--speed", "0", "--duration", "1h")
+    r = run(cli, "parse-file", "-", "--stats", stdin=sim.stdout)
+    st = stats_of(r.stderr)
+    check("simulate --protocol p1, one hour: 360 telegrams decoded",
+          sim.returncode == 0 and st.get("good frames") == 360 and st.get("decoded frames") == 360, repr(st))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cli", required=True)
@@ -513,6 +550,7 @@ def main():
     check_signals_and_stdin(a.cli, a.captures)
     check_signals_end_any_wait(a.cli, a.captures)
     check_iskra(a.cli, a.captures)
+    check_p1(a.cli, a.captures)
     print("%d failed" % len(FAILED))
     return 1 if FAILED else 0
 

@@ -10,7 +10,8 @@ m3, text as sent. For every selected record this runs
     kaifa-meter parse-file FILE --compact [--key ...]
 
 gathers the values of all readings (a later reading overrides an earlier
-one), converts them to the manifest's units and compares every expected
+one; within a reading the first value of a code counts, later ones come
+from logs), converts them to the manifest's units and compares every expected
 key: numbers within a relative 1e-6 or half a unit of the last digit the
 manifest states, text exactly. A selected record that decodes nothing, or
 any value missing or different, fails.
@@ -36,7 +37,7 @@ DEFAULT_MANIFEST = os.path.join(HERE, "..", "data", "captures", "beyond", "manif
 UNIT_FACTORS = {
     "W": 1, "kW": 1e3, "var": 1, "VAr": 1, "kvar": 1e3, "kVAr": 1e3, "VA": 1, "kVA": 1e3,
     "Wh": 1e-3, "kWh": 1, "varh": 1e-3, "VArh": 1e-3, "kvarh": 1, "kVArh": 1,
-    "VAh": 1e-3, "kVAh": 1, "V": 1, "A": 1, "Hz": 1, "m³": 1, "m3": 1, "%": 1, "": 1,
+    "VAh": 1e-3, "kVAh": 1, "V": 1, "A": 1, "Hz": 1, "m³": 1, "m3": 1, "%": 1, "": 1, "GJ": 1, "s": 1,
 }
 
 
@@ -67,11 +68,13 @@ def decode(cli, path, extra):
         if not isinstance(o.get("data"), dict):
             continue
         readings += 1
-        for item in o["data"].values():
+        seen = set()  # within a reading the first value of a code is its own; later ones
+        for item in o["data"].values():  # come from logs (P1 0-0:98.1.0 repeats 1-0:1.6.0)
             key = manifest_key(item.get("obis_code", ""))
-            if key is None:
+            if key is None or key in seen:
                 continue
-            v = item.get("value")
+            seen.add(key)
+            v = item.get("raw", item.get("value"))  # P1 texts as the telegram spells them
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 unit = item.get("unit", "")
                 if unit not in UNIT_FACTORS:

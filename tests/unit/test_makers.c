@@ -725,6 +725,25 @@ static void test_kilo_units(void **state)
         assert_string_equal(km_unit_symbol(KM_UNIT_KVA), "kVA");
         assert_int_equal(km_unit_display(KM_UNIT_W, &e), KM_UNIT_W);
         assert_int_equal(e, 0);
+
+        km_value v;
+        memset(&v, 0, sizeof(v));
+        v.kind = KM_VALUE_NUMBER;
+        v.raw = 1193;
+        v.scaler = -3;
+        v.unit = KM_UNIT_KW; /* 1.193 kW as a P1 telegram says it */
+        km_value_power_in_watts(&v);
+        assert_int_equal(v.unit, KM_UNIT_W);
+        assert_int_equal(v.scaler, 0);
+        assert_true(km_value_number(&v) == 1193.0);
+        v.unit = KM_UNIT_KVAR;
+        km_value_power_in_watts(&v);
+        assert_int_equal(v.unit, KM_UNIT_VAR);
+        assert_true(km_value_number(&v) == 1193000.0);
+        v.unit = KM_UNIT_KWH; /* energy stays in kWh */
+        km_value_power_in_watts(&v);
+        assert_int_equal(v.unit, KM_UNIT_KWH);
+        assert_int_equal(v.scaler, 3);
 }
 
 /* Voltages come out as mains voltages whatever the assumed scaler: an

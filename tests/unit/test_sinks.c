@@ -8,7 +8,8 @@
  *   for byte, compact and pretty, with and without --hex and rejected
  *   frames: every event of every capture in tests/data and of the fuzz
  *   seeds (with checksums ignored too), and readings made up to reach what
- *   captures do not (repeated names, escapes, NaN, no values).
+ *   captures do not (repeated names, escapes, NaN, no values, P1 logs and
+ *   hex texts, the security header).
  */
 #include <dirent.h>
 #include <inttypes.h>
@@ -20,6 +21,7 @@
 
 #include "unit_util.h"
 
+#include "kaifa/security.h"
 #include "sinks/json.h"
 #include "sinks/textbuf.h"
 
@@ -206,6 +208,7 @@ static void test_json_captures(void **state)
         size_t files = 0;
         compare_tree(KM_TEST_DATA, &run, &files);
         compare_tree(KM_FUZZ_CORPUS, &run, &files);
+        compare_tree(KM_FUZZ_CORPUS "_p1", &run, &files);
         print_message("json: %zu files, %zu events, %zu documents identical\n", files, run.events, run.compared);
         assert_true(files > 100);
         assert_true(run.compared > 100000);
@@ -263,14 +266,28 @@ static void test_json_made_up(void **state)
                         v->scaler = (int8_t)((int)(i % 11) - 7);
                         break;
                 }
+                /* P1: texts sent in hex, values with their own time, a log
+                 * and its entries (two runs of them, one after a repeated name) */
+                v->text_hex = v->kind == KM_VALUE_TEXT && i % 2 == 0;
+                v->has_captured = i % 4 == 1;
+                v->captured = r.clock;
+                v->log_entry = (i >= 20 && i <= 23) || (i >= 40 && i <= 41) || i == 0;
         }
         compare_event(&ev, &run);
+        km_security_info sec = {.mode = KM_CIPHER_PILOT_ECB};
+        ev.security = &sec;
+        compare_event(&ev, &run);
+        sec = (km_security_info){.encrypted = true, .system_title = {'K', 'F', 'M', 1, 2, 3, 4, 5},
+                                 .maker = "KFM", .security_byte = 0x30, .invocation_counter = 4000000000u,
+                                 .authenticated = true};
+        compare_event(&ev, &run);
+        ev.security = NULL;
         km_event rej = {.kind = KM_EVENT_REJECT, .reject = KM_ERR_FCS, .transport = KM_TRANSPORT_HDLC,
                         .bytes = bytes, .len = sizeof(bytes)};
         compare_event(&rej, &run);
         rej.kind = KM_EVENT_SEGMENT;
         compare_event(&rej, &run);
-        assert_int_equal(run.compared, 4 + 4 + 2 + 2);
+        assert_int_equal(run.compared, 4 + 3 * 4 + 2 + 2);
         km_textbuf_free(&run.buf);
 }
 

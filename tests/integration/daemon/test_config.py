@@ -31,6 +31,7 @@ BAD = [
     ("queue_limit negative", "[mqtt]\nqueue_limit = -5\n", 2, "out of range"),
     ("bad baud rate", "[serial]\nbaud = 2401\n", 2, "not a supported baud rate"),
     ("bad parity", "[serial]\nparity = mark\n", 2, "not a parity"),
+    ("bad data_bits", "[serial]\ndata_bits = 9\n", 2, "out of range (7 to 8)"),
     ("empty port", "[serial]\nport =\n", 2, "a value is required"),
     ("bad meter list", "[meter]\nlist = 4\n", 2, "not a meter list"),
     ("bad boolean", "[homeassistant]\ndiscovery = maybe\n", 2, "not a boolean"),
@@ -181,14 +182,14 @@ def main():
         good = work.file("good.conf")
         with open(good, "w") as f:
             f.write("# comment\n; comment\n[serial]\n  port = \"/dev/ttyAMA0\"  ; inline comment\n"
-                    "parity = NONE\nbaud=9600\n[ meter ]\nname = \"My meter\"\nlist = kaifa\n"
+                    "parity = NONE\nbaud=9600\ndata_bits = 7\n[ meter ]\nname = \"My meter\"\nlist = kaifa\n"
                     "[mqtt]\nusername = u\npassword_file = %s\nqos = 0\nprefix = home/meters\n"
                     "[homeassistant]\ndiscovery = off\n[log]\nlevel = warning\n" % pwfile)
         r = run(["--dump-config", "-c", good])
         out = r.stdout.decode()
         k.check(r.returncode == 0, "quotes, indentation, blanks in headers and comments are accepted (%r)"
                 % r.stderr.decode().strip())
-        for want in ("port = /dev/ttyAMA0", "parity = none", "baud = 9600", "name = My meter", "list = kaifa",
+        for want in ("port = /dev/ttyAMA0", "parity = none", "baud = 9600", "data_bits = 7", "name = My meter", "list = kaifa",
                      "password_file = %s" % pwfile, "qos = 0", "prefix = home/meters", "discovery = no",
                      "level = warning"):
             k.check(want in out, "effective config has '%s'" % want)
