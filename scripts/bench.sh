@@ -77,19 +77,24 @@ cli_run() { # cli_run NAME ARGS...
 	local name=$1 best="" cpu=""
 	shift
 	for _ in 1 2 3; do
-		local t0 t1 c
+		local t0 t1 w
 		t0=$(date +%s.%N)
-		c=$( { /usr/bin/env time -f "%U %S" "$cli" parse-file "$work/stream.bin" "$@" >"$work/out" 2>/dev/null; } 2>&1 | tail -n 1)
+		/usr/bin/time -o "$work/time" -f "%U %S" "$cli" parse-file "$work/stream.bin" "$@" >"$work/out" 2>/dev/null
 		t1=$(date +%s.%N)
-		local w
 		w=$(echo "$t1 - $t0" | bc -l)
 		if [ -z "$best" ] || [ "$(echo "$w < $best" | bc -l)" = 1 ]; then
 			best=$w
-			cpu=$(echo "$c" | awk '{ print $1 + $2 }')
+			cpu=$(awk '{ print $1 + $2 }' "$work/time")
 		fi
 	done
-	row "cli_${name}_mb_s" "$(echo "scale=1; $bytes / 1000000 / $best" | bc -l) MB/s"
-	row "cli_${name}_cpu_s" "$cpu s (user+sys of the best run; $(printf '%.1f' "$(echo "$bytes / 1000000" | bc -l)") MB, $(stat -c %s "$work/out") bytes out)"
+	local mb
+	mb=$(echo "$bytes / 1000000" | bc -l)
+	row "cli_${name}_mb_s" "$(printf '%.1f' "$(echo "$mb / $best" | bc -l)") MB/s (input per wall second, best of 3; $(printf '%.1f' "$mb") MB in, $(stat -c %s "$work/out") bytes out)"
+	if [ "$(echo "$cpu > 0" | bc -l)" = 1 ]; then
+		row "cli_${name}_cpu_mb_s" "$(printf '%.1f' "$(echo "$mb / $cpu" | bc -l)") MB/s (input per CPU second, user+sys $cpu s, same run)"
+	else
+		row "cli_${name}_cpu_mb_s" "not measured (CPU time below the 0.01 s resolution)"
+	fi
 }
 if [ -x /usr/bin/time ] && command -v bc >/dev/null; then
 	cli_run json --json --compact
