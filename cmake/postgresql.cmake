@@ -26,5 +26,7 @@ if(KM_BUILD_TESTS)
       set_tests_properties(pg_${t} PROPERTIES TIMEOUT 90 SKIP_RETURN_CODE 77
                            LABELS "integration;postgresql")
     endforeach()
+    # The longest of them (about 40 s, mostly waiting): ctest -j starts it first.
+    set_tests_properties(pg_outage PROPERTIES COST 40)
   endif()
 endif()

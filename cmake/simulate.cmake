@@ -17,15 +17,17 @@ if(KM_BUILD_TESTS)
   add_executable(test_kfm_encode ${PROJECT_SOURCE_DIR}/tests/integration/simulate/test_kfm_encode.c)
   target_link_libraries(test_kfm_encode PRIVATE km_sim kaifa_core PkgConfig::KM_SIM_CMOCKA)
   add_test(NAME sim_encode_decode COMMAND test_kfm_encode)
+  set_tests_properties(sim_encode_decode PROPERTIES LABELS "unit;simulate")
   add_executable(test_p1_encode ${PROJECT_SOURCE_DIR}/tests/integration/simulate/test_p1_encode.c)
   target_link_libraries(test_p1_encode PRIVATE km_sim kaifa_core PkgConfig::KM_SIM_CMOCKA)
   add_test(NAME sim_p1_encode_decode COMMAND test_p1_encode)
+  set_tests_properties(sim_p1_encode_decode PROPERTIES LABELS "unit;simulate")
 
   find_package(Python3 COMPONENTS Interpreter)
   if(Python3_Interpreter_FOUND)
     add_test(NAME sim_pipe_one_hour
       COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tests/integration/simulate/test_simulate.py
               $<TARGET_FILE:kaifa-meter> ${PROJECT_SOURCE_DIR}/tests/data/captures)
-    set_tests_properties(sim_pipe_one_hour PROPERTIES TIMEOUT 60 LABELS integration)
+    set_tests_properties(sim_pipe_one_hour PROPERTIES TIMEOUT 120 LABELS "integration;simulate")
   endif()
 endif()

@@ -224,22 +224,30 @@ static const char *parse_transport(parse_ctx *c, const char *value, void *field,
         return NULL;
 }
 
-static const char *const list_names[] = {"auto", "kaifa", "aidon", "kamstrup"};
-
 const char *km_meter_list_name(km_meter_list l)
 {
-        return (unsigned)l < sizeof(list_names) / sizeof(list_names[0]) ? list_names[l] : "?";
+        return l ? l->name : "auto";
 }
 
+/* "auto" or a family of the decoder's table, which names the choices. */
 static const char *parse_list(parse_ctx *c, const char *value, void *field, const void *arg)
 {
         (void)arg;
-        for (size_t i = 0; i < sizeof(list_names) / sizeof(list_names[0]); i++)
-                if (strcasecmp(value, list_names[i]) == 0) {
-                        *(km_meter_list *)field = (km_meter_list)i;
-                        return NULL;
-                }
-        return msg(c, "'%s' is not a meter list (auto, kaifa, aidon, kamstrup)", value);
+        if (strcasecmp(value, "auto") == 0) {
+                *(km_meter_list *)field = NULL;
+                return NULL;
+        }
+        km_meter_list fam = km_family_by_name(value);
+        if (fam) {
+                *(km_meter_list *)field = fam;
+                return NULL;
+        }
+        char names[256] = "auto";
+        for (size_t i = 0; i < km_family_count(); i++) {
+                size_t used = strlen(names);
+                snprintf(names + used, sizeof(names) - used, ", %s", km_family_get(i)->name);
+        }
+        return msg(c, "'%s' is not a meter list (%s)", value, names);
 }
 
 /* [mqtt] tls: auto (on when cafile is set), or a boolean. */

@@ -11,6 +11,7 @@
 #ifndef KM_DAEMON_CONFIG_H
 #define KM_DAEMON_CONFIG_H
 
+#include "kaifa/families.h"
 #include "kaifa/frame.h"
 #include <stdbool.h>
 #include <stddef.h>
@@ -22,12 +23,9 @@
 #define KM_CONFIG_DEFAULT_PATH "/etc/kaifa-meter/kaifa-meter.conf"
 #define KM_CONFIG_ERR_MAX 512
 
-typedef enum km_meter_list {
-        KM_METER_LIST_AUTO = 0,
-        KM_METER_LIST_KAIFA,
-        KM_METER_LIST_AIDON,
-        KM_METER_LIST_KAMSTRUP,
-} km_meter_list;
+/* [meter] list: a family of the decoder's table (kaifa/families.h), or NULL
+ * for any. */
+typedef const km_family *km_meter_list;
 
 typedef struct km_config {
         char *path; /* the file read */

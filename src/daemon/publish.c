@@ -58,7 +58,6 @@ struct km_publisher {
         int failures_logged[MAX_FAILURE_KINDS]; /* negative errnos, 0 = free */
 };
 
-static const char *const list_makers[] = {NULL, "Kaifa", "Aidon", "Kamstrup"};
 
 int km_publisher_new(const km_publisher_options *opt, km_publisher **ret)
 {
@@ -352,7 +351,7 @@ static void set_meter(km_publisher *p, const char *id)
 
 km_publish_result km_publisher_reading(km_publisher *p, const km_reading *r)
 {
-        const char *want = list_makers[p->list];
+        const char *want = p->list ? p->list->maker : NULL;
         /* a list that does not name its maker (Aidon list 1) is not another meter's */
         if (want && r->maker && strcasecmp(r->maker, want) != 0) {
                 if (!p->warned_ignored)

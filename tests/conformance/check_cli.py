@@ -472,7 +472,12 @@ def check_fifo_and_tcp(cli, captures):
     srv.close()
     check("serial tcp://127.0.0.1:PORT: 14 frames from a serial server, exit 0 when it closes",
           r.returncode == 0 and r.stdout.count(b"\n") == 14, repr(stats_of(r.stderr)))
-    r = run(cli, "serial", "tcp://127.0.0.1:%d" % port)  # nobody listens any more
+    # A port bound but not listening refuses, and stays ours meanwhile: a
+    # closed one could be taken by a test running beside this one.
+    closed = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    closed.bind(("127.0.0.1", 0))
+    r = run(cli, "serial", "tcp://127.0.0.1:%d" % closed.getsockname()[1])
+    closed.close()
     lines = r.stderr.decode().strip().splitlines()
     check("serial tcp:// refused: one line, exit 69 (unavailable)", r.returncode == 69 and len(lines) == 1,
           repr(lines))

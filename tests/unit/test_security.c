@@ -22,6 +22,7 @@
 #include "kaifa/security.h"
 #include "security/gcm.h"
 #include "security/keyring.h"
+#include "security/session.h"
 
 #define OUT_MAX 4096
 
@@ -657,6 +658,96 @@ static void test_plaintext_checks(void **state)
         assert_int_equal(len, 10);
 }
 
+typedef struct session_run {
+        km_session *s;
+        size_t readings, replays, others;
+        km_security_info last;
+} session_run;
+
+static void on_session_event(const km_event *ev, void *ud)
+{
+        session_run *r = ud;
+        km_status st;
+        km_security_info info;
+        if (!km_session_take(r->s, &info, &st))
+                return;
+        if (ev->kind == KM_EVENT_READING) {
+                r->readings++;
+                r->last = info;
+        } else if (ev->kind == KM_EVENT_REJECT && ev->reject == KM_ERR_REPLAY) {
+                r->replays++;
+        } else {
+                r->others++;
+                r->last = info;
+        }
+}
+
+/* The decoder with the session as its hook: the MA309 push (two M-Bus
+ * frames) decodes once; the same bytes again are a replay; the session
+ * counts both. */
+static void test_session_replay_through_decoder(void **state)
+{
+        (void)state;
+        size_t len;
+        uint8_t *data = load_data_file("captures/beyond/kaifa/ams_gh905-1_ma309_pl_mbus2_enc.bin", &len);
+        km_session *s = malloc(sizeof(*s));
+        km_decoder *d = malloc(sizeof(*d));
+        assert_non_null(s);
+        assert_non_null(d);
+        km_session_init(s, true);
+        km_key k;
+        memset(&k, 0, sizeof(k));
+        key16("39436F513777354C4D466F4C5333674A", k.ek);
+        k.has_ek = true;
+        assert_int_equal(km_keyring_set(&s->keyring, NULL, &k), 0);
+        km_decoder_options opt;
+        memset(&opt, 0, sizeof(opt));
+        km_session_decoder_options(s, &opt);
+        km_decoder_init(d, &opt);
+        session_run r = {.s = s};
+        km_decoder_feed(d, data, len, on_session_event, &r);
+        km_decoder_feed(d, data, len, on_session_event, &r);
+        km_decoder_end(d, on_session_event, &r);
+        assert_int_equal(r.readings, 1);
+        assert_int_equal(r.replays, 1);
+        assert_int_equal(r.others, 0);
+        assert_int_equal(r.last.invocation_counter, 0x0A28);
+        assert_int_equal(s->counters.decrypted, 1);
+        assert_int_equal(s->counters.replays, 1);
+        assert_int_equal(d->stats.rejected[-KM_ERR_REPLAY], 1);
+        assert_int_equal(d->stats.readings, 1);
+        /* without replay protection (the CLI), the same push decodes twice */
+        km_session_clear(s);
+        km_session_init(s, false);
+        assert_int_equal(km_keyring_set(&s->keyring, NULL, &k), 0);
+        km_session_decoder_options(s, &opt);
+        km_decoder_init(d, &opt);
+        memset(&r, 0, sizeof(r));
+        r.s = s;
+        km_decoder_feed(d, data, len, on_session_event, &r);
+        km_decoder_feed(d, data, len, on_session_event, &r);
+        km_decoder_end(d, on_session_event, &r);
+        assert_int_equal(r.readings, 2);
+        /* no key at all: counted as no key, the header still names the meter */
+        km_session_clear(s);
+        km_session_init(s, true);
+        km_session_decoder_options(s, &opt);
+        km_decoder_init(d, &opt);
+        memset(&r, 0, sizeof(r));
+        r.s = s;
+        km_decoder_feed(d, data, len, on_session_event, &r);
+        km_decoder_end(d, on_session_event, &r);
+        assert_int_equal(r.others, 1);
+        assert_int_equal(s->counters.no_key, 1);
+        assert_string_equal(r.last.maker, "KFM"); /* the reject still names the meter */
+        assert_int_equal(d->stats.rejected[-KM_ERR_NO_KEY], 1);
+        km_session_clear(s);
+        explicit_bzero(&k, sizeof(k));
+        free(d);
+        free(s);
+        free(data);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -671,6 +762,7 @@ int main(void)
                 cmocka_unit_test(test_pilot_ecb),
                 cmocka_unit_test(test_pilot_capture_all_frames),
                 cmocka_unit_test(test_plaintext_checks),
+                cmocka_unit_test(test_session_replay_through_decoder),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -113,7 +113,7 @@ static void test_config(void)
         if (r == 0) {
                 check(strcmp(cfg.serial.port, "tcp://ser2net:3333") == 0 && !cfg.serial.parity_auto &&
                               cfg.serial.parity == KM_PARITY_EVEN && cfg.mqtt.port == 8883 && cfg.mqtt.qos == 2 &&
-                              cfg.meter.list == KM_METER_LIST_AIDON,
+                              cfg.meter.list == km_family_by_name("aidon"),
                       "values are taken", cfg.serial.port);
                 km_config_free(&cfg);
         }
