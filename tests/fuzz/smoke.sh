@@ -3,7 +3,8 @@
 #
 # Fuzzes a scratch copy of each target's seed corpus for SECONDS (default 60)
 # with -max_total_time, so the committed corpora never change. TARGETs are
-# decoder (corpus/), p1, mbus, raw, axdr (corpus_<target>/); default all of
+# decoder (corpus/), security (corpus-security/), p1, mbus, raw, axdr
+# (corpus_<target>/); default all of
 # them, one after the other. If BUILD_DIR lacks a target it is configured and
 # built there first (clang, KM_FUZZ=ON). A crash, leak, timeout or failed
 # check leaves the input in BUILD_DIR/fuzz-artifacts/<target>/, prints it in
@@ -19,7 +20,7 @@ build=$1
 seconds=${2:-60}
 shift $(($# >= 2 ? 2 : 1))
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(decoder p1 mbus raw axdr)
+[ ${#targets[@]} -gt 0 ] || targets=(decoder security p1 mbus raw axdr)
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
 
@@ -30,6 +31,7 @@ for t in "${targets[@]}"; do
 	bin=$build/tests/fuzz/fuzz_$t
 	corpus=$here/corpus_$t
 	[ "$t" = decoder ] && corpus=$here/corpus
+	[ "$t" = security ] && corpus=$here/corpus-security
 	if [ ! -d "$corpus" ]; then
 		echo "fuzz smoke: unknown target $t (no $corpus)" >&2
 		exit 64
