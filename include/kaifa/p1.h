@@ -8,7 +8,10 @@
  * checked when present (DSMR 4 and later). DSMR 2.2/3 telegrams end at '!'
  * with no CRC and are accepted; so is a CRC of fewer than four digits (some
  * meters do not pad it). A '/' inside a telegram means the telegram was cut:
- * it is rejected as truncated and the '/' opens the next one.
+ * it is rejected as truncated and the '/' opens the next one. A '/' not
+ * followed by a three-letter maker flag, or a candidate holding bytes that
+ * are not text, is passed over as skipped bytes (binary data, noise, a 7E1
+ * line read as 8N1), and '!' ends a telegram only at the start of a line.
  *
  * The parser reads one telegram (from the framer, or from decrypted GCM
  * content) into a km_reading: one value per object line, kW/kvar shown as
@@ -93,8 +96,10 @@ void km_p1_finish(km_p1 *p);
  * also with KM_P1_NEED_MORE. ret->text stays valid until the next push. */
 km_p1_result km_p1_next(km_p1 *p, km_p1_out *ret);
 
-/* Checks one whole telegram given as text ('/' .. '!' [CRC] [line end]).
- * Returns the verdict; fills ret (may be NULL) as the framer would. */
+/* Checks one whole telegram given as text ('/' .. '!' [CRC] [line end]):
+ * its end ('!' at the start of a line) and CRC as the framer finds them.
+ * (The framer's other rules, maker flag and printable text, are not
+ * applied.) Returns the verdict; fills ret (may be NULL). */
 km_p1_verdict km_p1_check(const char *telegram, size_t n, km_p1_out *ret);
 
 /* The library status for a verdict. */

@@ -37,8 +37,9 @@
 #define MAX_SINKS 3
 #define READ_CHUNK 65536
 #define OUT_BUFFER (1024 * 1024) /* stdio buffer of the output for batch input */
-#define PG_DRAIN_MS 10000
-#define PG_STOP_DRAIN_MS 50 /* after SIGINT/SIGTERM: a stop takes at most 100 ms */
+#define PG_STALL_MS 10000     /* at the end: give up when no row went out for this long */
+#define PG_DRAIN_SLICE_MS 50  /* the stop flag is checked between slices */
+#define PG_STOP_DRAIN_MS 50   /* after SIGINT/SIGTERM: a stop takes at most 100 ms */
 
 typedef struct decode_opts {
         bool serial;
@@ -502,12 +503,43 @@ static const char *open_error_text(int err, bool serial)
         return strerror(err);
 }
 
+#ifdef KM_HAVE_PG
+static uint64_t pg_rows_done(km_sink *pg)
+{
+        km_pg_stats st;
+        km_sink_postgresql_stats(pg, &st);
+        return st.inserted + st.failed + st.dropped;
+}
+
+/* Waits for the queued rows to be written as long as the server keeps
+ * taking them (a busy machine inserts slowly, and a fixed deadline lost
+ * rows there); gives up after PG_STALL_MS without a row written (server
+ * down or hung), or PG_STOP_DRAIN_MS after SIGINT/SIGTERM. Returns 0 or
+ * -ETIMEDOUT. */
+static int drain_pg(km_sink *pg)
+{
+        uint64_t done = pg_rows_done(pg);
+        int stalled_ms = 0;
+        while (!km_stop_requested()) {
+                if (km_sink_postgresql_drain(pg, PG_DRAIN_SLICE_MS) == 0)
+                        return 0;
+                uint64_t now = pg_rows_done(pg);
+                stalled_ms = now > done ? 0 : stalled_ms + PG_DRAIN_SLICE_MS;
+                done = now;
+                if (stalled_ms >= PG_STALL_MS)
+                        return -ETIMEDOUT;
+        }
+        return km_sink_postgresql_drain(pg, PG_STOP_DRAIN_MS);
+}
+#endif
+
 static int close_run(decode_run *run, int status)
 {
 #ifdef KM_HAVE_PG
-        int drain_ms = km_stop_requested() ? PG_STOP_DRAIN_MS : PG_DRAIN_MS;
-        if (run->pg && km_sink_postgresql_drain(run->pg, drain_ms) < 0) {
-                km_log_error("PostgreSQL: rows still waiting after %d ms, not written", drain_ms);
+        if (run->pg && drain_pg(run->pg) < 0) {
+                /* the sink says how many rows are lost when it is closed */
+                if (!km_stop_requested())
+                        km_log_error("PostgreSQL: the server took no row for %d s", PG_STALL_MS / 1000);
                 if (status == EX_OK)
                         status = EX_UNAVAILABLE;
         }

@@ -10,7 +10,7 @@
 
 #define TAG_DATA_NOTIFICATION 0x0F
 #define TAG_GENERAL_GLO_CIPHERING 0xDB
-#define TAG_GENERAL_DED_CIPHERING 0xDF
+#define TAG_GENERAL_DED_CIPHERING 0xDC /* 0xDF is general-signing, not a cipher */
 
 static void reading_reset(km_reading *r)
 {

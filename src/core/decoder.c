@@ -19,7 +19,6 @@
 #define TAG_DATA_NOTIFICATION 0x0F
 #define TAG_GENERAL_GLO_CIPHERING 0xDB
 #define TAG_GENERAL_DED_CIPHERING 0xDC
-#define TAG_GENERAL_DED_CIPHERING_ALT 0xDF
 #define TAG_GENERAL_BLOCK_TRANSFER 0xE0
 /* Hex is decided from the first bytes: this many, or all of a shorter input. */
 #define HEX_SNIFF 64
@@ -326,8 +325,7 @@ static bool has_llc(const uint8_t *p, size_t n)
 
 static bool is_ciphered(uint8_t tag)
 {
-        return tag == TAG_GENERAL_GLO_CIPHERING || tag == TAG_GENERAL_DED_CIPHERING ||
-               tag == TAG_GENERAL_DED_CIPHERING_ALT;
+        return tag == TAG_GENERAL_GLO_CIPHERING || tag == TAG_GENERAL_DED_CIPHERING;
 }
 
 static km_status decode_text(km_decoder *d, const uint8_t *text, size_t n)

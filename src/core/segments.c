@@ -31,7 +31,7 @@ static bool opens_apdu(const uint8_t *p, size_t n)
 {
         if (n >= 3 && p[0] == 0xE6 && (p[1] == 0xE7 || p[1] == 0xE6) && p[2] == 0x00)
                 return true;
-        return n > 0 && (p[0] == 0x0F || p[0] == 0xDB || p[0] == 0xDC || p[0] == 0xDF || p[0] == 0xE0);
+        return n > 0 && (p[0] == 0x0F || p[0] == 0xDB || p[0] == 0xDC || p[0] == 0xE0);
 }
 
 static bool append(km_segments *s, const uint8_t *p, size_t n)

@@ -297,6 +297,18 @@ static const char *parse_topic(parse_ctx *c, const char *value, void *field, con
         return set_string(field, value);
 }
 
+/* A device id used as one topic level: letters, digits, '_' and '-'. */
+static const char *parse_topic_level(parse_ctx *c, const char *value, void *field, const void *arg)
+{
+        if (strlen(value) > 63)
+                return msg(c, "'%s' is longer than 63 characters", value);
+        for (const char *p = value; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+                      *p == '-'))
+                        return msg(c, "'%s': use only letters, digits, '_' and '-' (it is an MQTT topic level)", value);
+        return parse_string(c, value, field, arg);
+}
+
 static const char *parse_client_id(parse_ctx *c, const char *value, void *field, const void *arg)
 {
         if (strlen(value) > 64)
@@ -559,6 +571,8 @@ static const int_range r_qos = {0, 2};
 static const int_range r_data_bits = {7, 8};
 static const int_range r_queue = {10, 1000000};
 static const int_range r_pg_queue = {10, 1000000};
+static const int_range r_stale = {5, 86400};
+static const int_range r_id_wait = {0, 3600};
 
 #define F(field) offsetof(km_config, field)
 
@@ -570,6 +584,9 @@ static const key_def keys[] = {
         {"serial", "transport", parse_transport, 0, NULL, "auto"},
         {"meter", "list", parse_list, F(meter.list), NULL, "auto"},
         {"meter", "name", parse_utf8, F(meter.name), NULL, ""},
+        {"meter", "id", parse_topic_level, F(meter.id), NULL, ""},
+        {"meter", "stale_after", parse_int, F(meter.stale_after), &r_stale, "60"},
+        {"meter", "id_wait", parse_int, F(meter.id_wait), &r_id_wait, "25"},
         {"meter", "key", parse_key_hex, 0, NULL, ""},
         {"meter", "auth_key", parse_key_hex, 0, "auth", ""},
         {"meter", "key_file", parse_key_file, F(meter.key_file), NULL, ""},
@@ -933,7 +950,7 @@ void km_config_free(km_config *cfg)
         if (!cfg)
                 return;
         char **strings[] = {
-                &cfg->path,          &cfg->serial.port,   &cfg->meter.name,
+                &cfg->path,          &cfg->serial.port,   &cfg->meter.name, &cfg->meter.id,
                 &cfg->mqtt.host,     &cfg->mqtt.client_id, &cfg->mqtt.username,
                 &cfg->mqtt.password, &cfg->mqtt.password_file, &cfg->mqtt.cafile,
                 &cfg->mqtt.certfile, &cfg->mqtt.keyfile,  &cfg->mqtt.prefix,
@@ -1005,6 +1022,9 @@ void km_config_dump(const km_config *cfg, FILE *f)
         fprintf(f, "\n[meter]\n");
         kv(f, "list", km_meter_list_name(cfg->meter.list));
         kv(f, "name", cfg->meter.name);
+        kv(f, "id", cfg->meter.id);
+        kv_int(f, "stale_after", cfg->meter.stale_after);
+        kv_int(f, "id_wait", cfg->meter.id_wait);
         /* keys are never shown: only whether one is set, and where from */
         if (cfg->meter.key_file) {
                 kv(f, "key_file", cfg->meter.key_file);

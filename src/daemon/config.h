@@ -43,6 +43,9 @@ typedef struct km_config {
         struct {
                 km_meter_list list;
                 char *name; /* device name in Home Assistant; NULL = maker and type */
+                char *id;   /* device id when the data carries none; NULL = derived */
+                int stale_after; /* seconds without a good frame before status = offline */
+                int id_wait;     /* seconds readings wait for an id in the data */
                 /* Keys of an encrypted meter: key= and auth_key= (32 hex
                  * digits), or key_file= (EK=/AK= lines), or the systemd
                  * credentials kaifa-meter-key and kaifa-meter-auth-key in

@@ -10,8 +10,8 @@
  *   - the MQTT socket is watched the same way (libmosquitto without its
  *     thread); a lost broker is reconnected from a timer with backoff (1 s
  *     doubling to 10 s) while QoS 1 messages queue up, bounded;
- *   - a 1 s tick drives MQTT keepalive, STATUS= and the health mark the
- *     watchdog timer checks before it sends WATCHDOG=1;
+ *   - a 1 s tick drives MQTT keepalive and STATUS=; sd-event itself sends
+ *     WATCHDOG=1 (sd_event_set_watchdog), only while the loop dispatches;
  *   - the optional outputs, PostgreSQL and a JSON-lines file (outputs.c),
  *     get every decoded reading; the PostgreSQL socket and retry timer are
  *     sources of the same loop;
@@ -40,12 +40,14 @@
 #include <sysexits.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
+#include <systemd/sd-login.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "daemon/outputs.h"
 #include "daemon/publish.h"
 #include "kaifa/decoder.h"
+#include "sinks/homeassistant.h"
 #include "security/session.h"
 #include "sinks/mqtt.h"
 #include "sources/source.h"
@@ -103,8 +105,15 @@ typedef struct kmd {
         km_serial_params params;
         bool parity_locked;
         uint64_t parity_good0, parity_bad0, parity_bytes0;
+        unsigned parity_switches;            /* since the open, without a good frame */
+        uint64_t nogood_frames0, nogood_bytes0; /* counters at the open or the last good frame */
+        bool nogood_said;                    /* the "no valid frame" hint was logged */
         km_decoder *dec;
         uint64_t last_frame_usec;
+        sd_event_source *stale_timer;  /* fires stale_after after the last good frame */
+        bool stale;                    /* marked offline: no good frame for stale_after */
+        sd_event_source *id_timer;     /* fires id_wait after the first reading without an id */
+        char system_title[17];         /* of ciphered frames (hex), "" if none seen */
         km_session sec;         /* keys, replay window, counters */
         km_ratelimit sec_said;  /* "cannot decrypt ..." at most once a minute */
 
@@ -118,6 +127,7 @@ typedef struct kmd {
         char mqtt_reason[128]; /* last logged problem, "" = none */
         uint64_t mqtt_connect_usec; /* when the pending connect started */
         char client_id[128];
+        char bridge_topic[KM_TOPIC_MAX]; /* <prefix>/bridge/<client id>/status: the last will */
 
         /* PostgreSQL and the JSON-lines file */
         kmd_outputs *out;
@@ -125,12 +135,11 @@ typedef struct kmd {
         /* housekeeping */
         sd_event_source *tick;
         uint64_t tick_count, last_tick_usec;
-        sd_event_source *watchdog;
-        uint64_t watchdog_usec;
         bool stopping;
         bool mqtt_done; /* stopping: nothing left to say to the broker */
         sd_event_source *stop_timer;
         char last_status[512];
+        uint64_t drops_logged, drops_log_usec; /* dropped messages logged so far, and when */
 } kmd;
 
 static uint64_t now_usec(void)
@@ -149,6 +158,12 @@ static int arm_timer(kmd *d, sd_event_source **s, uint64_t delay, sd_event_time_
         if (r >= 0)
                 r = sd_event_source_set_enabled(*s, SD_EVENT_ONESHOT);
         return r;
+}
+
+static bool timer_pending(sd_event_source *s)
+{
+        int enabled = SD_EVENT_OFF;
+        return s && sd_event_source_get_enabled(s, &enabled) >= 0 && enabled != SD_EVENT_OFF;
 }
 
 static void mqtt_sync(kmd *d);
@@ -170,23 +185,50 @@ static void parity_mark(kmd *d)
         d->parity_bytes0 = d->dec->stats.bytes_in;
 }
 
-static void on_meter_changed(kmd *d)
+/* ---- availability and identity ------------------------------------------ */
+
+static int on_stale(sd_event_source *s, uint64_t usec, void *userdata)
 {
-        const char *status = km_publisher_status_topic(d->pub);
-        km_mqtt_set_will(d->mqtt, status, "offline", d->cfg.mqtt.qos ? d->cfg.mqtt.qos : 1, true);
-        switch (km_mqtt_get_state(d->mqtt)) {
-        case KM_MQTT_IDLE:
-                arm_timer(d, &d->mqtt_timer, 0, on_mqtt_retry);
-                break;
-        case KM_MQTT_CONNECTED:
-        case KM_MQTT_CONNECTING:
-                /* the will belongs to the connection: connect again with the new one */
-                km_mqtt_disconnect(d->mqtt);
-                arm_timer(d, &d->mqtt_timer, 200 * USEC_PER_MSEC, on_mqtt_retry);
-                break;
-        case KM_MQTT_DISCONNECTED:
-                break; /* the pending retry uses the new will */
+        (void)s;
+        (void)usec;
+        kmd *d = userdata;
+        if (d->stale || !km_publisher_meter_id(d->pub)[0])
+                return 0;
+        d->stale = true;
+        km_log_warning("%s: no good frame for %d s; meter %s marked offline (check the cable and the meter's "
+                       "HAN port)", d->cfg.serial.port, d->cfg.meter.stale_after, km_publisher_meter_id(d->pub));
+        km_publisher_set_available(d->pub, false);
+        mqtt_sync(d);
+        return 0;
+}
+
+/* A good frame: online again if it was stale; the stale timer starts over. */
+static void meter_alive(kmd *d)
+{
+        if (d->stale) {
+                d->stale = false;
+                km_log_notice("%s: frames again; meter %s online", d->cfg.serial.port, km_publisher_meter_id(d->pub));
+                km_publisher_set_available(d->pub, true);
         }
+        arm_timer(d, &d->stale_timer, (uint64_t)d->cfg.meter.stale_after * USEC_PER_SEC, on_stale);
+}
+
+static int on_id_wait(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        (void)s;
+        (void)usec;
+        kmd *d = userdata;
+        km_publisher_stop_waiting(d->pub, d->system_title);
+        mqtt_sync(d);
+        return 0;
+}
+
+/* The sender of ciphered frames ("KFM1020029802"), a name for a meter that
+ * sends no id. */
+static void note_system_title(kmd *d, const km_event *ev)
+{
+        if (ev->security && ev->security->mode != KM_CIPHER_NONE)
+                km_system_title_text(ev->security->system_title, d->system_title);
 }
 
 /* Logs a problem of the meter's port once per kind: not again while every
@@ -275,9 +317,12 @@ static void handle_event(kmd *d, const km_event *event)
                 return;
         d->last_frame_usec = now_usec();
         source_works(d);
+        note_system_title(d, ev);
         km_publish_result res = km_publisher_reading(d->pub, ev->reading);
-        if (res == KM_PUBLISH_NEW_METER)
-                on_meter_changed(d);
+        if (res == KM_PUBLISH_HELD && !timer_pending(d->id_timer))
+                arm_timer(d, &d->id_timer, (uint64_t)d->cfg.meter.id_wait * USEC_PER_SEC, on_id_wait);
+        if (res != KM_PUBLISH_IGNORED)
+                meter_alive(d);
         /* every frame of the configured family, held for MQTT or not */
         if (res != KM_PUBLISH_IGNORED)
                 kmd_outputs_reading(d->out, ev);
@@ -327,18 +372,61 @@ static void parity_check(kmd *d)
                 bits = bits == 7 ? 8 : 7;
                 next = KM_PARITY_EVEN;
         }
+        /* the first switch is news; later ones are the loop, summed up
+         * once per cycle (back at 8E1) */
+        int level = d->parity_switches == 0 ? LOG_INFO : LOG_DEBUG;
         if (bits != d->params.data_bits)
-                km_log_info("%s: no good frame with %d%c1; trying %dE1", d->cfg.serial.port, d->params.data_bits,
-                            d->params.parity == KM_PARITY_NONE ? 'N' : 'E', bits);
+                km_log(level, "%s: no good frame with %d%c1; trying %dE1", d->cfg.serial.port, d->params.data_bits,
+                       d->params.parity == KM_PARITY_NONE ? 'N' : 'E', bits);
         else
-                km_log_info("%s: no good frame with parity %s; trying %s", d->cfg.serial.port,
-                            km_parity_name(d->params.parity), km_parity_name(next));
+                km_log(level, "%s: no good frame with parity %s; trying %s", d->cfg.serial.port,
+                       km_parity_name(d->params.parity), km_parity_name(next));
+        d->parity_switches++;
+        if (next == KM_PARITY_EVEN && bits == 8)
+                km_log_warning("%s: no valid frame in %" PRIu64 " bytes at %d baud with 8E1, 8N1%s; check [serial] "
+                               "baud (HAN ports send 2400, P1 115200) and the wiring; trying again",
+                               d->cfg.serial.port, d->dec->stats.bytes_in - d->nogood_bytes0, d->params.baud,
+                               d->cfg.serial.data_bits == 8 ? " or 7E1" : "");
         d->params.parity = next;
         d->params.data_bits = bits;
         int r = km_source_set_params(d->src, &d->params);
         if (r < 0)
-                km_log_warning("%s: cannot set parity %s: %s", d->cfg.serial.port, km_parity_name(next), strerror(-r));
+                km_log_warning("%s: cannot set %d data bits, parity %s: %s", d->cfg.serial.port, bits,
+                               km_parity_name(next), strerror(-r));
         parity_mark(d);
+}
+
+static char parity_letter(km_parity p)
+{
+        return p == KM_PARITY_EVEN ? 'E' : p == KM_PARITY_ODD ? 'O' : 'N';
+}
+
+/* A fixed setting that gives no frame at all: one line saying what to try,
+ * once per open (again after a good frame). */
+static void frame_hint(kmd *d)
+{
+        const km_stats *s = &d->dec->stats;
+        if (s->frames_good > d->nogood_frames0) {
+                d->nogood_frames0 = s->frames_good;
+                d->nogood_bytes0 = s->bytes_in;
+                d->nogood_said = false;
+                return;
+        }
+        if (d->nogood_said || d->cfg.serial.parity_auto || !d->src || s->bytes_in - d->nogood_bytes0 < PARITY_MAX_BYTES)
+                return;
+        d->nogood_said = true;
+        uint64_t n = s->bytes_in - d->nogood_bytes0;
+        if (km_source_get_kind(d->src) != KM_SOURCE_SERIAL) {
+                km_log_warning("%s: no valid frame in %" PRIu64 " bytes; is it a meter's HAN/P1 stream? "
+                               "[serial] transport = auto detects HDLC, M-Bus, raw APDUs and P1",
+                               d->cfg.serial.port, n);
+                return;
+        }
+        const char *other = d->params.parity == KM_PARITY_NONE ? "even" : "none";
+        km_log_warning("%s: no valid frame in %" PRIu64 " bytes at %d %d%c1: Kaifa and Aidon use 8E1, Kamstrup "
+                       "8N1; try parity = %s (or auto), and check baud",
+                       d->cfg.serial.port, n, d->params.baud, d->params.data_bits, parity_letter(d->params.parity),
+                       other);
 }
 
 static void serial_close(kmd *d)
@@ -417,6 +505,7 @@ static int on_serial_io(sd_event_source *s, int fd, uint32_t revents, void *user
         if (d->src && !got && (revents & (EPOLLHUP | EPOLLERR)))
                 serial_lost(d, 0);
         parity_check(d);
+        frame_hint(d);
         mqtt_sync(d);
         return 0;
 }
@@ -447,6 +536,24 @@ static int on_file_pace(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
+/* What to do about a port that does not open. */
+static const char *open_hint(int r)
+{
+        switch (r) {
+        case -EACCES:
+        case -EPERM:
+                return " (the service user needs the port's group: dialout for USB adapters and UARTs, "
+                       "usermod -aG dialout USER, or SupplementaryGroups=dialout in the unit)";
+        case -ENOENT:
+        case -ENODEV:
+                return " (not plugged in? use the stable name from ls /dev/serial/by-id/)";
+        case -EBUSY:
+                return " (another program has it open: ModemManager, a getty, a second reader?)";
+        default:
+                return "";
+        }
+}
+
 static void serial_open(kmd *d)
 {
         if (d->src || d->stopping)
@@ -454,7 +561,8 @@ static void serial_open(kmd *d)
         km_source *src = NULL;
         int r = km_source_open(d->cfg.serial.port, &d->params, true, &src);
         if (r < 0) {
-                source_problem(d, true, "cannot open: %s; retrying with backoff (up to 30 s)", strerror(-r));
+                source_problem(d, true, "cannot open: %s%s; retrying with backoff (up to 30 s)", strerror(-r),
+                               open_hint(r));
                 serial_retry_later(d);
                 return;
         }
@@ -472,6 +580,10 @@ static void serial_open(kmd *d)
         }
         d->src = src;
         parity_mark(d);
+        d->parity_switches = 0;
+        d->nogood_frames0 = d->dec->stats.frames_good;
+        d->nogood_bytes0 = d->dec->stats.bytes_in;
+        d->nogood_said = false;
         /* Opened after a failed read (not after a failed open): it may fail
          * the same way again; the first good frame says it is back. */
         d->src_announced = !d->src_problem[0] || d->src_problem_open;
@@ -541,20 +653,34 @@ static void on_outputs_changed(void *userdata)
         stop_check(userdata);
 }
 
+/* Which key to check, from libmosquitto's phrase for a refusal. */
+static const char *broker_hint(const char *reason)
+{
+        if (strcasestr(reason, "not authori") || strcasestr(reason, "user name or password"))
+                return " (check [mqtt] username and password or password_file, and the broker's ACL)";
+        if (strcasestr(reason, "identifier rejected"))
+                return " (check [mqtt] client_id)";
+        if (strcasestr(reason, "lookup error"))
+                return " (check [mqtt] host: the name does not resolve)";
+        if (strcasestr(reason, "connection refused"))
+                return " (check [mqtt] host and port: is the broker running and listening there?)";
+        return "";
+}
+
 static void mqtt_problem(kmd *d, const char *reason)
 {
         int len = (int)strlen(reason);
         while (len > 0 && reason[len - 1] == '.')
                 len--; /* libmosquitto's phrases end with a period */
         if (strcmp(d->mqtt_reason, reason) != 0)
-                km_log_warning("broker %s:%d: %.*s; reconnecting with backoff", d->cfg.mqtt.host,
-                               d->cfg.mqtt.port, len, reason);
+                km_log_warning("broker %s:%d: %.*s%s; reconnecting with backoff", d->cfg.mqtt.host,
+                               d->cfg.mqtt.port, len, reason, broker_hint(reason));
         snprintf(d->mqtt_reason, sizeof(d->mqtt_reason), "%s", reason);
 }
 
 static void mqtt_connect(kmd *d)
 {
-        if (d->stopping || !km_publisher_meter_id(d->pub)[0])
+        if (d->stopping)
                 return;
         const char *why = NULL;
         km_log_debug("broker %s:%d: connecting", d->cfg.mqtt.host, d->cfg.mqtt.port);
@@ -582,6 +708,7 @@ static void mqtt_connected(void *userdata)
                       d->mqtt_reason[0] ? " again" : "");
         d->mqtt_reason[0] = '\0';
         backoff_reset(&d->mqtt_backoff);
+        km_mqtt_publish(d->mqtt, d->bridge_topic, "online", d->cfg.mqtt.qos ? d->cfg.mqtt.qos : 1, true, true);
         km_publisher_connected(d->pub);
 }
 
@@ -624,16 +751,61 @@ static int mqtt_default_port(const km_config *c)
         return km_config_mqtt_tls(c) ? 8883 : 1883;
 }
 
+/* The instance of a template unit this runs in ("garage" for
+ * kaifa-meter@garage.service), or "" when it is not one. */
+static void unit_instance(char *buf, size_t size)
+{
+        char *unit = NULL;
+        buf[0] = '\0';
+        if (sd_pid_get_unit(0, &unit) < 0 || !unit)
+                return;
+        const char *at = strchr(unit, '@');
+        const char *dot = at ? strrchr(at, '.') : NULL;
+        if (strncmp(unit, "kaifa-meter@", 12) == 0 && dot && dot > at + 1)
+                snprintf(buf, size, "%.*s", (int)(dot - at - 1), at + 1);
+        free(unit);
+}
+
+/* FNV-1a of the config file's absolute path: two services on one host with
+ * different files get different client ids. */
+static uint32_t path_hash(const char *path)
+{
+        char *abs = realpath(path, NULL);
+        const char *p = abs ? abs : path;
+        uint32_t h = 2166136261u;
+        for (; *p; p++)
+                h = (h ^ (uint8_t)*p) * 16777619u;
+        free(abs);
+        return h;
+}
+
+/* [mqtt] client_id, else kaifa-meterd-HOST with the template instance, else
+ * with a hash of the config path (none for the default path, as before):
+ * two services sharing a client id throw each other off the broker. */
+static void default_client_id(const char *config_path, char *buf, size_t size)
+{
+        char host[64] = "localhost", instance[64];
+        gethostname(host, sizeof(host) - 1);
+        host[sizeof(host) - 1] = '\0';
+        unit_instance(instance, sizeof(instance));
+        if (instance[0])
+                snprintf(buf, size, "kaifa-meterd-%s-%s", host, instance);
+        else if (config_path && strcmp(config_path, KM_CONFIG_DEFAULT_PATH) != 0)
+                snprintf(buf, size, "kaifa-meterd-%s-%08" PRIx32, host, path_hash(config_path));
+        else
+                snprintf(buf, size, "kaifa-meterd-%s", host);
+}
+
 static int mqtt_create(kmd *d)
 {
         const km_config *c = &d->cfg;
-        if (c->mqtt.client_id) {
+        if (c->mqtt.client_id)
                 snprintf(d->client_id, sizeof(d->client_id), "%s", c->mqtt.client_id);
-        } else {
-                char host[64] = "localhost";
-                gethostname(host, sizeof(host) - 1);
-                snprintf(d->client_id, sizeof(d->client_id), "kaifa-meterd-%s", host);
-        }
+        else
+                default_client_id(d->config_path, d->client_id, sizeof(d->client_id));
+        char level[KM_METER_ID_MAX];
+        km_ha_sanitize(d->client_id, level, sizeof(level));
+        snprintf(d->bridge_topic, sizeof(d->bridge_topic), "%s/bridge/%s/status", c->mqtt.prefix, level);
         if (!c->mqtt.port)
                 d->cfg.mqtt.port = mqtt_default_port(c);
         bool tls = km_config_mqtt_tls(c);
@@ -661,6 +833,10 @@ static int mqtt_create(kmd *d)
                 .discovery_prefix = c->homeassistant.discovery_prefix,
                 .device_name = c->meter.name,
                 .list = c->meter.list,
+                .configured_id = c->meter.id,
+                .section = "meter",
+                .bridge_topic = d->bridge_topic,
+                .stale_after = c->meter.stale_after,
         };
         int r = km_mqtt_new(&o, &h, d, &d->mqtt);
         if (r < 0) {
@@ -671,9 +847,18 @@ static int mqtt_create(kmd *d)
         if (r < 0)
                 return r;
         km_publisher_set_mqtt(d->pub, d->mqtt);
+        /* the service's will: Home Assistant shows every meter unavailable
+         * when this says offline (availability mode all) */
+        km_mqtt_set_will(d->mqtt, d->bridge_topic, "offline", c->mqtt.qos ? c->mqtt.qos : 1, true);
+        km_log_info("MQTT client id %s", d->client_id);
         d->mqtt_backoff = (backoff){0, MQTT_BACKOFF_MIN, MQTT_BACKOFF_MAX};
         d->mqtt_reason[0] = '\0';
         return 0;
+}
+
+static void bridge_offline(kmd *d)
+{
+        km_mqtt_publish(d->mqtt, d->bridge_topic, "offline", d->cfg.mqtt.qos ? d->cfg.mqtt.qos : 1, true, true);
 }
 
 /* Publishes offline, says DISCONNECT and pushes it out now (the socket buffer
@@ -682,6 +867,7 @@ static void mqtt_destroy(kmd *d)
 {
         if (d->mqtt && km_mqtt_get_state(d->mqtt) == KM_MQTT_CONNECTED) {
                 km_publisher_offline(d->pub);
+                bridge_offline(d);
                 km_mqtt_disconnect(d->mqtt);
                 for (int i = 0; i < 4 && km_mqtt_fd(d->mqtt) >= 0 && km_mqtt_want_write(d->mqtt); i++)
                         km_mqtt_on_writable(d->mqtt);
@@ -708,8 +894,9 @@ static void notify_status(kmd *d)
                          (now_usec() - d->last_frame_usec) / USEC_PER_SEC);
         else
                 snprintf(since, sizeof(since), "no frame yet");
-        if (km_mqtt_get_state(d->mqtt) == KM_MQTT_IDLE)
-                snprintf(broker, sizeof(broker), "broker waiting for meter id");
+        if (km_publisher_waiting(d->pub))
+                snprintf(broker, sizeof(broker), "broker %s, waiting for a meter id",
+                         km_mqtt_state_name(km_mqtt_get_state(d->mqtt)));
         else
                 snprintf(broker, sizeof(broker), "broker %s", km_mqtt_state_name(km_mqtt_get_state(d->mqtt)));
         char status[512], sec[160] = "";
@@ -721,14 +908,30 @@ static void notify_status(kmd *d)
                          c->decrypted, c->auth_failed, c->decrypt_failed, c->replays, c->no_key);
         snprintf(status, sizeof(status),
                  "%" PRIu64 " frames decoded, %" PRIu64 " checksum errors%s, %s, %s, %" PRIu64 " queued, %" PRIu64
-                 " dropped%s",
-                 s->readings, checksum_errors(s), sec, broker, since, ms.queued, ms.dropped,
+                 " dropped, %" PRIu64 " waiting%s",
+                 s->readings, checksum_errors(s), sec, broker, since, ms.queued, ms.dropped, ms.waiting,
                  d->src ? "" : ", meter not open");
         kmd_outputs_status(d->out, status, sizeof(status));
         if (strcmp(status, d->last_status) != 0) {
                 sd_notifyf(0, "STATUS=%s", status);
                 snprintf(d->last_status, sizeof(d->last_status), "%s", status);
         }
+}
+
+/* Messages dropped (queue full, QoS 0 while away): one line a minute at
+ * most, with the count. Retained state is never dropped (see mqtt.c). */
+static void log_drops(kmd *d)
+{
+        km_mqtt_stats ms;
+        km_mqtt_get_stats(d->mqtt, &ms);
+        uint64_t now = now_usec();
+        if (ms.dropped <= d->drops_logged || (d->drops_log_usec && now - d->drops_log_usec < 60 * USEC_PER_SEC))
+                return;
+        km_log_warning("broker %s:%d: %" PRIu64 " MQTT messages dropped (queue_limit %d reached, or QoS 0 while "
+                       "disconnected); raise [mqtt] queue_limit or check the broker",
+                       d->cfg.mqtt.host, d->cfg.mqtt.port, ms.dropped - d->drops_logged, d->cfg.mqtt.queue_limit);
+        d->drops_logged = ms.dropped;
+        d->drops_log_usec = now;
 }
 
 static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
@@ -743,24 +946,11 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
             d->last_tick_usec - d->mqtt_connect_usec > CONNECT_TIMEOUT_USEC)
                 km_mqtt_abandon(d->mqtt, "no answer to CONNECT");
         mqtt_sync(d);
-        if (d->mqtt)
+        if (d->mqtt) {
+                log_drops(d);
                 notify_status(d);
+        }
         sd_event_source_set_time_relative(s, TICK_USEC);
-        sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
-        return 0;
-}
-
-/* WATCHDOG=1 only while the loop is healthy: the tick ran recently. */
-static int on_watchdog(sd_event_source *s, uint64_t usec, void *userdata)
-{
-        (void)usec;
-        kmd *d = userdata;
-        if (now_usec() - d->last_tick_usec <= 3 * TICK_USEC)
-                sd_notify(0, "WATCHDOG=1");
-        else
-                km_log_warning("loop unhealthy: no tick for %" PRIu64 " ms; not feeding the watchdog",
-                               (now_usec() - d->last_tick_usec) / USEC_PER_MSEC);
-        sd_event_source_set_time_relative(s, d->watchdog_usec / 2);
         sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
 }
@@ -792,6 +982,7 @@ static int on_stop(sd_event_source *s, const struct signalfd_siginfo *si, void *
         kmd_outputs_stop(d->out);
         if (d->mqtt && km_mqtt_get_state(d->mqtt) == KM_MQTT_CONNECTED) {
                 km_publisher_offline(d->pub);
+                bridge_offline(d);
                 km_mqtt_disconnect(d->mqtt);
                 mqtt_sync(d);
                 return 0;
@@ -817,10 +1008,10 @@ static bool publishing_changed(const km_config *a, const km_config *b)
 {
         const char *sa[] = {a->mqtt.host, a->mqtt.client_id, a->mqtt.username, a->mqtt.password, a->mqtt.cafile,
                             a->mqtt.certfile, a->mqtt.keyfile, a->mqtt.prefix, a->homeassistant.discovery_prefix,
-                            a->meter.name};
+                            a->meter.name, a->meter.id};
         const char *sb[] = {b->mqtt.host, b->mqtt.client_id, b->mqtt.username, b->mqtt.password, b->mqtt.cafile,
                             b->mqtt.certfile, b->mqtt.keyfile, b->mqtt.prefix, b->homeassistant.discovery_prefix,
-                            b->meter.name};
+                            b->meter.name, b->meter.id};
         for (size_t i = 0; i < sizeof(sa) / sizeof(sa[0]); i++)
                 if (str_differs(sa[i], sb[i]))
                         return true;
@@ -828,7 +1019,7 @@ static bool publishing_changed(const km_config *a, const km_config *b)
         int pb = b->mqtt.port ? b->mqtt.port : mqtt_default_port(b);
         return pa != pb || km_config_mqtt_tls(a) != km_config_mqtt_tls(b) || a->mqtt.keepalive != b->mqtt.keepalive || a->mqtt.qos != b->mqtt.qos ||
                a->mqtt.queue_limit != b->mqtt.queue_limit || a->homeassistant.discovery != b->homeassistant.discovery ||
-               a->meter.list != b->meter.list;
+               a->meter.list != b->meter.list || a->meter.stale_after != b->meter.stale_after;
 }
 
 static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
@@ -869,12 +1060,14 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                 serial_open(d);
         }
         if (publishing) {
-                km_log_info("reload: new MQTT settings; connecting again once the meter names itself");
+                km_log_info("reload: new MQTT settings; connecting again");
                 mqtt_destroy(d);
                 if (mqtt_create(d) < 0) {
                         sd_event_exit(d->ev, EX_SOFTWARE);
                         return 0;
                 }
+                d->stale = false;
+                arm_timer(d, &d->mqtt_timer, 0, on_mqtt_retry);
         }
         kmd_outputs_configure(d->out, &d->cfg);
         km_log_info("configuration reloaded");
@@ -899,12 +1092,10 @@ static int setup(kmd *d)
         if ((r = sd_event_add_time_relative(d->ev, &d->tick, CLOCK_MONOTONIC, TICK_USEC, TIMER_ACCURACY, on_tick, d)) < 0)
                 return r;
         d->last_tick_usec = now_usec();
-        if (sd_watchdog_enabled(0, &d->watchdog_usec) > 0 && d->watchdog_usec > 0) {
-                r = sd_event_add_time_relative(d->ev, &d->watchdog, CLOCK_MONOTONIC, d->watchdog_usec / 2, TIMER_ACCURACY,
-                                               on_watchdog, d);
-                if (r < 0)
-                        return r;
-        }
+        /* WATCHDOG=1 from the loop itself, between a quarter and a half of
+         * WATCHDOG_USEC: a loop stuck in a callback stops feeding it */
+        if ((r = sd_event_set_watchdog(d->ev, true)) < 0)
+                return r;
         return 0;
 }
 
@@ -946,6 +1137,8 @@ int km_daemon_run(km_config *cfg, const char *config_path)
                 goto out;
         }
         kmd_outputs_configure(d->out, &d->cfg);
+        /* the broker at once: a wrong password or host shows before any frame */
+        arm_timer(d, &d->mqtt_timer, 0, on_mqtt_retry);
         serial_open(d);
         notify_status(d);
         sd_notify(0, "READY=1");
@@ -964,8 +1157,9 @@ out:
         d->mqtt_io = sd_event_source_disable_unref(d->mqtt_io);
         d->mqtt_timer = sd_event_source_disable_unref(d->mqtt_timer);
         d->tick = sd_event_source_disable_unref(d->tick);
-        d->watchdog = sd_event_source_disable_unref(d->watchdog);
         d->stop_timer = sd_event_source_disable_unref(d->stop_timer);
+        d->stale_timer = sd_event_source_disable_unref(d->stale_timer);
+        d->id_timer = sd_event_source_disable_unref(d->id_timer);
         kmd_outputs_free(d->out);
         km_publisher_free(d->pub);
         km_mqtt_free(d->mqtt);

@@ -10,11 +10,16 @@
  * Exit codes (sysexits.h): 0 clean stop, 64 usage, 78 configuration error
  * (one line "FILE:LINE: message" on stderr), 71 cannot start.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "daemon/config.h"
 #include "daemon/daemon.h"
@@ -44,6 +49,64 @@ static void config_error(const char *msg)
 {
         bool journal = getenv("JOURNAL_STREAM") || getenv("INVOCATION_ID");
         fprintf(stderr, "%s%s\n", journal ? "<3>" : "", msg);
+}
+
+#define SERVICE_USER "kaifa-meter"
+
+/* As the service user (a child that drops to it): 0 or the errno of
+ * opening each file for reading, one int each into fd. */
+static void probe_as(const struct passwd *pw, const char *const *files, size_t n, int fd)
+{
+        int res[16] = {0};
+        if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+                _exit(1);
+        for (size_t i = 0; i < n; i++) {
+                FILE *f = fopen(files[i], "r");
+                res[i] = f ? 0 : errno;
+                if (f)
+                        fclose(f);
+        }
+        _exit(write(fd, res, n * sizeof(int)) == (ssize_t)(n * sizeof(int)) ? 0 : 1);
+}
+
+/* --check-config as root: the service runs as kaifa-meter, so a file only
+ * root can read (a 0600 config, a password or key file) passes here and
+ * fails at start. Each such file gets one warning saying what to do. */
+static void warn_service_user(const km_config *cfg, const char *path)
+{
+        struct passwd *pw = getpwnam(SERVICE_USER);
+        if (geteuid() != 0 || !pw)
+                return;
+        const char *files[16];
+        size_t n = 0;
+        const char *candidates[] = {path, cfg->mqtt.password_file, cfg->meter.key_file, cfg->postgresql.password_file,
+                                    cfg->mqtt.cafile, cfg->mqtt.certfile, cfg->mqtt.keyfile};
+        for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++)
+                if (candidates[i])
+                        files[n++] = candidates[i];
+        int p[2];
+        if (pipe(p) < 0)
+                return;
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+                close(p[0]);
+                probe_as(pw, files, n, p[1]);
+        }
+        close(p[1]);
+        int res[16];
+        ssize_t got = pid > 0 ? read(p[0], res, n * sizeof(int)) : -1;
+        close(p[0]);
+        if (pid > 0)
+                waitpid(pid, NULL, 0);
+        if (got != (ssize_t)(n * sizeof(int)))
+                return;
+        for (size_t i = 0; i < n; i++)
+                if (res[i])
+                        fprintf(stderr,
+                                "kaifa-meterd: warning: the service user %s cannot read %s (%s); the service will "
+                                "fail to start: chgrp %s %s && chmod 0640 %s (and let it into the directories)\n",
+                                SERVICE_USER, files[i], strerror(res[i]), SERVICE_USER, files[i], files[i]);
 }
 
 int main(int argc, char **argv)
@@ -96,6 +159,8 @@ int main(int argc, char **argv)
                 return EX_CONFIG;
         }
         if (check || dump) {
+                if (check)
+                        warn_service_user(&cfg, path);
                 if (dump)
                         km_config_dump(&cfg, stdout);
                 else

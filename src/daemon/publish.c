@@ -40,6 +40,9 @@ struct km_publisher {
         bool discovery;
         char *discovery_prefix;
         char *device_name;
+        char *configured_id, *section, *bridge_topic;
+        int stale_after;
+        bool available;
         km_meter_list list;
         km_mqtt *mqtt;
 
@@ -68,10 +71,16 @@ int km_publisher_new(const km_publisher_options *opt, km_publisher **ret)
         p->discovery_prefix = strdup(opt->discovery_prefix);
         p->device_name = opt->device_name ? strdup(opt->device_name) : NULL;
         p->held = calloc(MAX_HELD, sizeof(km_reading));
+        p->configured_id = opt->configured_id ? strdup(opt->configured_id) : NULL;
+        p->section = strdup(opt->section ? opt->section : "meter");
+        p->bridge_topic = opt->bridge_topic ? strdup(opt->bridge_topic) : NULL;
+        p->stale_after = opt->stale_after;
+        p->available = true;
         p->qos = opt->qos;
         p->discovery = opt->discovery;
         p->list = opt->list;
-        if (!p->prefix || !p->discovery_prefix || !p->held || (opt->device_name && !p->device_name)) {
+        if (!p->prefix || !p->discovery_prefix || !p->held || (opt->device_name && !p->device_name) || !p->section ||
+            (opt->configured_id && !p->configured_id) || (opt->bridge_topic && !p->bridge_topic)) {
                 km_publisher_free(p);
                 return -ENOMEM;
         }
@@ -86,6 +95,9 @@ void km_publisher_free(km_publisher *p)
         free(p->prefix);
         free(p->discovery_prefix);
         free(p->device_name);
+        free(p->configured_id);
+        free(p->section);
+        free(p->bridge_topic);
         free(p->held);
         free(p);
 }
@@ -134,6 +146,8 @@ static void publish_failed(km_publisher *p, const char *topic, int r)
         size_t i = 0;
         while (i < MAX_FAILURE_KINDS && p->failures_logged[i] && p->failures_logged[i] != r)
                 i++;
+        if (r == -ENOBUFS)
+                return; /* drops: the daemon logs their count, at most once a minute */
         if (i == MAX_FAILURE_KINDS || p->failures_logged[i] == r)
                 return;
         p->failures_logged[i] = r;
@@ -169,6 +183,18 @@ static const char *slot_text(km_publisher *p, const char *key)
         return s ? s->payload : NULL;
 }
 
+/* Values a meter sends with every list expire once it has been silent for
+ * stale_after; hourly energy registers get an hour more; identification
+ * (diagnostic) does not expire. */
+static int expire_after(const km_publisher *p, const slot *s)
+{
+        if (s->diagnostic || p->stale_after <= 0)
+                return 0;
+        if (s->info && s->info->state_class && strcmp(s->info->state_class, "total_increasing") == 0)
+                return 3600 + p->stale_after;
+        return p->stale_after;
+}
+
 static void announce(km_publisher *p, slot *s)
 {
         if (!p->discovery || !p->mqtt || km_mqtt_get_state(p->mqtt) != KM_MQTT_CONNECTED || !p->meter_id[0])
@@ -190,9 +216,11 @@ static void announce(km_publisher *p, slot *s)
                 .device_class = s->device_class,
                 .state_class = s->info ? s->info->state_class : NULL,
                 .diagnostic = s->diagnostic,
+                .expire_after = expire_after(p, s),
         };
+        km_ha_availability avail = {.bridge_topic = p->bridge_topic, .meter_topic = p->status_topic};
         char *topic = NULL, *json = NULL;
-        if (km_ha_config(p->discovery_prefix, p->status_topic, &dev, &origin, &e, &topic, &json) < 0)
+        if (km_ha_config(p->discovery_prefix, &avail, &dev, &origin, &e, &topic, &json) < 0)
                 return;
         /* discovery configs are kept like energy values: HA needs them */
         publish(p, topic, json, true);
@@ -336,6 +364,67 @@ static void flush_held(km_publisher *p)
         }
 }
 
+static void set_meter_quietly(km_publisher *p, const char *id)
+{
+        km_ha_sanitize(id, p->meter_id, sizeof(p->meter_id));
+        snprintf(p->status_topic, sizeof(p->status_topic), "%s/%s/status", p->prefix, p->meter_id);
+        p->available = true;
+        publish(p, p->status_topic, "online", true);
+}
+
+/* identification first, so discovery of held values names the device */
+static void flush_held_after_id(km_publisher *p, const km_reading *r)
+{
+        for (size_t i = 0; r && i < r->n_values; i++) {
+                char key[KM_KEY_MAX], payload[KM_PAYLOAD_MAX];
+                bool numeric, is_new;
+                km_value_key(&r->values[i], key, sizeof(key));
+                if (strcmp(key, "meter_type") != 0 && strcmp(key, "obis_version") != 0)
+                        continue;
+                km_value_payload(&r->values[i], payload, sizeof(payload), &numeric);
+                update_slot(p, &r->values[i], key, payload, numeric, &is_new);
+        }
+        flush_held(p);
+}
+
+bool km_publisher_waiting(const km_publisher *p)
+{
+        return !p->meter_id[0] && p->held_count > 0;
+}
+
+km_publish_result km_publisher_stop_waiting(km_publisher *p, const char *system_title)
+{
+        if (!km_publisher_waiting(p))
+                return KM_PUBLISH_DONE;
+        const char *id, *from, *how;
+        if (p->configured_id) {
+                id = p->configured_id;
+                from = "[meter] id";
+                how = "";
+        } else if (system_title && *system_title) {
+                id = system_title;
+                from = "the system title of its frames";
+                how = "; set [meter] id to choose another";
+        } else {
+                id = p->section;
+                from = "the meter's section name";
+                how = "; set [meter] id to the meter's number to use that instead";
+        }
+        km_log_notice("the meter sends no id: publishing under %s/%s/ (%s%s)", p->prefix, id, from, how);
+        set_meter_quietly(p, id);
+        flush_held_after_id(p, NULL);
+        return KM_PUBLISH_NEW_METER;
+}
+
+void km_publisher_set_available(km_publisher *p, bool online)
+{
+        if (p->available == online)
+                return;
+        p->available = online;
+        if (p->meter_id[0])
+                publish(p, p->status_topic, online ? "online" : "offline", true);
+}
+
 static void set_meter(km_publisher *p, const char *id)
 {
         if (p->meter_id[0]) {
@@ -345,8 +434,7 @@ static void set_meter(km_publisher *p, const char *id)
         } else {
                 km_log_notice("meter id %s", id);
         }
-        km_ha_sanitize(id, p->meter_id, sizeof(p->meter_id));
-        snprintf(p->status_topic, sizeof(p->status_topic), "%s/%s/status", p->prefix, p->meter_id);
+        set_meter_quietly(p, id);
 }
 
 km_publish_result km_publisher_reading(km_publisher *p, const km_reading *r)
@@ -376,19 +464,8 @@ km_publish_result km_publisher_reading(km_publisher *p, const km_reading *r)
         }
         if (res == KM_PUBLISH_NEW_METER && r->maker)
                 p->maker = r->maker;
-        /* identification first, so discovery of held values names the device */
-        if (p->held_count) {
-                for (size_t i = 0; i < r->n_values; i++) {
-                        char key[KM_KEY_MAX], payload[KM_PAYLOAD_MAX];
-                        bool numeric, is_new;
-                        km_value_key(&r->values[i], key, sizeof(key));
-                        if (strcmp(key, "meter_type") != 0 && strcmp(key, "obis_version") != 0)
-                                continue;
-                        km_value_payload(&r->values[i], payload, sizeof(payload), &numeric);
-                        update_slot(p, &r->values[i], key, payload, numeric, &is_new);
-                }
-                flush_held(p);
-        }
+        if (p->held_count)
+                flush_held_after_id(p, r);
         publish_reading(p, r);
         return res;
 }
@@ -417,17 +494,20 @@ static void republish_latest(km_publisher *p)
 void km_publisher_connected(km_publisher *p)
 {
         memset(p->failures_logged, 0, sizeof(p->failures_logged));
-        if (!p->mqtt || !p->meter_id[0])
+        if (!p->mqtt)
                 return;
-        /* availability is worth keeping past the ordinary queue limit */
-        publish(p, p->status_topic, "online", true);
-        republish_latest(p);
         if (p->discovery) {
                 char topic[KM_TOPIC_MAX];
                 snprintf(topic, sizeof(topic), "%s/status", p->discovery_prefix);
                 km_mqtt_subscribe(p->mqtt, topic, 1);
-                announce_all(p);
         }
+        /* the connection comes before the meter names itself */
+        if (!p->meter_id[0])
+                return;
+        /* availability is worth keeping past the ordinary queue limit */
+        publish(p, p->status_topic, p->available ? "online" : "offline", true);
+        republish_latest(p);
+        announce_all(p);
 }
 
 void km_publisher_message(km_publisher *p, const char *topic, const char *payload)

@@ -4,7 +4,10 @@
  *
  * The publisher remembers the meter id. Readings that carry none (Kaifa and
  * Aidon list 1) are held until a reading names the meter, then published in
- * order; nothing is ever published under an invented id.
+ * order. Meters that never send an id (Swedish Aidon, Danish Kamstrup CT
+ * lists) would be held forever: after [meter] id_wait the caller calls
+ * km_publisher_stop_waiting(), which names the device from the config id,
+ * else the system title, else the meter's section name, and says so once.
  */
 #ifndef KM_DAEMON_PUBLISH_H
 #define KM_DAEMON_PUBLISH_H
@@ -28,6 +31,10 @@ typedef struct km_publisher_options {
         const char *discovery_prefix;
         const char *device_name; /* [meter] name, NULL for maker + type */
         km_meter_list list;      /* readings of another maker are ignored */
+        const char *configured_id; /* [meter] id, NULL for none */
+        const char *section;       /* the meter's section name, "meter" for [serial] + [meter] */
+        const char *bridge_topic;  /* the service's availability (its last will) */
+        int stale_after;           /* seconds; Home Assistant's expire_after follows from it */
 } km_publisher_options;
 
 /* Copies the option strings. */
@@ -46,6 +53,18 @@ typedef enum km_publish_result {
 } km_publish_result;
 
 km_publish_result km_publisher_reading(km_publisher *p, const km_reading *r);
+
+/* No id in the data after waiting: names the device (see above), publishes
+ * what was held. system_title is the ciphered frames' sender (hex), or NULL.
+ * Returns KM_PUBLISH_NEW_METER, or KM_PUBLISH_DONE when nothing waited. */
+km_publish_result km_publisher_stop_waiting(km_publisher *p, const char *system_title);
+
+/* Whether readings are held waiting for an id. */
+bool km_publisher_waiting(const km_publisher *p);
+
+/* The meter's availability (<prefix>/<id>/status, retained): offline when
+ * it went silent for stale_after, online again with the next frame. */
+void km_publisher_set_available(km_publisher *p, bool online);
 
 /* The meter id ("" while unknown) and the availability topic built from it. */
 const char *km_publisher_meter_id(const km_publisher *p);

@@ -1,7 +1,8 @@
 /*
  * Shapes Home Assistant MQTT discovery configs with json-c. Every config
- * carries a stable unique_id (node + key), the availability topic with
- * online/offline payloads, a device block built from the meter's own
+ * carries a stable unique_id (node + key), an availability list (the
+ * service's bridge topic and the meter's status, both must say online),
+ * expire_after where the value has a rhythm, a device block built from the meter's own
  * identification, and an origin block naming this program.
  */
 #include "sinks/homeassistant.h"
@@ -102,7 +103,23 @@ static json_object *origin_block(const km_ha_origin *origin)
         return o;
 }
 
-int km_ha_config(const char *discovery_prefix, const char *availability_topic, const km_ha_device *dev,
+static json_object *availability_block(const km_ha_availability *avail)
+{
+        json_object *a = json_object_new_array();
+        const char *topics[] = {avail->bridge_topic, avail->meter_topic};
+        for (size_t i = 0; i < 2; i++) {
+                if (!topics[i])
+                        continue;
+                json_object *t = json_object_new_object();
+                add_str(t, "topic", topics[i]);
+                add_str(t, "payload_available", "online");
+                add_str(t, "payload_not_available", "offline");
+                json_object_array_add(a, t);
+        }
+        return a;
+}
+
+int km_ha_config(const char *discovery_prefix, const km_ha_availability *avail, const km_ha_device *dev,
                  const km_ha_origin *origin, const km_ha_entity *e, char **ret_topic, char **ret_json)
 {
         char id[96], node[112], object[96], unique[224], name[128];
@@ -118,9 +135,10 @@ int km_ha_config(const char *discovery_prefix, const char *availability_topic, c
         add_str(c, "name", name);
         add_str(c, "unique_id", unique);
         add_str(c, "state_topic", e->state_topic);
-        add_str(c, "availability_topic", availability_topic);
-        add_str(c, "payload_available", "online");
-        add_str(c, "payload_not_available", "offline");
+        json_object_object_add(c, "availability", availability_block(avail));
+        add_str(c, "availability_mode", "all");
+        if (e->expire_after > 0)
+                json_object_object_add(c, "expire_after", json_object_new_int(e->expire_after));
         add_str(c, "device_class", e->device_class);
         add_str(c, "state_class", e->state_class);
         add_str(c, "unit_of_measurement", e->unit);

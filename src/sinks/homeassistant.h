@@ -26,7 +26,15 @@ typedef struct km_ha_entity {
         const char *device_class; /* NULL for none */
         const char *state_class;  /* NULL for none */
         bool diagnostic;          /* entity_category: diagnostic (meter id, type, ...) */
+        int expire_after;         /* seconds; 0 = the value does not expire */
 } km_ha_entity;
+
+/* Where availability is read: every topic must say "online" (mode all):
+ * the service's bridge topic (its last will) and the meter's own status. */
+typedef struct km_ha_availability {
+        const char *bridge_topic; /* NULL for none */
+        const char *meter_topic;
+} km_ha_availability;
 
 typedef struct km_ha_origin {
         const char *name;       /* "kaifa-meterd" */
@@ -36,7 +44,7 @@ typedef struct km_ha_origin {
 
 /* Builds the config topic and JSON for one entity. Both are heap strings the
  * caller frees. Returns 0 or a negative errno. */
-int km_ha_config(const char *discovery_prefix, const char *availability_topic, const km_ha_device *dev,
+int km_ha_config(const char *discovery_prefix, const km_ha_availability *avail, const km_ha_device *dev,
                  const km_ha_origin *origin, const km_ha_entity *e, char **ret_topic, char **ret_json);
 
 /* "power_active_import" -> "Power active import", "phase_voltage_l1" ->

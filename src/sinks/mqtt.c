@@ -12,6 +12,15 @@
  * no bound of its own, so this file counts what is outstanding (published
  * and not yet acknowledged) and refuses new messages past queue_limit.
  *
+ * Retained messages are state, not events: only the newest payload of a
+ * topic matters. They are therefore not handed to libmosquitto while the
+ * broker is away or while queue_limit messages are outstanding; they wait
+ * in a table with one entry per topic (newest wins), sent in the order the
+ * topics first waited once the broker is back or acknowledges. A slow or
+ * absent broker costs neither memory (one entry per topic) nor the latest
+ * state, and nothing retained is ever dropped; only other messages count
+ * against queue_limit.
+ *
  * libmosquitto reports every TLS failure as MOSQ_ERR_TLS ("A TLS error
  * occurred"); what went wrong is only in the lines it logs (on_log):
  * "host name verification failed" for a certificate of another host, and
@@ -28,6 +37,19 @@
 #include <string.h>
 #include <sys/socket.h>
 
+/* A retained message waiting for the broker: one per topic. */
+typedef struct pending {
+        char *topic;
+        char *payload;
+        int qos;
+        struct pending *next;  /* FIFO of topics */
+        struct pending *hnext; /* hash chain */
+} pending;
+
+#define PENDING_BUCKETS 1024
+/* a bound no real set of meters comes near (each has about 100 topics) */
+#define PENDING_MAX 65536
+
 struct km_mqtt {
         struct mosquitto *mosq;
         km_mqtt_options opt;
@@ -41,7 +63,120 @@ struct km_mqtt {
         bool tls_untrusted;     /* ... OpenSSL's "certificate verify failed" */
         char tls_other[96];     /* ... another OpenSSL reason ("wrong version number") */
         char reason_buf[192];   /* a reason made here */
+        pending *bucket[PENDING_BUCKETS];
+        pending *head, *tail;
+        size_t n_pending;
 };
+
+static size_t topic_hash(const char *t)
+{
+        uint32_t h = 2166136261u;
+        for (; *t; t++)
+                h = (h ^ (uint8_t)*t) * 16777619u;
+        return h % PENDING_BUCKETS;
+}
+
+/* Keeps the newest payload of a retained topic. Returns 0 or -ENOMEM. */
+static int pending_put(km_mqtt *m, const char *topic, const char *payload, int qos)
+{
+        size_t b = topic_hash(topic);
+        for (pending *e = m->bucket[b]; e; e = e->hnext)
+                if (strcmp(e->topic, topic) == 0) {
+                        char *copy = strdup(payload);
+                        if (!copy)
+                                return -ENOMEM;
+                        free(e->payload);
+                        e->payload = copy;
+                        e->qos = qos;
+                        m->stats.coalesced++;
+                        return 0;
+                }
+        if (m->n_pending >= PENDING_MAX)
+                return -ENOBUFS;
+        pending *e = calloc(1, sizeof(*e));
+        if (!e || !(e->topic = strdup(topic)) || !(e->payload = strdup(payload))) {
+                if (e)
+                        free(e->topic);
+                free(e);
+                return -ENOMEM;
+        }
+        e->qos = qos;
+        e->hnext = m->bucket[b];
+        m->bucket[b] = e;
+        if (m->tail)
+                m->tail->next = e;
+        else
+                m->head = e;
+        m->tail = e;
+        m->n_pending++;
+        return 0;
+}
+
+/* Takes the oldest waiting topic off the table; the caller frees it. */
+static pending *pending_pop(km_mqtt *m)
+{
+        pending *e = m->head;
+        if (!e)
+                return NULL;
+        m->head = e->next;
+        if (!m->head)
+                m->tail = NULL;
+        pending **pp = &m->bucket[topic_hash(e->topic)];
+        while (*pp != e)
+                pp = &(*pp)->hnext;
+        *pp = e->hnext;
+        m->n_pending--;
+        return e;
+}
+
+static void pending_free(pending *e)
+{
+        if (!e)
+                return;
+        free(e->topic);
+        free(e->payload);
+        free(e);
+}
+
+/* Drops the waiting payload of a topic, if any. */
+static void pending_forget(km_mqtt *m, const char *topic)
+{
+        pending **pp = &m->bucket[topic_hash(topic)];
+        while (*pp && strcmp((*pp)->topic, topic) != 0)
+                pp = &(*pp)->hnext;
+        pending *e = *pp;
+        if (!e)
+                return;
+        *pp = e->hnext;
+        pending **fp = &m->head, *prev = NULL;
+        while (*fp != e) {
+                prev = *fp;
+                fp = &(*fp)->next;
+        }
+        *fp = e->next;
+        if (m->tail == e)
+                m->tail = prev;
+        m->n_pending--;
+        pending_free(e);
+}
+
+static bool pending_must_wait(const km_mqtt *m, int qos)
+{
+        return m->state != KM_MQTT_CONNECTED || (qos > 0 && m->stats.queued >= (uint64_t)m->opt.queue_limit);
+}
+
+static int hand_over(km_mqtt *m, const char *topic, const char *payload, int qos, bool retain);
+
+/* Sends waiting retained topics while the broker is there and the
+ * outstanding count is under queue_limit. */
+static void pending_flush(km_mqtt *m)
+{
+        while (m->head && !pending_must_wait(m, m->head->qos)) {
+                pending *e = pending_pop(m);
+                hand_over(m, e->topic, e->payload, e->qos, true);
+                pending_free(e);
+        }
+}
 
 /* The system's CA store (Debian's ca-certificates), for TLS without cafile. */
 #define SYSTEM_CA_PATH "/etc/ssl/certs"
@@ -128,6 +263,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
         }
         m->state = KM_MQTT_CONNECTED;
         m->stats.connects++;
+        pending_flush(m);
         if (m->h.connected)
                 m->h.connected(m->userdata);
 }
@@ -158,6 +294,7 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid)
         if (m->stats.queued > 0)
                 m->stats.queued--;
         m->stats.delivered++;
+        pending_flush(m);
 }
 
 static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg)
@@ -362,14 +499,9 @@ const char *km_mqtt_state_name(km_mqtt_state s)
         return "?";
 }
 
-int km_mqtt_publish(km_mqtt *m, const char *topic, const char *payload, int qos, bool retain, bool keep)
+/* Gives a message to libmosquitto. Returns 0 or a negative errno. */
+static int hand_over(km_mqtt *m, const char *topic, const char *payload, int qos, bool retain)
 {
-        bool connected = m->state == KM_MQTT_CONNECTED;
-        uint64_t limit = (uint64_t)m->opt.queue_limit * (keep ? 2 : 1);
-        if ((qos == 0 && !connected) || (qos > 0 && m->stats.queued >= limit)) {
-                m->stats.dropped++;
-                return -ENOBUFS;
-        }
         int rc = mosquitto_publish(m->mosq, NULL, topic, (int)strlen(payload), payload, qos, retain);
         if (rc == MOSQ_ERR_SUCCESS || (rc == MOSQ_ERR_NO_CONN && qos > 0)) {
                 /* NO_CONN with QoS > 0: kept in libmosquitto's queue (see above) */
@@ -380,6 +512,42 @@ int km_mqtt_publish(km_mqtt *m, const char *topic, const char *payload, int qos,
         }
         m->stats.dropped++;
         return errno_of(rc);
+}
+
+int km_mqtt_publish(km_mqtt *m, const char *topic, const char *payload, int qos, bool retain, bool keep)
+{
+        /* a topic the broker would refuse fails now, not when it is sent */
+        int bad = mosquitto_validate_utf8(topic, (int)strlen(topic)) != MOSQ_ERR_SUCCESS ? MOSQ_ERR_MALFORMED_UTF8
+                  : mosquitto_pub_topic_check(topic) != MOSQ_ERR_SUCCESS                   ? MOSQ_ERR_INVAL
+                                                                                           : MOSQ_ERR_SUCCESS;
+        if (bad != MOSQ_ERR_SUCCESS) {
+                m->stats.dropped++;
+                return errno_of(bad);
+        }
+        if (retain && keep && m->state == KM_MQTT_CONNECTED && m->stats.queued < 2 * (uint64_t)m->opt.queue_limit) {
+                /* availability and the like: now, past any backlog (a stop
+                 * says offline before DISCONNECT); an older waiting payload
+                 * of the topic must not follow it */
+                pending_forget(m, topic);
+                return hand_over(m, topic, payload, qos, true);
+        }
+        if (retain) {
+                /* state: the newest per topic waits while the broker cannot take it */
+                if (!pending_must_wait(m, qos) && !m->head)
+                        return hand_over(m, topic, payload, qos, true);
+                int r = pending_put(m, topic, payload, qos);
+                if (r < 0)
+                        m->stats.dropped++;
+                pending_flush(m);
+                return r;
+        }
+        bool connected = m->state == KM_MQTT_CONNECTED;
+        uint64_t limit = (uint64_t)m->opt.queue_limit * (keep ? 2 : 1);
+        if ((qos == 0 && !connected) || (qos > 0 && m->stats.queued >= limit)) {
+                m->stats.dropped++;
+                return -ENOBUFS;
+        }
+        return hand_over(m, topic, payload, qos, retain);
 }
 
 int km_mqtt_subscribe(km_mqtt *m, const char *topic, int qos)
@@ -403,6 +571,7 @@ int km_mqtt_disconnect(km_mqtt *m)
 void km_mqtt_get_stats(const km_mqtt *m, km_mqtt_stats *ret_stats)
 {
         *ret_stats = m->stats;
+        ret_stats->waiting = m->n_pending;
 }
 
 void km_mqtt_free(km_mqtt *m)
@@ -411,5 +580,7 @@ void km_mqtt_free(km_mqtt *m)
                 return;
         if (m->mosq)
                 mosquitto_destroy(m->mosq);
+        while (m->head)
+                pending_free(pending_pop(m));
         free(m);
 }

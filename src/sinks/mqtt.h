@@ -5,11 +5,13 @@
  * km_mqtt_tick() about once a second, and reconnects with its own backoff
  * when told the connection is down.
  *
- * Publishes with QoS > 0 made while the broker is away are kept by
- * libmosquitto and sent after the reconnect; this module bounds and counts
- * them (queue_limit): past the limit, ordinary messages are dropped and
- * counted, "keep" messages (hourly energy) get a second allowance of the same
- * size. QoS 0 messages made while disconnected are dropped and counted.
+ * Retained messages (state) wait while the broker is away or busy, one per
+ * topic, newest wins, and are never dropped. Other publishes with QoS > 0
+ * made while the broker is away are kept by libmosquitto and sent after the
+ * reconnect; this module bounds and counts them (queue_limit): past the
+ * limit, ordinary messages are dropped and counted, "keep" messages get a
+ * second allowance of the same size. QoS 0 messages made while disconnected
+ * are dropped and counted.
  *
  * This is the only file of the project that includes mosquitto.h.
  */
@@ -58,6 +60,8 @@ typedef struct km_mqtt_stats {
         uint64_t dropped;   /* not sent: queue full, or QoS 0 while disconnected */
         uint64_t queued;    /* QoS > 0 not yet acknowledged (now) */
         uint64_t connects;  /* successful connections so far */
+        uint64_t waiting;   /* retained topics waiting for the broker (now), one per topic */
+        uint64_t coalesced; /* retained payloads replaced by a newer one while waiting */
 } km_mqtt_stats;
 
 /* Library setup; once per process. */

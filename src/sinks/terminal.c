@@ -71,12 +71,13 @@ static void put_value(km_textbuf *b, const km_value *v, size_t width)
         km_textbuf_pad(b, shown, width);
 }
 
-static void put_hex(km_textbuf *b, const uint8_t *p, size_t n)
+static void put_hex(km_textbuf *b, const km_event *ev)
 {
-        km_textbuf_puts(b, "  hex: 7e");
-        if (km_textbuf_reserve(b, 2 * n + 1))
-                b->len += km_fmt_hex(b->p + b->len, p, n);
-        km_textbuf_puts(b, "7e\n");
+        bool flags = ev->transport == KM_TRANSPORT_HDLC; /* the flags are not in the frame bytes */
+        km_textbuf_puts(b, flags ? "  hex: 7e" : "  hex: ");
+        if (km_textbuf_reserve(b, 2 * ev->len + 1))
+                b->len += km_fmt_hex(b->p + b->len, ev->bytes, ev->len);
+        km_textbuf_puts(b, flags ? "7e\n" : "\n");
 }
 
 /* Hands the text over to the FILE. */
@@ -129,16 +130,28 @@ static int terminal_reading(km_sink *s, const km_event *ev)
                 const km_value *v = &r->values[i];
                 char code[KM_OBIS_STR_MAX];
                 km_fmt_obis(code, v->obis);
-                km_textbuf_put(b, "  ", 2);
-                km_textbuf_pad(b, v->info ? v->info->name : code, 28);
+                if (v->log_entry) { /* P1: one entry of the log printed just before */
+                        km_textbuf_put(b, "    ", 4);
+                        km_textbuf_pad(b, code, 26);
+                } else {
+                        km_textbuf_put(b, "  ", 2);
+                        km_textbuf_pad(b, v->info ? v->info->name : code, 28);
+                }
                 km_textbuf_putc(b, ' ');
                 put_value(b, v, 20);
                 km_textbuf_putc(b, ' ');
-                km_textbuf_puts(b, v->info ? v->info->description : code);
+                km_textbuf_puts(b, v->log_entry ? "entry" : v->info ? v->info->description : code);
+                if (v->has_captured) { /* P1: an M-Bus device's or a log entry's own time */
+                        char at[KM_DATETIME_STR_MAX];
+                        km_fmt_iso8601(at, &v->captured);
+                        km_textbuf_puts(b, " (at ");
+                        km_textbuf_puts(b, at);
+                        km_textbuf_putc(b, ')');
+                }
                 km_textbuf_putc(b, '\n');
         }
         if (ts->opt.hex)
-                put_hex(b, ev->bytes, ev->len);
+                put_hex(b, ev);
         km_textbuf_putc(b, '\n');
         return frame_done(ts, true);
 }
@@ -157,7 +170,7 @@ static int terminal_other(km_sink *s, const km_event *ev)
         km_textbuf_puts(b, len);
         km_textbuf_puts(b, " bytes)\n");
         if (ts->opt.hex)
-                put_hex(b, ev->bytes, ev->len);
+                put_hex(b, ev);
         km_textbuf_putc(b, '\n');
         return frame_done(ts, false); /* as before: rejects were not flushed on their own */
 }

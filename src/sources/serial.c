@@ -5,6 +5,13 @@
  * pseudo-terminals: a pty (a simulated meter, socat, a test) is opened
  * directly and set to raw mode with termios instead. Everything else about
  * real UARTs (USB adapters, ttyAMA, ttyS) is left to libserialport.
+ *
+ * A pty carries bytes, not bits on a wire: Linux's pty driver keeps no
+ * parity and no character size (it clears PARENB and sets CS8 whatever it is
+ * asked), and a later request whose only change is PARENB fails with EINVAL.
+ * So a pty is always set to 8N1 at the requested speed, and the parity asked
+ * for is what the caller reports; asking for even parity again (a restart,
+ * a reopen, parity = auto flipping back) then works every time.
  */
 #include "sources/source_impl.h"
 
@@ -64,6 +71,7 @@ static speed_t termios_speed(int baud)
         }
 }
 
+/* A pty only: see the top of the file for why parity and size are not set. */
 static int configure_termios(int fd, const km_serial_params *p)
 {
         struct termios t;
@@ -76,11 +84,7 @@ static int configure_termios(int fd, const km_serial_params *p)
         cfsetispeed(&t, sp);
         cfsetospeed(&t, sp);
         t.c_cflag &= (tcflag_t) ~(CSIZE | PARENB | PARODD | CSTOPB | CRTSCTS);
-        t.c_cflag |= CLOCAL | CREAD | (p->data_bits == 7 ? CS7 : CS8);
-        if (p->parity != KM_PARITY_NONE)
-                t.c_cflag |= PARENB | (p->parity == KM_PARITY_ODD ? PARODD : 0);
-        if (p->stop_bits == 2)
-                t.c_cflag |= CSTOPB;
+        t.c_cflag |= CLOCAL | CREAD | CS8;
         t.c_cc[VMIN] = 1;
         t.c_cc[VTIME] = 0;
         return tcsetattr(fd, TCSANOW, &t) < 0 ? -errno : 0;

@@ -71,6 +71,9 @@ def parse_unit(path, instance=None):
             key, value = line.split("=", 1)
             if instance is not None:
                 value = value.replace("%i", instance)
+            if not value.strip():
+                out[key.strip()] = []  # an empty assignment resets a list, as systemd does
+                continue
             out.setdefault(key.strip(), []).append(value.strip())
     return out
 

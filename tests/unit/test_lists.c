@@ -816,7 +816,11 @@ static void test_encrypted_and_other_apdus(void **state)
         static const char glo[] = "DB 08 4B 46 4D 10 20 02 98 02 82 01 55 21 00 00 0A 28 11 22 33 44";
         km_reading *r = decode_hex_apdu(glo, KM_ERR_ENCRYPTED);
         free(r);
-        r = decode_hex_apdu("DF 08 4B 41 4D 00 00 00 00 01 10 30 00 00 00 01 AA", KM_ERR_ENCRYPTED);
+        /* general-ded-ciphering is 0xDC (DLMS tag 220); protocol.md's 0xDF is
+         * general-signing (223), which carries no cipher */
+        r = decode_hex_apdu("DC 08 4B 41 4D 00 00 00 00 01 10 30 00 00 00 01 AA", KM_ERR_ENCRYPTED);
+        free(r);
+        r = decode_hex_apdu("DF 08 4B 41 4D 00 00 00 00 01 10 30 00 00 00 01 AA", KM_ERR_NOT_NOTIFICATION);
         free(r);
         uint8_t info[64];
         size_t n = hex_to_bytes("E6 E7 00", info, sizeof(info));

@@ -130,7 +130,8 @@ def main():
         for key, c in sorted(configs.items()):
             dev = c.get("device", {})
             ok = (c.get("unique_id") and c.get("state_topic") == topic + key
-                  and c.get("availability_topic") == topic + "status"
+                  and (topic + "status") in [a.get("topic") for a in c.get("availability", [])]
+                  and c.get("availability_mode") == "all"
                   and dev.get("identifiers") == [node] and dev.get("manufacturer") == "Kaifa"
                   and dev.get("model") == "KAIFA-METER" and dev.get("serial_number") == METER_ID)
             k.check(bool(ok), "%s: config has unique_id, topics and the Kaifa P1 device" % key)

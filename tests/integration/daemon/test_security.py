@@ -13,6 +13,8 @@ a socat pty, the daemon publishing to a real mosquitto.
 - A wrong key: "cannot decrypt frames from system title KFM1020029802: wrong
   key?" logged once however many frames come within a minute, counted in
   STATUS=, nothing published.
+- No key configured: the push is counted ("without key" in STATUS=), one
+  message names the meter and where a key goes, nothing is published.
 - Configuration: a bad key is "FILE:LINE: ..." and exit 78 with
   --check-config; a bad credential too; --dump-config masks the key.
 - No key in any log, dump or /proc/PID/cmdline.
@@ -190,6 +192,36 @@ def test_gcm_replay_and_wrong_key(work, broker):
         TEXTS.append(d.logtext())
 
 
+def test_no_key(work, broker):
+    """A ciphered push and no key configured: counted, one message naming
+    the meter and where a key goes, nothing published."""
+    with open(MA309, "rb") as f:
+        push = f.read()
+    pty = k.Pty(work, name="nokey")
+    pty.start()
+    notify = k.NotifyListener(work)
+    d = k.Daemon(work, k.daemon_config(pty.meter, broker.port), env={"NOTIFY_SOCKET": notify.path}, name="nokey")
+    d.start()
+    try:
+        k.check(notify.wait_line(lambda l: l == "READY=1", 10), "no key: daemon ready")
+        before = broker.retained(topics=("kaifa/#",), wait=1)
+        pty.write(push)
+        pty.write(push)
+        ok = k.wait_for(lambda: any("2 without key" in l for l in status_lines(notify)), 20, step=0.2)
+        k.check(ok, "no key: 2 pushes counted in STATUS=")
+        log = d.logtext()
+        msg = "encrypted frames from system title KFM1020029802 and no key for them"
+        k.check(log.count(msg) == 1 and "[meter] key, key_file or the credential kaifa-meter-key" in log,
+                "no key: one message naming the meter and where the key goes")
+        k.check(broker.retained(topics=("kaifa/#",), wait=1) == before, "no key: nothing published")
+    finally:
+        d.stop()
+        notify.stop()
+        os.unlink(notify.path)
+        pty.stop()
+        TEXTS.append(d.logtext())
+
+
 def run_daemon(args, env=None):
     e = dict(os.environ)
     e.pop("CREDENTIALS_DIRECTORY", None)
@@ -202,11 +234,15 @@ def run_daemon(args, env=None):
 
 def test_config(work):
     base = "[serial]\nport = /dev/null\n[meter]\n"
+    good_kf = work.file("keyfile-good")
+    with open(good_kf, "w") as f:
+        f.write("EK=%s\n" % MA309_KEY)
     cases = [
         ("short key", "key = %s\n" % MA309_KEY[:-1], 4, "32 hex digits"),
         ("bad hex", "key = %sZ\n" % MA309_KEY[:-1], 4, "not a hex digit"),
         ("auth_key alone", "auth_key = %s\n" % MA309_KEY, 4, "needs the encryption key"),
-        ("key and key_file", "key = %s\nkey_file = %s\n" % (MA309_KEY, "/dev/null"), 5, ""),
+        ("key and key_file", "key = %s\nkey_file = %s\n" % (MA309_KEY, good_kf), 5, "both set"),
+        ("key_file without a key", "key_file = /dev/null\n", 4, "no key in it"),
     ]
     for what, text, line, words in cases:
         path = work.file("bad-%s.conf" % what.replace(" ", "-"))
@@ -255,6 +291,7 @@ def main():
         broker.start()
         test_pilot_with_credential(work, broker)
         test_gcm_replay_and_wrong_key(work, broker)
+        test_no_key(work, broker)
         test_config(work)
     finally:
         broker.stop()

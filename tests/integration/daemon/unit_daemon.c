@@ -228,9 +228,11 @@ static void test_discovery(void)
         km_ha_device dev = {"6970631400000233", "Kaifa", "MA304T4", NULL, "KFM_001"};
         km_ha_origin origin = {"kaifa-meterd", "1.2.3", NULL};
         km_ha_entity e = {"energy_active_cum_import", "kaifa/6970631400000233/energy_active_cum_import", "kWh",
-                          "energy", "total_increasing", false};
+                          "energy", "total_increasing", false, 0};
         char *topic = NULL, *json = NULL;
-        int r = km_ha_config("homeassistant", "kaifa/6970631400000233/status", &dev, &origin, &e, &topic, &json);
+        km_ha_availability avail = {"kaifa/bridge/kmd/status", "kaifa/6970631400000233/status"};
+        e.expire_after = 3660;
+        int r = km_ha_config("homeassistant", &avail, &dev, &origin, &e, &topic, &json);
         check(r == 0, "discovery config builds", NULL);
         if (r < 0)
                 return;
@@ -248,6 +250,13 @@ static void test_discovery(void)
                       strcmp(json_object_get_string(v), "Kaifa MA304T4") == 0,
               "device name from maker and type", json);
         check(!json_object_object_get_ex(o, "entity_category", &v), "a measurement is not diagnostic", json);
+        check(json_object_object_get_ex(o, "availability", &v) && json_object_array_length(v) == 2 &&
+                      strcmp(json_object_get_string(json_object_object_get(json_object_array_get_idx(v, 0), "topic")),
+                             "kaifa/bridge/kmd/status") == 0,
+              "availability: the bridge and the meter", json);
+        check(json_object_object_get_ex(o, "availability_mode", &v) && strcmp(json_object_get_string(v), "all") == 0,
+              "availability_mode all", json);
+        check(json_object_object_get_ex(o, "expire_after", &v) && json_object_get_int(v) == 3660, "expire_after", json);
         json_object_put(o);
         free(topic);
         free(json);
