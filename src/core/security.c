@@ -77,11 +77,11 @@ void km_system_title_text(const uint8_t st[KM_SYSTEM_TITLE_LEN], char ret[17])
         size_t o = 0;
         for (size_t i = 0; i < start; i++)
                 ret[o++] = (char)st[i];
-        for (size_t i = start; i < KM_SYSTEM_TITLE_LEN; i++) {
+        for (size_t i = start; i < KM_SYSTEM_TITLE_LEN && o + 2 <= 16; i++) { /* the bound tells gcc it fits */
                 ret[o++] = hex[st[i] >> 4];
                 ret[o++] = hex[st[i] & 15];
         }
-        ret[o] = '\0';
+        ret[o < 16 ? o : 16] = '\0';
 }
 
 /* Length of a data-notification followed by the pilot's zero padding (fewer
