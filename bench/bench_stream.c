@@ -84,17 +84,14 @@ static int read_captures(const char *dir, uint8_t **ret_buf, size_t *ret_len, si
         return 0;
 }
 
-int bench_stream_build(const char *captures_dir, size_t size, bench_stream *ret)
+/* Repeats base (which it frees) to exactly size bytes. */
+static int repeat_to(uint8_t *base, size_t base_len, size_t files, size_t size, bench_stream *ret)
 {
-        uint8_t *base = NULL;
-        size_t base_len = 0, files = 0;
-        int r = read_captures(captures_dir, &base, &base_len, &files);
-        if (r < 0)
-                return r;
         uint8_t *s = malloc(size ? size : 1);
-        if (!s) {
+        if (!s || base_len == 0) {
+                free(s);
                 free(base);
-                return -ENOMEM;
+                return base_len == 0 ? -ENOENT : -ENOMEM;
         }
         for (size_t off = 0; off < size;) {
                 size_t n = size - off < base_len ? size - off : base_len;
@@ -107,6 +104,30 @@ int bench_stream_build(const char *captures_dir, size_t size, bench_stream *ret)
         ret->n_files = files;
         ret->base_size = base_len;
         return 0;
+}
+
+int bench_stream_build(const char *captures_dir, size_t size, bench_stream *ret)
+{
+        uint8_t *base = NULL;
+        size_t base_len = 0, files = 0;
+        int r = read_captures(captures_dir, &base, &base_len, &files);
+        if (r < 0)
+                return r;
+        return repeat_to(base, base_len, files, size, ret);
+}
+
+int bench_stream_from_files(char *const *paths, size_t n_paths, size_t size, bench_stream *ret)
+{
+        uint8_t *base = NULL;
+        size_t len = 0, cap = 0;
+        for (size_t i = 0; i < n_paths; i++) {
+                int r = append_file(paths[i], &base, &len, &cap);
+                if (r < 0) {
+                        free(base);
+                        return r;
+                }
+        }
+        return repeat_to(base, len, n_paths, size, ret);
 }
 
 void bench_stream_free(bench_stream *s)

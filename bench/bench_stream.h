@@ -21,6 +21,10 @@ typedef struct bench_stream {
  * negative errno (-ENOENT when no capture was found); prints nothing. */
 int bench_stream_build(const char *captures_dir, size_t size, bench_stream *ret);
 
+/* The same from the files named (in that order), e.g. an M-Bus or P1
+ * capture for one transport. */
+int bench_stream_from_files(char *const *paths, size_t n_paths, size_t size, bench_stream *ret);
+
 void bench_stream_free(bench_stream *s);
 
 #endif

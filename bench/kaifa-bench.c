@@ -41,8 +41,13 @@
 #define GOAL_CRC_RATIO 3.0
 #define LATENCY_SPAN (16u * MIB) /* latency is sampled over the stream's start */
 
+#define MAX_FILES 64
+
 typedef struct options {
         const char *captures;
+        char *files[MAX_FILES]; /* --file: these instead of the captures */
+        size_t n_files;
+        km_transport transport; /* --transport: AUTO detects (the default) */
         size_t size;
         size_t chunk;
         int runs;
@@ -100,12 +105,13 @@ static void on_bench_event(const km_event *ev, void *userdata)
 }
 
 /* One timed pass: the whole stream in chunk-sized pushes. */
-static pass_result decode_pass(const bench_stream *s, size_t chunk)
+static pass_result decode_pass(const bench_stream *s, size_t chunk, km_transport transport)
 {
         pass_result res = {0};
+        km_decoder_options opt = {.transport = transport};
         uint64_t a0 = bench_alloc_count();
         double t0 = now();
-        km_decoder_init(&decoder, NULL);
+        km_decoder_init(&decoder, &opt);
         for (size_t off = 0; off < s->size; off += chunk) {
                 size_t n = s->size - off < chunk ? s->size - off : chunk;
                 km_decoder_feed(&decoder, s->bytes + off, n, on_bench_event, &res.touch);
@@ -220,9 +226,10 @@ static void usage(FILE *f)
 {
         fprintf(f,
                 "usage: kaifa-bench [--smoke] [--size MIB] [--runs N] [--chunk BYTES] [--no-latency]\n"
-                "                   [CAPTURES_DIR]\n"
-                "Decodes the captures in CAPTURES_DIR (default %s), repeated to MIB MiB\n"
-                "(default 100; --smoke: 1 and exit 1 unless zero allocations per frame).\n",
+                "                   [--transport auto|hdlc|mbus|raw|p1] [--file PATH]... [CAPTURES_DIR]\n"
+                "Decodes the captures in CAPTURES_DIR (default %s), or the files\n"
+                "given with --file, repeated to MIB MiB (default 100; --smoke: 1 and exit 1\n"
+                "unless zero allocations per frame). Latency is measured on HDLC only.\n",
                 KM_BENCH_CAPTURES);
 }
 
@@ -242,6 +249,8 @@ static int parse_options(int argc, char **argv, options *o)
         size_t mib = 0, runs = 0;
         o->captures = KM_BENCH_CAPTURES;
         o->chunk = 65536;
+        o->n_files = 0;
+        o->transport = KM_TRANSPORT_AUTO;
         o->runs = 0;
         o->smoke = false;
         o->latency = true;
@@ -257,6 +266,13 @@ static int parse_options(int argc, char **argv, options *o)
                                 return -1;
                 } else if (!strcmp(a, "--runs") && has_arg) {
                         if (!parse_size(argv[++i], 1, &runs) || runs > 1000)
+                                return -1;
+                } else if (!strcmp(a, "--file") && has_arg) {
+                        if (o->n_files == MAX_FILES)
+                                return -1;
+                        o->files[o->n_files++] = argv[++i];
+                } else if (!strcmp(a, "--transport") && has_arg) {
+                        if (!km_transport_from_name(argv[++i], &o->transport))
                                 return -1;
                 } else if (!strcmp(a, "--chunk") && has_arg) {
                         if (!parse_size(argv[++i], 1, &o->chunk))
@@ -282,7 +298,7 @@ static void run_throughput(const bench_stream *s, const options *o, pass_result 
         *allocs = 0;
         *frames_all = 0;
         for (int r = 0; r < o->runs; r++) {
-                pass_result p = decode_pass(s, o->chunk);
+                pass_result p = decode_pass(s, o->chunk, o->transport);
                 *allocs += p.allocations;
                 *frames_all += p.frames_good;
                 sink += p.touch;
@@ -326,12 +342,16 @@ int main(int argc, char **argv)
                 return EX_USAGE;
         }
         bench_stream s;
-        int r = bench_stream_build(o.captures, o.size, &s);
+        int r = o.n_files ? bench_stream_from_files(o.files, o.n_files, o.size, &s)
+                          : bench_stream_build(o.captures, o.size, &s);
         if (r < 0) {
-                fprintf(stderr, "kaifa-bench: cannot read captures under %s: %s\n", o.captures,
-                        strerror(-r));
+                fprintf(stderr, "kaifa-bench: cannot read %s: %s\n",
+                        o.n_files ? "the --file inputs" : o.captures, strerror(-r));
                 return EX_NOINPUT;
         }
+        /* latency is timed on HDLC frame ends only */
+        if (o.transport != KM_TRANSPORT_AUTO && o.transport != KM_TRANSPORT_HDLC)
+                o.latency = false;
         bool counting = bench_alloc_start();
 
         pass_result best = {0};
@@ -345,8 +365,8 @@ int main(int argc, char **argv)
         printf("stream:      %zu bytes (%.1f MiB) from %zu captures (%zu bytes, %.1f copies)\n", s.size,
                (double)s.size / MIB, s.n_files, s.base_size, (double)s.size / (double)s.base_size);
         printf("setup:       sizeof(km_decoder) %zu bytes, push chunk %zu bytes, best of %d runs, "
-               "MB = 10^6 bytes\n",
-               sizeof(km_decoder), o.chunk, o.runs);
+               "MB = 10^6 bytes, transport %s\n",
+               sizeof(km_decoder), o.chunk, o.runs, km_transport_name(o.transport));
         printf("decode:      %.1f MB/s   %.0f frames/s   (%" PRIu64 " good frames, %" PRIu64
                " readings, %" PRIu64 " rejected per pass, %.3f s)\n",
                mb / best.seconds, (double)best.frames_good / best.seconds, best.frames_good,

@@ -3,8 +3,14 @@
  *
  * Both read a byte source into the decoder and hand every event to the
  * chosen sinks: the terminal (default), JSON (--json, --compact), a file
- * (-o, appended and flushed per frame) and, when built with libpq,
- * PostgreSQL (--dbname/--dbuser/--dbtable).
+ * (-o, appended) and, when built with libpq, PostgreSQL
+ * (--dbname/--dbuser/--dbtable).
+ *
+ * Batch input (a regular file, or a pipe or file on stdin) is written in
+ * large buffered writes, flushed whenever the input has nothing ready (so a
+ * pipe that pauses still sees its frames at once) and at the end. Live input
+ * (a serial port, tcp://, a FIFO or device named on the command line, a
+ * terminal) is flushed frame by frame.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -13,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sysexits.h>
 #include <time.h>
 
@@ -29,6 +36,7 @@
 
 #define MAX_SINKS 3
 #define READ_CHUNK 65536
+#define OUT_BUFFER (1024 * 1024) /* stdio buffer of the output for batch input */
 #define PG_STALL_MS 10000     /* at the end: give up when no row went out for this long */
 #define PG_DRAIN_SLICE_MS 50  /* the stop flag is checked between slices */
 #define PG_STOP_DRAIN_MS 50   /* after SIGINT/SIGTERM: a stop takes at most 100 ms */
@@ -58,6 +66,7 @@ typedef struct decode_run {
         size_t n_sinks;
         km_sink *pg; /* also in sinks[], for its event loop needs */
         FILE *out;
+        bool batch; /* output is buffered, flushed before waiting for input */
         bool write_failed;
         km_cli_security security;
 } decode_run;
@@ -284,6 +293,16 @@ static int add_sink(decode_run *run, km_sink *s)
         return 0;
 }
 
+/* Input that is all there (a file) or comes as fast as its writer can (a
+ * pipe or file on stdin), as opposed to a meter's pace. */
+static bool is_batch_input(const decode_opts *o, km_source *src)
+{
+        struct stat st;
+        if (o->serial || km_source_get_kind(src) != KM_SOURCE_FILE || fstat(km_source_fd(src), &st) < 0)
+                return false;
+        return S_ISREG(st.st_mode) || (strcmp(o->input, "-") == 0 && S_ISFIFO(st.st_mode));
+}
+
 static int open_sinks(const decode_opts *o, decode_run *run)
 {
         run->out = stdout;
@@ -294,13 +313,16 @@ static int open_sinks(const decode_opts *o, decode_run *run)
                         return EX_CANTCREAT;
                 }
         }
+        if (run->batch)
+                setvbuf(run->out, NULL, _IOFBF, OUT_BUFFER);
         km_sink *s = NULL;
         int r;
         if (o->json) {
-                km_json_options jo = {.compact = o->compact, .hex = o->hex, .rejects = o->hex && o->stats};
+                km_json_options jo = {.compact = o->compact, .hex = o->hex, .rejects = o->hex && o->stats,
+                                      .buffered = run->batch};
                 r = km_sink_json_open(run->out, &jo, &s);
         } else {
-                km_terminal_options to = {.hex = o->hex, .rejects = o->hex && o->stats};
+                km_terminal_options to = {.hex = o->hex, .rejects = o->hex && o->stats, .buffered = run->batch};
                 r = km_sink_terminal_open(run->out, &to, &s);
         }
         if (r < 0 || add_sink(run, s) < 0)
@@ -326,6 +348,22 @@ static bool cut_by_stop(int r)
         return r == -EINTR && km_stop_requested();
 }
 
+/* The first output error is logged (a stop cutting a write short is none). */
+static void output_result(decode_run *run, int r)
+{
+        if (r < 0 && !run->write_failed && !cut_by_stop(r)) {
+                km_log_error("write failed: %s", strerror(-r));
+                run->write_failed = true;
+        }
+}
+
+/* Writes out what the output sink holds back (batch input). */
+static void flush_output(decode_run *run)
+{
+        if (run->batch && run->n_sinks)
+                output_result(run, km_sink_flush(run->sinks[0]));
+}
+
 static void dispatch(decode_run *run, const km_event *event)
 {
         km_event copy;
@@ -341,10 +379,8 @@ static void dispatch(decode_run *run, const km_event *event)
                         r = s->reading(s, ev);
                 else if (s->other)
                         r = s->other(s, ev);
-                if (r < 0 && i == 0 && !run->write_failed && !cut_by_stop(r)) {
-                        km_log_error("write failed: %s", strerror(-r));
-                        run->write_failed = true;
-                }
+                if (i == 0)
+                        output_result(run, r);
         }
 }
 
@@ -365,7 +401,8 @@ static void finish(decode_run *run)
 
 /* Waits until the source is readable, serving the PostgreSQL sink meanwhile.
  * SIGINT or SIGTERM ends the wait (EINTR), also one that came just before
- * it (see cli/stop.h). */
+ * it (see cli/stop.h). Buffered output is flushed before a wait that
+ * would block. */
 static bool wait_input(decode_run *run, km_source *src)
 {
         struct pollfd fds[2] = {{.fd = km_source_fd(src), .events = POLLIN}};
@@ -387,7 +424,12 @@ static bool wait_input(decode_run *run, km_source *src)
         (void)run;
         (void)ts;
 #endif
-        int r = ppoll(fds, n, timeout, NULL);
+        static const struct timespec now = {0, 0};
+        int r = run->batch ? ppoll(fds, n, &now, NULL) : 0;
+        if (r == 0) {
+                flush_output(run);
+                r = ppoll(fds, n, timeout, NULL);
+        }
 #ifdef KM_HAVE_PG
         if (run->pg)
                 km_sink_postgresql_process(run->pg);
@@ -544,6 +586,7 @@ static int run_decode(int argc, char **argv, bool serial)
                 km_cli_security_free(&run.security);
                 return open_error_status(-r);
         }
+        run.batch = is_batch_input(&o, src);
         int status = open_sinks(&o, &run);
         if (status == EX_OK && (r = km_stop_install()) < 0) {
                 km_log_error("cannot handle SIGINT and SIGTERM: %s", strerror(-r));
@@ -552,6 +595,7 @@ static int run_decode(int argc, char **argv, bool serial)
         if (status == EX_OK) {
                 status = read_loop(&run, src, o.input);
                 finish(&run);
+                flush_output(&run);
                 if (o.stats) {
                         km_stats_print(stderr, &run.decoder.stats);
                         km_cli_security_stats(&run.security, stderr);

@@ -3,24 +3,538 @@
  *   {"data": {...}, "header": {...}, "list": "...", "maker": "..."}
  * where "data" matches the original tool's output key for key; values are
  * scaled as the meter (or its list document) says, in the unit shown.
+ *
+ * The document of a frame is described once (describe_reading(),
+ * describe_other()) to a builder. The sink's builder is the streaming writer
+ * (json_writer.c: no tree, no allocation per value, formatting without
+ * printf); the other builds json-c objects and prints them with
+ * json_object_to_json_string_ext(), as this sink did before: the tests
+ * (test_sinks) check that both give the same bytes on every capture.
+ *
+ * Output is written to the FILE in large pieces; with opt.buffered the
+ * caller says when to flush (km_sink_flush), otherwise every frame is.
  */
 #include "sinks/json.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <json-c/json.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-json_object *km_json_number(double value)
+#include "kaifa/security.h"
+#include "sinks/json_writer.h"
+
+#define FLUSH_AT (256 * 1024) /* buffered output goes out in pieces of about this size */
+
+/* ---- what a frame's document holds ---------------------------------------- */
+
+typedef struct builder builder;
+struct builder {
+        void (*begin)(builder *b, const char *key); /* an object; key NULL at the top or in an array */
+        void (*begin_array)(builder *b, const char *key);
+        void (*end)(builder *b);                    /* of an object or array */
+        void (*string)(builder *b, const char *key, const char *s, size_t n);
+        void (*integer)(builder *b, const char *key, int64_t v);
+        void (*boolean)(builder *b, const char *key, bool v);
+        void (*null)(builder *b, const char *key);
+        void (*number)(builder *b, const char *key, const km_value *v); /* NUMBER or FLOAT */
+        void (*clock)(builder *b, const char *key, const km_datetime *dt);
+        void (*obis)(builder *b, const char *key, const uint8_t obis[6]);
+        /* bytes in hex; flags: "7e" before and after (an HDLC frame) */
+        void (*hex)(builder *b, const char *key, const uint8_t *p, size_t n, bool flags);
+};
+
+static void add_str(builder *b, const char *key, const char *s)
 {
-        if (!isfinite(value))
-                return NULL; /* JSON has no NaN or infinity: null */
-        char buf[40];
-        snprintf(buf, sizeof(buf), "%.15g", value);
-        if (isfinite(value) && fabs(value) < 9e15 && value == (double)(int64_t)value && !strchr(buf, 'e'))
-                return json_object_new_int64((int64_t)value);
-        return json_object_new_double_s(value, buf);
+        b->string(b, key, s, strlen(s));
+}
+
+/* At most 8 bytes, as the original tool's header fields. */
+static void add_hex(builder *b, const char *key, const uint8_t *p, size_t n)
+{
+        b->hex(b, key, p, n > 8 ? 8 : n, false);
+}
+
+static void describe_value(builder *b, const km_value *v)
+{
+        char buf[KM_TEXT_SHOW_MAX > KM_TEXT_RAW_MAX ? KM_TEXT_SHOW_MAX : KM_TEXT_RAW_MAX];
+        switch (v->kind) {
+        case KM_VALUE_TEXT:
+                if (v->text_hex) /* P1: the text as sent (hex digits); "decoded" has it readable */
+                        add_str(b, "value", km_value_text_raw(v, buf, sizeof(buf)));
+                else if (km_text_is_clean(v->text, v->text_len))
+                        b->string(b, "value", v->text, v->text_len);
+                else
+                        add_str(b, "value", km_value_text_show(v, buf, sizeof(buf)));
+                return;
+        case KM_VALUE_DATETIME:
+                b->clock(b, "value", &v->datetime);
+                return;
+        default:
+                b->number(b, "value", v);
+                return;
+        }
+}
+
+/* A value's member name: its stable name, or its OBIS code when unknown. */
+static const char *value_key(const km_value *v, char code[KM_OBIS_STR_MAX])
+{
+        if (v->info)
+                return v->info->name;
+        km_fmt_obis(code, v->obis);
+        return code;
+}
+
+/* Table entries that share a name (meter_id has several codes) share a
+ * class: the index of the first of them. Worked out once. */
+static const km_obis_info *obis_table;
+static size_t obis_count;
+static uint16_t *name_class;
+static pthread_once_t name_class_once = PTHREAD_ONCE_INIT;
+
+static void make_name_class(void)
+{
+        obis_table = km_obis_table(&obis_count);
+        name_class = calloc(obis_count ? obis_count : 1, sizeof(*name_class));
+        for (size_t i = 0; name_class && i < obis_count; i++) {
+                size_t j = 0;
+                while (strcmp(obis_table[j].name, obis_table[i].name) != 0)
+                        j++;
+                name_class[i] = (uint16_t)j;
+        }
+}
+
+/* Values a and b have the same member name: equal OBIS codes, or known
+ * codes whose names are one. */
+static bool same_key(const km_value *a, const km_value *b, uint16_t class_a, uint16_t class_b)
+{
+        if (!a->info != !b->info)
+                return false;
+        if (a->info)
+                return a->info == b->info || class_a == class_b;
+        return memcmp(a->obis, b->obis, sizeof(a->obis)) == 0;
+}
+
+/* The name class of a known value (see name_class); a class of its own for
+ * an entry that is not in the table. */
+static uint16_t key_class(const km_value *v, size_t i)
+{
+        const km_obis_info *t = obis_table;
+        if (!v->info || !name_class || v->info < t || v->info >= t + obis_count)
+                return (uint16_t)(obis_count + i);
+        return name_class[v->info - t];
+}
+
+/* One value's object: code, unit, value, and for P1 the text as decoded,
+ * its own capture time, and the entries of a log (the log_entry values
+ * that follow it, from first on). */
+static void describe_item(builder *b, const km_reading *r, const km_value *v, size_t first)
+{
+        if (v->info)
+                add_str(b, "description", v->info->description);
+        b->obis(b, "obis_code", v->obis);
+        if (v->unit != KM_UNIT_NONE && (v->kind == KM_VALUE_NUMBER || v->kind == KM_VALUE_FLOAT))
+                add_str(b, "unit", km_unit_symbol_compat(v->unit));
+        describe_value(b, v);
+        if (v->kind == KM_VALUE_TEXT && v->text_hex)
+                b->string(b, "decoded", v->text, v->text_len);
+        if (v->has_captured) /* P1: an M-Bus device's or a log entry's own time */
+                b->clock(b, "captured", &v->captured);
+        if (first >= r->n_values || !r->values[first].log_entry)
+                return;
+        b->begin_array(b, "entries");
+        for (size_t i = first; i < r->n_values && r->values[i].log_entry; i++) {
+                b->begin(b, NULL);
+                describe_item(b, r, &r->values[i], r->n_values); /* entries have no entries */
+                b->end(b);
+        }
+        b->end(b);
+}
+
+/* A value is a member of "data" unless it is an entry of the log before it. */
+static bool is_member(const km_reading *r, size_t i)
+{
+        return i == 0 || !r->values[i].log_entry;
+}
+
+/* json-c keeps a repeated member where it first came, with the last value:
+ * so do we. */
+static void describe_data(builder *b, const km_reading *r)
+{
+        uint16_t cls[KM_READING_MAX_VALUES];
+        size_t n = r->n_values < KM_READING_MAX_VALUES ? r->n_values : KM_READING_MAX_VALUES;
+        pthread_once(&name_class_once, make_name_class);
+        for (size_t i = 0; i < n; i++)
+                cls[i] = key_class(&r->values[i], i);
+        b->begin(b, "data");
+        for (size_t i = 0; i < n; i++) {
+                if (!is_member(r, i))
+                        continue;
+                bool repeat = false;
+                for (size_t j = 0; j < i && !repeat; j++)
+                        repeat = is_member(r, j) && same_key(&r->values[j], &r->values[i], cls[j], cls[i]);
+                if (repeat)
+                        continue;
+                size_t last = i;
+                for (size_t j = i + 1; j < n; j++)
+                        if (is_member(r, j) && same_key(&r->values[j], &r->values[i], cls[j], cls[i]))
+                                last = j;
+                char code[KM_OBIS_STR_MAX];
+                b->begin(b, value_key(&r->values[last], code));
+                describe_item(b, r, &r->values[last], last + 1);
+                b->end(b);
+        }
+        b->end(b);
+}
+
+static void describe_hdlc(builder *b, const km_hdlc_header *h)
+{
+        uint8_t two[2];
+        two[0] = (uint8_t)(h->format >> 8);
+        two[1] = (uint8_t)h->format;
+        add_hex(b, "hdlc_frame_format", two, 2);
+        b->integer(b, "hdlc_type", 3);
+        b->integer(b, "hdlc_segmentation", h->segmented);
+        b->integer(b, "hdlc_length", h->length);
+        add_hex(b, "hdlc_addr_client", h->dst, h->dst_len);
+        add_hex(b, "hdlc_addr_server", h->src, h->src_len);
+        add_hex(b, "hdlc_control", &h->control, 1);
+        if (h->has_hcs) {
+                two[0] = (uint8_t)h->hcs; /* wire order: low byte first */
+                two[1] = (uint8_t)(h->hcs >> 8);
+                add_hex(b, "hdlc_hcs", two, 2);
+        }
+        two[0] = (uint8_t)h->fcs;
+        two[1] = (uint8_t)(h->fcs >> 8);
+        add_hex(b, "hdlc_fcs", two, 2);
+}
+
+static void describe_mbus(builder *b, const km_frame *f)
+{
+        const km_mbus_header *h = &f->link.mbus;
+        b->integer(b, "mbus_length", h->length);
+        add_hex(b, "mbus_c", &h->c, 1);
+        add_hex(b, "mbus_a", &h->a, 1);
+        add_hex(b, "mbus_ci", &h->ci, 1);
+        if (f->has_sequence) {
+                b->integer(b, "mbus_sequence", f->sequence);
+                b->boolean(b, "mbus_last", !f->more);
+                add_hex(b, "mbus_stsap", &h->stsap, 1);
+                add_hex(b, "mbus_dtsap", &h->dtsap, 1);
+        }
+        add_hex(b, "mbus_checksum", &h->checksum, 1);
+}
+
+/* A DSMR/P1 telegram: its length and the CRC it ends with (null for DSMR
+ * 2.2/3, which sends none). */
+static void describe_p1(builder *b, const km_event *ev)
+{
+        const char *t = (const char *)ev->bytes;
+        size_t bang = ev->len;
+        while (bang > 0 && t[bang - 1] != '!')
+                bang--;
+        b->integer(b, "p1_length", (int)ev->len);
+        if (bang && bang < ev->len)
+                b->string(b, "p1_crc", t + bang, ev->len - bang);
+        else
+                b->null(b, "p1_crc");
+}
+
+/* How a ciphered frame was protected: cipher, system title (hex, and its
+ * 3-letter maker), security byte, invocation counter, authenticated. Never
+ * a key. */
+static void describe_security(builder *b, const km_security_info *sec)
+{
+        b->begin(b, "security");
+        if (sec->mode == KM_CIPHER_PILOT_ECB) {
+                add_str(b, "cipher", "aes-128-ecb-pilot-2017");
+                b->boolean(b, "authenticated", false);
+                b->end(b);
+                return;
+        }
+        add_str(b, "cipher", sec->encrypted ? "aes-128-gcm" : "none");
+        add_hex(b, "system_title", sec->system_title, KM_SYSTEM_TITLE_LEN);
+        if (sec->maker[0])
+                add_str(b, "system_title_maker", sec->maker);
+        add_hex(b, "security_byte", &sec->security_byte, 1);
+        b->integer(b, "invocation_counter", sec->invocation_counter);
+        b->boolean(b, "authenticated", sec->authenticated);
+        b->end(b);
+}
+
+static void describe_header(builder *b, const km_event *ev, const km_reading *r)
+{
+        const km_frame *f = ev->frame;
+        b->begin(b, "header");
+        add_str(b, "transport", km_transport_name(ev->transport));
+        if (f && f->header_valid && f->transport == KM_TRANSPORT_HDLC)
+                describe_hdlc(b, &f->link.hdlc);
+        else if (f && f->header_valid && f->transport == KM_TRANSPORT_MBUS)
+                describe_mbus(b, f);
+        else if (f && f->transport == KM_TRANSPORT_P1 && ev->bytes)
+                describe_p1(b, ev);
+        const uint8_t *p = f ? f->payload : NULL;
+        size_t n = f ? f->payload_len : 0;
+        if (p && n >= 3 && p[0] == 0xE6 && f->payload_kind == KM_PAYLOAD_APDU) {
+                add_hex(b, "llc_dst_svc_ap", p, 1);
+                add_hex(b, "llc_src_svc_ap", p + 1, 1);
+                add_hex(b, "llc_control", p + 2, 1);
+        }
+        if (r && f && f->payload_kind == KM_PAYLOAD_APDU) {
+                uint8_t id[4] = {(uint8_t)(r->invoke_id >> 24), (uint8_t)(r->invoke_id >> 16),
+                                 (uint8_t)(r->invoke_id >> 8), (uint8_t)r->invoke_id};
+                add_str(b, "apdu_tag", "0f");
+                add_hex(b, "apdu_invoke_id_and_priority", id, 4);
+        }
+        if (ev->security)
+                describe_security(b, ev->security);
+        b->end(b);
+}
+
+/* The whole frame: HDLC frames with their flags, which are not in ev->bytes. */
+static void describe_frame_hex(builder *b, const km_event *ev)
+{
+        b->hex(b, "frame_hex", ev->bytes, ev->len, ev->transport == KM_TRANSPORT_HDLC);
+}
+
+static void describe_reading(builder *b, const km_event *ev, const km_json_options *opt)
+{
+        const km_reading *r = ev->reading;
+        b->begin(b, NULL);
+        describe_data(b, r);
+        describe_header(b, ev, r);
+        if (r->list_name)
+                add_str(b, "list", r->list_name);
+        if (r->maker)
+                add_str(b, "maker", r->maker);
+        if (r->has_clock)
+                b->clock(b, "notification_time", &r->clock);
+        if (opt->hex)
+                describe_frame_hex(b, ev);
+        b->end(b);
+}
+
+static void describe_other(builder *b, const km_event *ev)
+{
+        b->begin(b, NULL);
+        if (ev->kind == KM_EVENT_SEGMENT) /* a good frame; its APDU continues in the next one */
+                b->boolean(b, "segment", true);
+        else
+                add_str(b, "rejected", km_status_name(ev->reject));
+        describe_frame_hex(b, ev);
+        b->end(b);
+}
+
+/* Describes ev's object, if it gets one. */
+static bool describe(builder *b, const km_event *ev, const km_json_options *opt)
+{
+        if (ev->kind == KM_EVENT_READING)
+                describe_reading(b, ev, opt);
+        else if (opt->rejects)
+                describe_other(b, ev);
+        else
+                return false;
+        return true;
+}
+
+/* ---- the streaming builder ------------------------------------------------ */
+
+typedef struct stream_builder {
+        builder b;
+        km_jw w;
+} stream_builder;
+
+#define SW(b) (&((stream_builder *)(b))->w)
+
+static void sw_begin(builder *b, const char *key)
+{
+        km_jw_begin(SW(b), key);
+}
+
+static void sw_begin_array(builder *b, const char *key)
+{
+        km_jw_begin_array(SW(b), key);
+}
+
+static void sw_null(builder *b, const char *key)
+{
+        km_jw_null(SW(b), key);
+}
+
+static void sw_end(builder *b)
+{
+        km_jw_end(SW(b));
+}
+
+static void sw_string(builder *b, const char *key, const char *s, size_t n)
+{
+        km_jw_string(SW(b), key, s, n);
+}
+
+static void sw_integer(builder *b, const char *key, int64_t v)
+{
+        km_jw_int(SW(b), key, v);
+}
+
+static void sw_boolean(builder *b, const char *key, bool v)
+{
+        km_jw_bool(SW(b), key, v);
+}
+
+/* JSON has no NaN or infinity (null); integers print without a decimal
+ * point, other numbers as "%.15g" (what the reference builder gives). */
+static void sw_number(builder *b, const char *key, const km_value *v)
+{
+        double x = km_value_number(v);
+        if (!isfinite(x)) {
+                km_jw_null(SW(b), key);
+                return;
+        }
+        char buf[KM_FMT_NUMBER_MAX];
+        km_jw_raw(SW(b), key, buf, km_fmt_value_g15(buf, v));
+}
+
+/* A string member whose text needs no escape (digits and punctuation),
+ * formatted in place by fmt into at most max bytes. */
+#define SW_PLAIN_STRING(b, key, max, fmt)                                        \
+        do {                                                                      \
+                km_jw *w_ = SW(b);                                                \
+                km_jw_raw(w_, key, "\"", 1);                                      \
+                if (km_textbuf_reserve(w_->out, (max) + 2)) {                     \
+                        char *buf = w_->out->p + w_->out->len;                    \
+                        w_->out->len += (fmt);                                    \
+                        w_->out->p[w_->out->len++] = '"';                         \
+                }                                                                 \
+        } while (0)
+
+static void sw_clock(builder *b, const char *key, const km_datetime *dt)
+{
+        SW_PLAIN_STRING(b, key, KM_FMT_CLOCK_MAX, km_fmt_clock_compat(buf, dt));
+}
+
+static void sw_obis(builder *b, const char *key, const uint8_t obis[6])
+{
+        SW_PLAIN_STRING(b, key, KM_OBIS_STR_MAX, km_fmt_obis(buf, obis));
+}
+
+/* p's bytes in hex, with "7e" before and after when flags */
+static size_t fmt_frame_hex(char *buf, const uint8_t *p, size_t n, bool flags)
+{
+        size_t k = 0;
+        if (flags) {
+                memcpy(buf, "7e", 2);
+                k = 2;
+        }
+        k += km_fmt_hex(buf + k, p, n);
+        if (flags) {
+                memcpy(buf + k, "7e", 2);
+                k += 2;
+        }
+        return k;
+}
+
+static void sw_hex(builder *b, const char *key, const uint8_t *p, size_t n, bool flags)
+{
+        SW_PLAIN_STRING(b, key, 2 * n + 5, fmt_frame_hex(buf, p, n, flags));
+}
+
+bool km_json_render(const km_event *ev, const km_json_options *opt, km_textbuf *out)
+{
+        stream_builder sb = {
+                .b = {sw_begin, sw_begin_array, sw_end, sw_string, sw_integer, sw_boolean, sw_null, sw_number,
+                      sw_clock, sw_obis, sw_hex},
+        };
+        km_jw_init(&sb.w, out, !opt->compact);
+        if (!describe(&sb.b, ev, opt))
+                return false;
+        km_textbuf_putc(out, '\n');
+        return true;
+}
+
+/* ---- the json-c builder: the reference ------------------------------------ */
+
+#define JC_MAX_DEPTH 8
+
+typedef struct jsonc_builder {
+        builder b;
+        json_object *stack[JC_MAX_DEPTH];
+        int depth;
+        json_object *root;
+} jsonc_builder;
+
+static void jc_add(builder *b, const char *key, json_object *v)
+{
+        jsonc_builder *jb = (jsonc_builder *)b;
+        json_object *parent = jb->stack[jb->depth - 1];
+        if (json_object_is_type(parent, json_type_array))
+                json_object_array_add(parent, v);
+        else
+                json_object_object_add(parent, key, v);
+}
+
+static void jc_open(builder *b, const char *key, json_object *o)
+{
+        jsonc_builder *jb = (jsonc_builder *)b;
+        if (jb->depth == 0)
+                jb->root = o;
+        else
+                jc_add(b, key, o);
+        if (jb->depth < JC_MAX_DEPTH)
+                jb->stack[jb->depth++] = o;
+}
+
+static void jc_begin(builder *b, const char *key)
+{
+        jc_open(b, key, json_object_new_object());
+}
+
+static void jc_begin_array(builder *b, const char *key)
+{
+        jc_open(b, key, json_object_new_array());
+}
+
+static void jc_null(builder *b, const char *key)
+{
+        jc_add(b, key, NULL);
+}
+
+static void jc_end(builder *b)
+{
+        ((jsonc_builder *)b)->depth--;
+}
+
+static void jc_string(builder *b, const char *key, const char *s, size_t n)
+{
+        jc_add(b, key, json_object_new_string_len(s, (int)n));
+}
+
+static void jc_integer(builder *b, const char *key, int64_t v)
+{
+        jc_add(b, key, json_object_new_int64(v));
+}
+
+static void jc_boolean(builder *b, const char *key, bool v)
+{
+        jc_add(b, key, json_object_new_boolean(v));
+}
+
+/* The sink's original number rule, with printf. */
+static void jc_number(builder *b, const char *key, const km_value *v)
+{
+        double value = km_value_number(v);
+        json_object *o = NULL; /* JSON has no NaN or infinity: null */
+        if (isfinite(value)) {
+                char buf[40];
+                snprintf(buf, sizeof(buf), "%.15g", value);
+                if (fabs(value) < 9e15 && value == (double)(int64_t)value && !strchr(buf, 'e'))
+                        o = json_object_new_int64((int64_t)value);
+                else
+                        o = json_object_new_double_s(value, buf);
+        }
+        jc_add(b, key, o);
 }
 
 static void binary_string(unsigned v, char *buf)
@@ -32,254 +546,108 @@ static void binary_string(unsigned v, char *buf)
         buf[n] = '\0';
 }
 
-void km_json_datetime_compat(const km_datetime *dt, char *buf, size_t size)
+static void jc_clock(builder *b, const char *key, const km_datetime *dt)
 {
-        char status[9];
+        char status[9], buf[KM_FMT_CLOCK_MAX];
         binary_string(dt->status, status);
-        snprintf(buf, size, "%04u-%02u-%02u %02u:%02u:%02u,%u %+d (%s)", dt->year, dt->month, dt->day, dt->hour,
-                 dt->minute, dt->second, dt->hundredths, dt->deviation, status);
+        snprintf(buf, sizeof(buf), "%04u-%02u-%02u %02u:%02u:%02u,%u %+d (%s)", dt->year, dt->month, dt->day,
+                 dt->hour, dt->minute, dt->second, dt->hundredths, dt->deviation, status);
+        jc_add(b, key, json_object_new_string(buf));
 }
 
-static json_object *value_json(const km_value *v)
+static void jc_obis(builder *b, const char *key, const uint8_t obis[6])
 {
-        char buf[KM_TEXT_SHOW_MAX > KM_TEXT_RAW_MAX ? KM_TEXT_SHOW_MAX : KM_TEXT_RAW_MAX];
-        switch (v->kind) {
-        case KM_VALUE_TEXT:
-                if (v->text_hex) /* P1: the text as sent (hex digits); "decoded" has it readable */
-                        return json_object_new_string(km_value_text_raw(v, buf, sizeof(buf)));
-                if (km_text_is_clean(v->text, v->text_len))
-                        return json_object_new_string_len(v->text, v->text_len);
-                return json_object_new_string(km_value_text_show(v, buf, sizeof(buf)));
-        case KM_VALUE_DATETIME:
-                km_json_datetime_compat(&v->datetime, buf, sizeof(buf));
-                return json_object_new_string(buf);
-        default:
-                return km_json_number(km_value_number(v));
-        }
+        char code[KM_OBIS_STR_MAX];
+        jc_add(b, key, json_object_new_string(km_obis_format(obis, code, sizeof(code))));
 }
 
-json_object *km_json_reading_data(const km_reading *r)
+static void jc_hex(builder *b, const char *key, const uint8_t *p, size_t n, bool flags)
 {
-        json_object *data = json_object_new_object();
-        json_object *head = NULL; /* the last value that is not a log entry */
-        for (size_t i = 0; i < r->n_values; i++) {
-                const km_value *v = &r->values[i];
-                char code[KM_OBIS_STR_MAX];
-                km_obis_format(v->obis, code, sizeof(code));
-                json_object *item = json_object_new_object();
-                if (v->info)
-                        json_object_object_add(item, "description", json_object_new_string(v->info->description));
-                json_object_object_add(item, "obis_code", json_object_new_string(code));
-                if (v->unit != KM_UNIT_NONE && (v->kind == KM_VALUE_NUMBER || v->kind == KM_VALUE_FLOAT))
-                        json_object_object_add(item, "unit", json_object_new_string(km_unit_symbol_compat(v->unit)));
-                json_object_object_add(item, "value", value_json(v));
-                if (v->kind == KM_VALUE_TEXT && v->text_hex) /* clean: decoded only when printable */
-                        json_object_object_add(item, "decoded", json_object_new_string_len(v->text, v->text_len));
-                if (v->has_captured) { /* P1: an M-Bus device's or a log entry's own time */
-                        char when[64];
-                        km_json_datetime_compat(&v->captured, when, sizeof(when));
-                        json_object_object_add(item, "captured", json_object_new_string(when));
-                }
-                if (v->log_entry && head) { /* P1: the log's entries go in a list under it */
-                        json_object *entries;
-                        if (!json_object_object_get_ex(head, "entries", &entries)) {
-                                entries = json_object_new_array();
-                                json_object_object_add(head, "entries", entries);
-                        }
-                        json_object_array_add(entries, item);
-                        continue;
-                }
-                json_object_object_add(data, v->info ? v->info->name : code, item);
-                head = item;
-        }
-        return data;
-}
-
-static json_object *hex_json(const uint8_t *p, size_t n)
-{
-        char buf[2 * 8 + 1];
-        if (n > 8)
-                n = 8;
+        char *buf = malloc(2 * n + 5);
+        if (!buf)
+                return;
+        char *q = buf;
+        *q = '\0';
+        if (flags)
+                q += sprintf(q, "7e");
         for (size_t i = 0; i < n; i++)
-                snprintf(buf + 2 * i, 3, "%02x", p[i]);
-        buf[2 * n] = '\0';
-        return json_object_new_string(buf);
+                q += sprintf(q, "%02x", p[i]);
+        if (flags)
+                sprintf(q, "7e");
+        jc_add(b, key, json_object_new_string(buf));
+        free(buf);
 }
 
-static void hdlc_header(json_object *o, const km_hdlc_header *h)
+char *km_json_render_jsonc(const km_event *ev, const km_json_options *opt)
 {
-        uint8_t two[2];
-        two[0] = (uint8_t)(h->format >> 8);
-        two[1] = (uint8_t)h->format;
-        json_object_object_add(o, "hdlc_frame_format", hex_json(two, 2));
-        json_object_object_add(o, "hdlc_type", json_object_new_int(3));
-        json_object_object_add(o, "hdlc_segmentation", json_object_new_int(h->segmented));
-        json_object_object_add(o, "hdlc_length", json_object_new_int(h->length));
-        json_object_object_add(o, "hdlc_addr_client", hex_json(h->dst, h->dst_len));
-        json_object_object_add(o, "hdlc_addr_server", hex_json(h->src, h->src_len));
-        json_object_object_add(o, "hdlc_control", hex_json(&h->control, 1));
-        if (h->has_hcs) {
-                two[0] = (uint8_t)h->hcs; /* wire order: low byte first */
-                two[1] = (uint8_t)(h->hcs >> 8);
-                json_object_object_add(o, "hdlc_hcs", hex_json(two, 2));
+        jsonc_builder jb = {
+                .b = {jc_begin, jc_begin_array, jc_end, jc_string, jc_integer, jc_boolean, jc_null, jc_number,
+                      jc_clock, jc_obis, jc_hex},
+        };
+        if (!describe(&jb.b, ev, opt))
+                return NULL;
+        int flags = JSON_C_TO_STRING_NOSLASHESCAPE |
+                    (opt->compact ? JSON_C_TO_STRING_PLAIN : JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED);
+        const char *s = json_object_to_json_string_ext(jb.root, flags);
+        size_t n = strlen(s);
+        char *text = malloc(n + 2);
+        if (text) {
+                memcpy(text, s, n);
+                memcpy(text + n, "\n", 2);
         }
-        two[0] = (uint8_t)h->fcs;
-        two[1] = (uint8_t)(h->fcs >> 8);
-        json_object_object_add(o, "hdlc_fcs", hex_json(two, 2));
+        json_object_put(jb.root);
+        return text;
 }
 
-static void mbus_header(json_object *o, const km_frame *f)
-{
-        const km_mbus_header *h = &f->link.mbus;
-        json_object_object_add(o, "mbus_length", json_object_new_int(h->length));
-        json_object_object_add(o, "mbus_c", hex_json(&h->c, 1));
-        json_object_object_add(o, "mbus_a", hex_json(&h->a, 1));
-        json_object_object_add(o, "mbus_ci", hex_json(&h->ci, 1));
-        if (f->has_sequence) {
-                json_object_object_add(o, "mbus_sequence", json_object_new_int(f->sequence));
-                json_object_object_add(o, "mbus_last", json_object_new_boolean(!f->more));
-                json_object_object_add(o, "mbus_stsap", hex_json(&h->stsap, 1));
-                json_object_object_add(o, "mbus_dtsap", hex_json(&h->dtsap, 1));
-        }
-        json_object_object_add(o, "mbus_checksum", hex_json(&h->checksum, 1));
-}
-
-/* A DSMR/P1 telegram: its length and the CRC it ends with (null for DSMR
- * 2.2/3, which sends none). */
-static void p1_header(json_object *o, const km_event *ev)
-{
-        const char *t = (const char *)ev->bytes;
-        size_t bang = ev->len;
-        while (bang > 0 && t[bang - 1] != '!')
-                bang--;
-        json_object_object_add(o, "p1_length", json_object_new_int((int)ev->len));
-        json_object_object_add(o, "p1_crc", bang && bang < ev->len
-                                                    ? json_object_new_string_len(t + bang, (int)(ev->len - bang))
-                                                    : NULL);
-}
-
-json_object *km_json_frame_header(const km_event *ev, const km_reading *r)
-{
-        json_object *o = json_object_new_object();
-        const km_frame *f = ev->frame;
-        json_object_object_add(o, "transport", json_object_new_string(km_transport_name(ev->transport)));
-        if (f && f->header_valid && f->transport == KM_TRANSPORT_HDLC)
-                hdlc_header(o, &f->link.hdlc);
-        else if (f && f->header_valid && f->transport == KM_TRANSPORT_MBUS)
-                mbus_header(o, f);
-        else if (f && f->transport == KM_TRANSPORT_P1 && ev->bytes)
-                p1_header(o, ev);
-        const uint8_t *p = f ? f->payload : NULL;
-        size_t n = f ? f->payload_len : 0;
-        if (p && n >= 3 && p[0] == 0xE6 && f->payload_kind == KM_PAYLOAD_APDU) {
-                json_object_object_add(o, "llc_dst_svc_ap", hex_json(p, 1));
-                json_object_object_add(o, "llc_src_svc_ap", hex_json(p + 1, 1));
-                json_object_object_add(o, "llc_control", hex_json(p + 2, 1));
-        }
-        if (r && f && f->payload_kind == KM_PAYLOAD_APDU) {
-                char id[9];
-                snprintf(id, sizeof(id), "%08" PRIx32, r->invoke_id);
-                json_object_object_add(o, "apdu_tag", json_object_new_string("0f"));
-                json_object_object_add(o, "apdu_invoke_id_and_priority", json_object_new_string(id));
-        }
-        return o;
-}
-
-json_object *km_json_security(const km_security_info *sec)
-{
-        json_object *o = json_object_new_object();
-        if (sec->mode == KM_CIPHER_PILOT_ECB) {
-                json_object_object_add(o, "cipher", json_object_new_string("aes-128-ecb-pilot-2017"));
-                json_object_object_add(o, "authenticated", json_object_new_boolean(false));
-                return o;
-        }
-        json_object_object_add(o, "cipher", json_object_new_string(sec->encrypted ? "aes-128-gcm" : "none"));
-        json_object_object_add(o, "system_title", hex_json(sec->system_title, KM_SYSTEM_TITLE_LEN));
-        if (sec->maker[0])
-                json_object_object_add(o, "system_title_maker", json_object_new_string(sec->maker));
-        json_object_object_add(o, "security_byte", hex_json(&sec->security_byte, 1));
-        json_object_object_add(o, "invocation_counter", json_object_new_int64(sec->invocation_counter));
-        json_object_object_add(o, "authenticated", json_object_new_boolean(sec->authenticated));
-        return o;
-}
+/* ---- the sink --------------------------------------------------------------- */
 
 typedef struct json_sink {
         km_sink base;
         FILE *out;
         km_json_options opt;
+        km_textbuf buf; /* text not yet handed to out */
 } json_sink;
 
-static json_object *frame_hex(const km_event *ev)
+/* Hands the text over to the FILE. */
+static int hand_over(json_sink *js)
 {
-        size_t n = ev->len;
-        char *buf = malloc(2 * n + 5);
-        if (!buf)
-                return NULL;
-        char *p = buf;
-        bool hdlc = ev->transport == KM_TRANSPORT_HDLC; /* the flags were not part of the frame bytes */
-        *p = '\0';
-        if (hdlc)
-                p += sprintf(p, "7e");
-        for (size_t i = 0; i < n; i++)
-                p += sprintf(p, "%02x", ev->bytes[i]);
-        if (hdlc)
-                sprintf(p, "7e");
-        json_object *s = json_object_new_string(buf);
-        free(buf);
-        return s;
+        size_t n = js->buf.len;
+        js->buf.len = 0;
+        if (n && fwrite(js->buf.p, 1, n, js->out) != n)
+                return errno ? -errno : -EIO;
+        return 0;
 }
 
-static int emit(json_sink *js, json_object *o)
+static int json_flush(km_sink *s)
 {
-        int flags = JSON_C_TO_STRING_NOSLASHESCAPE |
-                    (js->opt.compact ? JSON_C_TO_STRING_PLAIN : JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED);
-        int r = fprintf(js->out, "%s\n", json_object_to_json_string_ext(o, flags)) < 0 ? -EIO : 0;
-        json_object_put(o);
-        if (r == 0 && fflush(js->out) != 0)
-                r = -errno;
+        json_sink *js = (json_sink *)s;
+        int r = hand_over(js);
+        if (fflush(js->out) != 0 && r == 0)
+                r = errno ? -errno : -EIO;
         return r;
 }
 
-static int json_reading(km_sink *s, const km_event *ev)
+static int json_event(km_sink *s, const km_event *ev)
 {
         json_sink *js = (json_sink *)s;
-        const km_reading *r = ev->reading;
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "data", km_json_reading_data(r));
-        json_object *header = km_json_frame_header(ev, r);
-        if (ev->security)
-                json_object_object_add(header, "security", km_json_security(ev->security));
-        json_object_object_add(o, "header", header);
-        if (r->list_name)
-                json_object_object_add(o, "list", json_object_new_string(r->list_name));
-        if (r->maker)
-                json_object_object_add(o, "maker", json_object_new_string(r->maker));
-        if (r->has_clock) {
-                char buf[64];
-                km_json_datetime_compat(&r->clock, buf, sizeof(buf));
-                json_object_object_add(o, "notification_time", json_object_new_string(buf));
-        }
-        if (js->opt.hex)
-                json_object_object_add(o, "frame_hex", frame_hex(ev));
-        return emit(js, o);
-}
-
-static int json_other(km_sink *s, const km_event *ev)
-{
-        json_sink *js = (json_sink *)s;
-        if (!js->opt.rejects)
+        if (!km_json_render(ev, &js->opt, &js->buf))
                 return 0;
-        json_object *o = json_object_new_object();
-        if (ev->kind == KM_EVENT_SEGMENT) /* a good frame; its APDU continues in the next one */
-                json_object_object_add(o, "segment", json_object_new_boolean(1));
-        else
-                json_object_object_add(o, "rejected", json_object_new_string(km_status_name(ev->reject)));
-        json_object_object_add(o, "frame_hex", frame_hex(ev));
-        return emit(js, o);
+        if (js->buf.failed) {
+                js->buf.failed = false;
+                js->buf.len = 0;
+                return -ENOMEM;
+        }
+        if (!js->opt.buffered)
+                return json_flush(s);
+        return js->buf.len >= FLUSH_AT ? hand_over(js) : 0;
 }
 
 static void json_close(km_sink *s)
 {
+        json_sink *js = (json_sink *)s;
+        if (js->buf.len)
+                json_flush(s);
+        km_textbuf_free(&js->buf);
         free(s);
 }
 
@@ -289,8 +657,9 @@ int km_sink_json_open(FILE *out, const km_json_options *opt, km_sink **ret)
         if (!js)
                 return -ENOMEM;
         js->base.name = "json";
-        js->base.reading = json_reading;
-        js->base.other = json_other;
+        js->base.reading = json_event;
+        js->base.other = json_event;
+        js->base.flush = json_flush;
         js->base.close = json_close;
         js->out = out;
         js->opt = *opt;

@@ -20,9 +20,16 @@ struct km_sink {
         int (*other)(km_sink *s, const km_event *ev);
         /* Optional: end of input, with the decoder counters (for --stats). */
         int (*finish)(km_sink *s, const km_stats *stats);
-        /* Frees the sink; accepts NULL via km_sink_close(). */
+        /* Optional: writes out what the sink holds back (buffered output). */
+        int (*flush)(km_sink *s);
+        /* Frees the sink (writing out what it holds); accepts NULL via km_sink_close(). */
         void (*close)(km_sink *s);
 };
+
+static inline int km_sink_flush(km_sink *s)
+{
+        return s && s->flush ? s->flush(s) : 0;
+}
 
 static inline void km_sink_close(km_sink *s)
 {

@@ -12,6 +12,7 @@
 typedef struct km_terminal_options {
         bool hex;     /* print each frame's bytes */
         bool rejects; /* also print rejected frames (with --hex --stats) */
+        bool buffered; /* the caller flushes (km_sink_flush); else every frame is flushed */
 } km_terminal_options;
 
 int km_sink_terminal_open(FILE *out, const km_terminal_options *opt, km_sink **ret);

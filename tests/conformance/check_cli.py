@@ -398,14 +398,16 @@ def check_signals_end_any_wait(cli, captures):
         stop_with("%s ends parse-file /dev/zero (input always ready), exit 0" % sig.name, proc,
                   lambda: proc_io(proc.pid).get("rchar", 0) > (1 << 20), sig)
     # A reader that never reads: the output fills the pipe and write() blocks.
-    # Reading a file never sleeps, so a sleeping process that has written is
-    # blocked in that write.
+    # Reading a file never sleeps, so a sleeping process that has read its
+    # first 64 KiB chunk (more than the loader reads) is blocked in a write.
+    # (Not "has written": output to a pipe from a file is buffered, and the
+    # first write() blocks before it returns, so wchar stays 0.)
     big = os.path.join(captures, "nordbo/han-data-MA304H3E-2017-01-20_1202-1608.bin")
     r, w = os.pipe()
     try:
         proc = subprocess.Popen([cli, "parse-file", big], stdout=w, stderr=subprocess.PIPE)
         stop_with("SIGTERM ends parse-file blocked writing to a full pipe, exit 0", proc,
-                  lambda: proc_io(proc.pid).get("wchar", 0) > 0 and proc_state(proc.pid) == "S",
+                  lambda: proc_io(proc.pid).get("rchar", 0) >= 65536 and proc_state(proc.pid) == "S",
                   signal.SIGTERM)
     finally:
         os.close(r)
