@@ -69,6 +69,11 @@ struct km_family_ops {
         km_status (*positional)(km_cursor *c, uint32_t count, km_reading *r);
 };
 
+/* The usual counting of values pushed without a scaler (W, var, VA; 0.01 A;
+ * V; Wh shown as kWh; power factor in thousandths): capture-object-list
+ * pushes of makers that name none, and Landis+Gyr (positional.c). */
+extern const km_scale_rule km_idis_scales[KM_Q_COUNT_];
+
 extern const km_family km_family_kaifa;
 extern const km_family km_family_aidon;
 extern const km_family km_family_kamstrup;

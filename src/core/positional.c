@@ -244,7 +244,7 @@ static const km_family *family_of(const km_reading *r)
 /* Registers of a capture list whose maker is not named: the IDIS meters'
  * usual counting (the Landis+Gyr and Iskraemeco convention), checked by the
  * plausibility pass like theirs. Not registered: it names no maker. */
-static const km_scale_rule idis_scales[KM_Q_COUNT_] = {
+const km_scale_rule km_idis_scales[KM_Q_COUNT_] = {
         [KM_Q_ACTIVE_POWER] = {0, KM_UNIT_W},
         [KM_Q_REACTIVE_POWER] = {0, KM_UNIT_VAR},
         [KM_Q_APPARENT_POWER] = {0, KM_UNIT_VA},
@@ -257,7 +257,7 @@ static const km_scale_rule idis_scales[KM_Q_COUNT_] = {
 
 static const struct km_family_ops idis_ops = {
         .version_prefix = NULL,
-        .scales = idis_scales,
+        .scales = km_idis_scales,
         .verify_scalers = true,
         .adjust = NULL,
         .positional = NULL,

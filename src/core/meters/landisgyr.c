@@ -40,20 +40,9 @@ static km_status landis_gyr_positional(km_cursor *c, uint32_t count, km_reading 
         return km_layouts_decode(layouts, sizeof(layouts) / sizeof(layouts[0]), &km_family_landis_gyr, c, count, r);
 }
 
-static const km_scale_rule landis_gyr_scales[KM_Q_COUNT_] = {
-        [KM_Q_ACTIVE_POWER] = {0, KM_UNIT_W},
-        [KM_Q_REACTIVE_POWER] = {0, KM_UNIT_VAR},
-        [KM_Q_APPARENT_POWER] = {0, KM_UNIT_VA},
-        [KM_Q_CURRENT] = {-2, KM_UNIT_A},
-        [KM_Q_VOLTAGE] = {0, KM_UNIT_V},
-        [KM_Q_ACTIVE_ENERGY] = {-3, KM_UNIT_KWH},
-        [KM_Q_REACTIVE_ENERGY] = {-3, KM_UNIT_KVARH},
-        [KM_Q_POWER_FACTOR] = {-3, KM_UNIT_NONE},
-};
-
 static const struct km_family_ops landis_gyr_ops = {
         .version_prefix = NULL,
-        .scales = landis_gyr_scales,
+        .scales = km_idis_scales, /* Landis+Gyr counts as the IDIS convention does */
         .verify_scalers = true,
         .adjust = NULL,
         .positional = landis_gyr_positional,
