@@ -78,9 +78,9 @@ later_builds() {
         cmake --build "$B/asan" -j"$JOBS" --target "${targets[@]}"
 
         if [ "$FUZZ" = 1 ]; then
-                stage "build the libFuzzer target"
+                stage "build the libFuzzer targets"
                 CC=clang cmake -S . -B "$B/fuzz" -DKM_FUZZ=ON -DKM_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-                cmake --build "$B/fuzz" -j"$JOBS" --target fuzz_decoder
+                cmake --build "$B/fuzz" -j"$JOBS" --target fuzz_decoder fuzz_security fuzz_p1 fuzz_mbus fuzz_raw fuzz_axdr fuzz_config
         fi
         stage "builds done"
 }

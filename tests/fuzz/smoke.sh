@@ -3,13 +3,14 @@
 #
 # Fuzzes a scratch copy of each target's seed corpus for SECONDS (default 60)
 # with -max_total_time, so the committed corpora never change. TARGETs are
-# decoder (corpus/), security (corpus-security/), p1, mbus, raw, axdr
-# (corpus_<target>/); default all of
+# decoder (corpus/), security (corpus-security/), p1, mbus, raw, axdr,
+# config (corpus_<target>/); default all of
 # them, one after the other. If BUILD_DIR lacks a target it is configured and
 # built there first (clang, KM_FUZZ=ON). A crash, leak, timeout or failed
 # check leaves the input in BUILD_DIR/fuzz-artifacts/<target>/, prints it in
 # hex and makes the script exit 1 (after the other targets ran); copy it to
-# tests/fuzz/crashers/ (crashers_p1/ for p1) to keep it.
+# tests/fuzz/crashers/ (crashers_p1/ for p1, crashers_config/ for config)
+# to keep it.
 set -euo pipefail
 
 if [ $# -lt 1 ]; then
@@ -20,7 +21,7 @@ build=$1
 seconds=${2:-60}
 shift $(($# >= 2 ? 2 : 1))
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(decoder security p1 mbus raw axdr)
+[ ${#targets[@]} -gt 0 ] || targets=(decoder security p1 mbus raw axdr config)
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
 
