@@ -104,12 +104,18 @@ else
 	row cli_text_mb_s "not measured (needs /usr/bin/time and bc)"
 fi
 
-why="not measured (scripts/bench.sh does not drive kaifa-meterd yet)"
-row daemon_cpu_s_per_day "$why"
-row daemon_private_kb "$why"
-row daemon_idle_wakeups_per_min "$why"
-row latency_p99_ms "$why"
-row fleet_meters "$why"
-row fleet_cpu_pct "$why"
+# The daemon: one simulated day through a socat pty to a real mosquitto,
+# its memory, the latency of 1000 frames, its wake-ups while the meter is
+# silent, and one daemon reading 1000 meters over tcp:// (scripts/bench_daemon.py).
+if cmake --build "$build" -j2 --target kaifa-meterd >"$work/build-daemon.log" 2>&1 &&
+	command -v mosquitto >/dev/null && command -v socat >/dev/null && command -v python3 >/dev/null; then
+	python3 "$here/scripts/bench_daemon.py" --daemon "$build/kaifa-meterd" --cli "$cli" 2>"$work/daemon.err" ||
+		{ row daemon_bench "failed: $(tail -n 1 "$work/daemon.err")"; }
+else
+	why="not measured (needs kaifa-meterd built, mosquitto, socat and python3)"
+	for n in daemon_cpu_s_per_day daemon_private_kb daemon_idle_wakeups_per_min latency_p99_ms fleet_meters fleet_cpu_pct; do
+		row "$n" "$why"
+	done
+fi
 read -r load1 _ < /proc/loadavg
 row load_avg_1min_end "$load1 (at end)"

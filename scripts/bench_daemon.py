@@ -1,0 +1,427 @@
+#!/usr/bin/env python3
+"""The daemon lines of scripts/bench.sh (docs/benchmark.md): kaifa-meterd on
+a socat pty, publishing to a real mosquitto on a free 127.0.0.1 port, with a
+NOTIFY_SOCKET listener as systemd gives it (STATUS= is read from there) and
+no WATCHDOG_USEC. Python standard library only; the test harness
+tests/integration/daemon/kmtest.py supplies the broker, pty and daemon.
+
+  bench_daemon.py --daemon KAIFA-METERD --cli KAIFA-METER [--fleet-only|--no-fleet]
+
+Prints lines "name: value unit (details)":
+
+  daemon_cpu_s_per_day         utime+stime (/proc/PID/stat) the daemon spent on
+                               the 43,200 frames of one simulated day
+                               (`kaifa-meter simulate --duration 1d`) written
+                               into the pty at --day-speed times real time;
+                               every frame must be decoded (STATUS=) and none
+                               dropped, else the line says so
+  daemon_private_kb            Private_Clean + Private_Dirty of
+                               /proc/PID/smaps_rollup after that day
+  latency_p99_ms               last byte of a frame written into the pty to
+                               that frame's state document at a subscriber
+                               (mosquitto_sub -F %U), one frame at a time,
+                               1000 frames; p50 and max beside it
+  daemon_idle_wakeups_per_min  voluntary + involuntary context switches of
+                               every thread of the daemon while the meter is
+                               silent, over --idle-seconds (20 by default),
+                               scaled to a minute
+  fleet_meters, fleet_cpu_pct  one daemon reading N meters ([meter.NAME]
+                               sections, port = tcp://127.0.0.1:PORT) served by
+                               one asyncio server in this process, a frame
+                               every 2 s per meter, staggered; CPU percent of
+                               one core over the measured window, frames sent
+                               vs state documents received (and STATUS=)
+
+Environment: KM_BENCH_DAY_SPEED, KM_BENCH_IDLE_SECONDS, KM_BENCH_FLEET_N,
+KM_BENCH_FLEET_SECONDS override the defaults; KM_BENCH_DAEMON_NOFILE sets the
+daemon's soft RLIMIT_NOFILE (default: the one this script was started with).
+"""
+import argparse
+import asyncio
+import os
+import re
+import resource
+import select
+import socket
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration", "daemon"))
+import kmtest as k  # noqa: E402
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+DAY_FRAMES = 43200
+SIM_METER_ID = "7359992890941742"  # kaifa-meter simulate's default
+
+
+NOFILE = resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+def daemon_limits():
+    """The daemon gets the limits this script was started with (it raises
+    its own for the fleet's server side), or KM_BENCH_DAEMON_NOFILE as the
+    soft limit (1024 is systemd's default for a service)."""
+    soft = int(os.environ.get("KM_BENCH_DAEMON_NOFILE", NOFILE[0]))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, NOFILE[1]), NOFILE[1]))
+
+
+def row(name, value):
+    print("%s: %s" % (name, value), flush=True)
+
+
+def cpu_seconds(pid):
+    """utime + stime of the process (every thread), in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def private_kb(pid):
+    total = 0
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        for line in f:
+            if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                total += int(line.split()[1])
+    return total
+
+
+def context_switches(pid):
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                for line in f:
+                    if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
+                        total += int(line.split()[1])
+        except FileNotFoundError:
+            pass
+    return total
+
+
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def nofile_limit(pid):
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                p = line.split()
+                return p[3], p[4]
+    return "?", "?"
+
+
+def decoded(notify):
+    """Frames decoded according to the last STATUS= (summed over the
+    meters when there are several), or None before the first."""
+    lines = [l for _, l in notify.lines() if l.startswith("STATUS=")]
+    if not lines:
+        return None
+    return sum(int(n) for n in re.findall(r"(\d+) frames decoded", lines[-1]))
+
+
+def dropped(notify):
+    lines = [l for _, l in notify.lines() if l.startswith("STATUS=")]
+    return max([int(n) for l in lines for n in re.findall(r"(\d+) dropped", l)] or [0])
+
+
+def config(port, broker, extra=""):
+    return ("[serial]\nport = %s\n\n[mqtt]\nhost = 127.0.0.1\nport = %d\nclient_id = kmd-bench-%d\n%s\n"
+            "[log]\nlevel = info\n" % (port, broker.port, os.getpid(), extra))
+
+
+class Sub:
+    """mosquitto_sub printing the arrival time (%U, the realtime clock with
+    nanoseconds) and topic of every message; lines read without blocking."""
+
+    def __init__(self, broker, topic):
+        self.proc = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", topic,
+                                      "-F", "%U %t"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     preexec_fn=k._die_with_parent)
+        self.buf = b""
+        self.count = 0
+
+    def read(self, timeout):
+        """Lines that arrived within timeout seconds (at least one if any)."""
+        out = []
+        end = time.monotonic() + timeout
+        while not out:
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            r, _, _ = select.select([self.proc.stdout], [], [], left)
+            if not r:
+                break
+            data = os.read(self.proc.stdout.fileno(), 65536)
+            if not data:
+                break
+            self.buf += data
+            *lines, self.buf = self.buf.split(b"\n")
+            out += [l.decode() for l in lines if l]
+        self.count += len(out)
+        return out
+
+    def drain(self):
+        while self.read(0.05):
+            pass
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(5)
+
+
+def simulate_frames(cli, work, seconds, start, meter_id=None):
+    path = work.file("sim-%d.bin" % seconds)
+    cmd = [cli, "simulate", "--speed", "0", "--duration", "%ds" % seconds, "--start", start, "-o", path]
+    if meter_id:
+        cmd += ["--meter-id", meter_id]
+    subprocess.run(cmd, check=True, timeout=120)
+    return k.split_frames(open(path, "rb").read())
+
+
+def wait_subscribed(broker, sub, topic):
+    """Publishes to topic until sub sees it: the subscription is in place."""
+    def seen():
+        broker.publish(topic, "x")
+        return sub.read(0.3)
+    return k.wait_for(seen, 10, 0)
+
+
+def day_and_latency(args, work, broker, notify):
+    """One daemon: a simulated day at speed, its memory, 1000 frames one at
+    a time for the latency, then the silent meter's wake-ups."""
+    pty = k.Pty(work)
+    daemon = sim = sub = None
+    try:
+        pty.start()
+        daemon = k.Daemon(work, config(pty.meter, broker), env={"NOTIFY_SOCKET": notify.path}, preexec=daemon_limits)
+        daemon.start()
+        if not notify.wait_line(lambda l: l == "READY=1", 10):
+            raise RuntimeError("kaifa-meterd did not send READY=1: " + daemon.logtext()[-300:])
+        pid = daemon.proc.pid
+
+        # one simulated day, after the start-up (not counted)
+        t0 = cpu_seconds(pid)
+        w0 = time.monotonic()
+        sim = subprocess.run([args.cli, "simulate", "--speed", str(args.day_speed), "--duration", "1d",
+                              "--start", "2026-01-01T00:00:00", "--stats", "-o", pty.feeder],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=7200)
+        m = re.search(r"frames written: (\d+)", sim.stderr.decode())
+        sent = int(m.group(1)) if m else None
+        got = k.wait_for(lambda: decoded(notify) == sent, 30)
+        wall = time.monotonic() - w0
+        cpu = cpu_seconds(pid) - t0
+        n = decoded(notify)
+        drops = dropped(notify)
+        if sent == DAY_FRAMES and got and drops == 0:
+            row("daemon_cpu_s_per_day", "%.2f s (goal <= 1.0; utime+stime for %d frames, 0 dropped, written at %sx "
+                "real time in %.0f s wall)" % (cpu, sent, args.day_speed, wall))
+        else:
+            row("daemon_cpu_s_per_day", "not measured (%s frames written, %s decoded, %d MQTT messages dropped; "
+                "%.2f CPU s)" % (sent, n, drops, cpu))
+        row("daemon_private_kb", "%d kB (goal < 2048; Private_Clean + Private_Dirty of smaps_rollup after the day)"
+            % private_kb(pid))
+
+        # latency: one frame at a time, from the write to its state document
+        frames = simulate_frames(args.cli, work, 2 * (args.latency_frames + 10), "2026-01-02T00:00:00")
+        sub = Sub(broker, "kaifa/+/state")
+        if not wait_subscribed(broker, sub, "kaifa/%s/state" % SIM_METER_ID):
+            raise RuntimeError("mosquitto_sub did not subscribe")
+        sub.drain()
+        lat = []
+        missing = 0
+        for i, fr in enumerate(frames[:args.latency_frames + 10]):
+            os.write(pty.fd, fr)
+            t = time.time()
+            lines = sub.read(2 * k.TIMEOUT_SCALE)
+            if not lines:
+                missing += 1
+                continue
+            if i >= 10:  # the first frames may be held until the meter id
+                lat.append(float(lines[0].split()[0]) - t)
+            sub.drain()
+        lat.sort()
+        if len(lat) >= 1000 and not missing:
+            p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000  # noqa: E731
+            row("latency_p99_ms", "%.2f ms (goal < 5; p50 %.2f, max %.2f; %d frames, last byte into the socat pty "
+                "to the state document at mosquitto_sub)" % (p(0.99), p(0.5), lat[-1] * 1000, len(lat)))
+        else:
+            row("latency_p99_ms", "not measured (%d frames timed, %d without a message)" % (len(lat), missing))
+
+        # the silent meter: no input, no watchdog
+        sub.stop()
+        sub = None
+        time.sleep(1)  # the last frame's messages go out
+        c0 = context_switches(pid)
+        time.sleep(args.idle_seconds)  # the measurement window, not a synchronisation
+        c = context_switches(pid) - c0
+        row("daemon_idle_wakeups_per_min", "%.0f (goal <= 2; %d context switches in %d s with the meter silent, "
+            "scaled to 60 s; NOTIFY_SOCKET set, no WATCHDOG_USEC)" % (c * 60.0 / args.idle_seconds, c,
+                                                                   args.idle_seconds))
+        rc, _ = daemon.stop()
+        if rc != 0:
+            print("# kaifa-meterd exited %s" % rc, file=sys.stderr)
+    finally:
+        k.cleanup(sub, daemon, pty)
+
+
+# ---- the fleet ---------------------------------------------------------------
+
+def crc16_x25(data):
+    crc = 0xFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
+    return crc ^ 0xFFFF
+
+
+def with_meter_id(frame, meter_id):
+    """The frame with the simulator's meter id replaced (same length) and its
+    FCS made again; the header and its HCS do not change."""
+    old = SIM_METER_ID.encode()
+    if old not in frame:
+        return frame
+    body = frame[1:-3].replace(old, meter_id.encode())
+    fcs = crc16_x25(body)
+    return b"\x7e" + body + bytes([fcs & 0xFF, fcs >> 8]) + b"\x7e"
+
+
+class Fleet:
+    """N simulated meters on one listening socket: the k-th connection
+    accepted is meter k; each sends the next frame of its own stream every
+    period seconds, the meters spread evenly over the period."""
+
+    def __init__(self, n, frames_by_meter, period=2.0):
+        self.n = n
+        self.frames = frames_by_meter
+        self.period = period
+        self.writers = []
+        self.sent = 0
+        self.sending = False
+
+    async def on_connect(self, reader, writer):
+        self.writers.append(writer)
+        try:
+            while await reader.read(4096):
+                pass
+        except ConnectionError:
+            pass
+
+    async def send(self, seconds):
+        """Sends for seconds; returns the frames sent."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        rounds = int(seconds / self.period)
+        n = len(self.writers)
+        for r in range(rounds):
+            for i in range(n):
+                due = start + r * self.period + i * self.period / n
+                delay = due - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                w = self.writers[i]
+                fr = self.frames[i % len(self.frames)]
+                w.write(fr[r % len(fr)])
+                self.sent += 1
+        return self.sent
+
+
+async def fleet_run(args, work, broker, notify):
+    n = args.fleet_n
+    base = simulate_frames(args.cli, work, 2 * 60, "2026-01-03T00:00:00")
+    frames = [[with_meter_id(f, "%016d" % (7000000000000000 + m)) for f in base] for m in range(n)]
+    fleet = Fleet(n, frames)
+    server = await asyncio.start_server(fleet.on_connect, "127.0.0.1", 0, backlog=n)
+    port = server.sockets[0].getsockname()[1]
+    meters = "".join("[meter.m%04d]\nport = tcp://127.0.0.1:%d\n" % (m, port) for m in range(n))
+    conf = ("[mqtt]\nhost = 127.0.0.1\nport = %d\nclient_id = kmd-fleet-%d\n\n[log]\nlevel = info\n\n%s"
+            % (broker.port, os.getpid(), meters))
+    daemon = k.Daemon(work, conf, env={"NOTIFY_SOCKET": notify.path}, name="fleet", preexec=daemon_limits)
+    daemon.start()
+    sub = None
+    try:
+        ok = await asyncio.to_thread(k.wait_for, lambda: "READY=1" in [l for _, l in notify.lines()]
+                                     or not daemon.alive(), 30)
+        if not daemon.alive():
+            return "unavailable (kaifa-meterd with %d [meter.NAME] sections exited %s: %s)" % (
+                n, daemon.proc.returncode, daemon.logtext().strip().splitlines()[-1:])
+        deadline = time.monotonic() + 30 * k.TIMEOUT_SCALE
+        while len(fleet.writers) < n and time.monotonic() < deadline and daemon.alive():
+            await asyncio.sleep(0.1)
+        pid = daemon.proc.pid
+        if len(fleet.writers) < n:
+            return "unavailable (%d of %d meters connected; %s fds open, limit %s/%s; log: %s)" % (
+                len(fleet.writers), n, fd_count(pid) if daemon.alive() else "-", *nofile_limit(pid),
+                daemon.logtext().strip().splitlines()[-1:])
+        fds = fd_count(pid)
+        limit = nofile_limit(pid)
+        sub = Sub(broker, "kaifa/+/state")
+        await asyncio.to_thread(wait_subscribed, broker, sub, "kaifa/probe/state")
+        await asyncio.to_thread(sub.drain)
+        count0 = sub.count
+        c0, w0 = cpu_seconds(pid), time.monotonic()
+        await fleet.send(args.fleet_seconds)
+        c1, w1 = cpu_seconds(pid), time.monotonic()
+        sent = fleet.sent
+        # every frame sent gives one state document; the first frames of a
+        # meter wait for its id (list 2) and are published when it comes
+        await asyncio.to_thread(k.wait_for, lambda: sub.read(0.2) is not None and sub.count - count0 >= sent, 20)
+        await asyncio.to_thread(sub.drain)
+        got = sub.count - count0
+        status = decoded(notify)
+        pct = 100.0 * (c1 - c0) / (w1 - w0)
+        return (n, "%.1f %% (goal <= 10; %.2f CPU s in %.0f s; %d frames sent, %d state documents received, "
+                   "%d lost; STATUS= %s frames decoded; %d fds open, NOFILE limit %s soft / %s hard)"
+                % (pct, c1 - c0, w1 - w0, sent, got, max(0, sent - got), status, fds, limit[0], limit[1]))
+    finally:
+        if sub:
+            sub.stop()
+        daemon.stop()
+        for w in fleet.writers:
+            w.close()
+        server.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--daemon", required=True)
+    ap.add_argument("--cli", required=True)
+    ap.add_argument("--no-fleet", action="store_true")
+    ap.add_argument("--fleet-only", action="store_true")
+    ap.add_argument("--day-speed", type=float, default=float(os.environ.get("KM_BENCH_DAY_SPEED", "500")))
+    ap.add_argument("--idle-seconds", type=int, default=int(os.environ.get("KM_BENCH_IDLE_SECONDS", "20")))
+    ap.add_argument("--latency-frames", type=int, default=1000)
+    ap.add_argument("--fleet-n", type=int, default=int(os.environ.get("KM_BENCH_FLEET_N", "1000")))
+    ap.add_argument("--fleet-seconds", type=int, default=int(os.environ.get("KM_BENCH_FLEET_SECONDS", "60")))
+    args = ap.parse_args()
+    k.DAEMON = args.daemon
+    k.need(args.daemon, args.cli, "mosquitto", "mosquitto_sub", "socat")
+    # the server side of the fleet needs a socket per meter
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    work = k.Workdir()
+    broker = k.Broker(work)
+    notify = k.NotifyListener(work)
+    try:
+        broker.start()
+        if not args.fleet_only:
+            day_and_latency(args, work, broker, notify)
+        if not args.no_fleet:
+            notify.messages.clear()
+            r = asyncio.run(fleet_run(args, work, broker, notify))
+            if isinstance(r, tuple):
+                row("fleet_meters", "%d meters (one daemon, tcp:// on loopback, a frame every 2 s each)" % r[0])
+                row("fleet_cpu_pct", r[1])
+            else:
+                row("fleet_meters", r)
+                row("fleet_cpu_pct", "not measured (no fleet)")
+    finally:
+        k.cleanup(notify, broker)
+        work.cleanup()
+
+
+if __name__ == "__main__":
+    main()
