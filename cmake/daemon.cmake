@@ -95,6 +95,15 @@ if(KM_BUILD_TESTS)
     # needs PostgreSQL's server binaries (tests/integration/pg/pgserver.py); 77 = none here
     set_tests_properties(daemon_postgresql PROPERTIES SKIP_RETURN_CODE 77
                          LABELS "integration;daemon;postgresql")
+    # Faults repeated (test_faults.py): the broker killed 10 times, the pty
+    # removed 10 times, PostgreSQL restarted twice, under load; fds, RSS,
+    # retained values and rows checked at the end.
+    foreach(mode broker pty postgresql)
+      add_test(NAME daemon_fault_${mode} COMMAND ${Python3_EXECUTABLE} ${KM_DAEMON_TESTS}/test_faults.py ${mode})
+      set_tests_properties(daemon_fault_${mode} PROPERTIES
+        ENVIRONMENT "${KM_DAEMON_TEST_ENV}" TIMEOUT 300 COST 60 SKIP_RETURN_CODE 77 LABELS "integration;daemon")
+    endforeach()
+    set_tests_properties(daemon_fault_postgresql PROPERTIES LABELS "integration;daemon;postgresql")
     # The longest tests (30-50 s, mostly waiting): ctest -j starts them first.
     set_tests_properties(daemon_postgresql daemon_broker_outage PROPERTIES COST 50)
   endif()
