@@ -237,8 +237,10 @@ def main():
                 k.wait_for(lambda: writer.written >= after + 200, 10, 0.05)  # frames after the restart
                 writer.pause()
 
-        if mode == "pty":
+        if mode == "pty":  # frames still in the pty when it is removed would be lost: they are awaited
             writer.write_now(60)
+            k.check(bool(k.wait_for(lambda: decoded(notify) == writer.written, 20, 0.1)),
+                    "the first %d frames decoded" % writer.written)
         one_round(0)
         base_fds, base_rss = quiet(notify, daemon, writer, srv)
         for i in range(1, rounds):
