@@ -832,6 +832,7 @@ static int mqtt_create(kmd *d)
                 .qos = c->mqtt.qos,
                 .discovery = c->homeassistant.discovery,
                 .discovery_prefix = c->homeassistant.discovery_prefix,
+                .legacy_reactive = c->homeassistant.legacy_reactive,
                 .device_name = c->meter.name,
                 .list = c->meter.list,
                 .configured_id = c->meter.id,
@@ -1039,6 +1040,7 @@ static bool publishing_changed(const km_config *a, const km_config *b)
         int pb = b->mqtt.port ? b->mqtt.port : mqtt_default_port(b);
         return pa != pb || km_config_mqtt_tls(a) != km_config_mqtt_tls(b) || a->mqtt.keepalive != b->mqtt.keepalive || a->mqtt.qos != b->mqtt.qos ||
                a->mqtt.queue_limit != b->mqtt.queue_limit || a->homeassistant.discovery != b->homeassistant.discovery ||
+               a->homeassistant.legacy_reactive != b->homeassistant.legacy_reactive ||
                a->meter.list != b->meter.list || a->meter.stale_after != b->meter.stale_after;
 }
 
