@@ -80,7 +80,9 @@ if(KM_BUILD_TESTS)
       "daemon_file|test_file.py|300"
       "daemon_source_backoff|test_source_backoff.py|300"
       "daemon_postgresql|test_postgresql.py|300"
-      "daemon_security|test_security.py|300")
+      "daemon_security|test_security.py|300"
+      "daemon_template_instances|test_template_instances.py|300"
+      "daemon_day_replay|test_day_replay.py|300")
     foreach(case ${KM_DAEMON_TEST_CASES})
       string(REPLACE "|" ";" f "${case}")
       list(GET f 0 name)
@@ -95,6 +97,8 @@ if(KM_BUILD_TESTS)
     # needs PostgreSQL's server binaries (tests/integration/pg/pgserver.py); 77 = none here
     set_tests_properties(daemon_postgresql PROPERTIES SKIP_RETURN_CODE 77
                          LABELS "integration;daemon;postgresql")
+    # needs root and a writable cgroup2 hierarchy (runs the daemons as template units); 77 = not here
+    set_tests_properties(daemon_template_instances PROPERTIES SKIP_RETURN_CODE 77)
     # The longest tests (30-50 s, mostly waiting): ctest -j starts them first.
     set_tests_properties(daemon_postgresql daemon_broker_outage PROPERTIES COST 50)
   endif()
