@@ -25,7 +25,10 @@ target_link_libraries(km_sink_homeassistant PUBLIC PkgConfig::KMD_JSONC)
 add_executable(kaifa-meterd
   ${PROJECT_SOURCE_DIR}/src/daemon/main.c
   ${PROJECT_SOURCE_DIR}/src/daemon/config.c
-  ${PROJECT_SOURCE_DIR}/src/daemon/daemon.c
+  ${PROJECT_SOURCE_DIR}/src/daemon/loop.c
+  ${PROJECT_SOURCE_DIR}/src/daemon/manager.c
+  ${PROJECT_SOURCE_DIR}/src/daemon/meter.c
+  ${PROJECT_SOURCE_DIR}/src/daemon/mqtt_link.c
   ${PROJECT_SOURCE_DIR}/src/daemon/outputs.c
   ${PROJECT_SOURCE_DIR}/src/daemon/publish.c
   ${PROJECT_SOURCE_DIR}/src/daemon/values.c)
