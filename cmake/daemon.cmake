@@ -74,6 +74,7 @@ if(KM_BUILD_TESTS)
       "daemon_parity_auto|test_parity.py|300"
       "daemon_pty_reopen|test_pty_reopen.py|300"
       "daemon_identity|test_identity.py|300"
+      "daemon_meters|test_meters.py|300"
       "daemon_stale|test_stale.py|300"
       "daemon_two_services|test_two_services.py|300"
       "daemon_hints|test_hints.py|300"

@@ -135,10 +135,15 @@ static int on_status(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
-/* Something changed: STATUS= now, or at the end of the interval. */
+/* Something may have changed: STATUS= now, or at the end of the interval;
+ * nothing (no timer, no wake-up) when the text is the same. */
 static void status_later(kmd *d)
 {
         if (d->stopping || kmd_timer_pending(d->status_timer))
+                return;
+        char status[512];
+        status_text(d, status, sizeof(status));
+        if (strcmp(status, d->last_status) == 0)
                 return;
         uint64_t now = kmd_now_usec();
         if (now - d->status_usec >= STATUS_INTERVAL_USEC)
