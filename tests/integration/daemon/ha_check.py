@@ -13,7 +13,7 @@ number without a state_class (no long-term statistics), a measurement with
 no availability or expire_after.
 
 Use from a test:   failures, warnings = ha_check.check_all(retained_dict)
-or on its own:     mosquitto_sub -v -t 'homeassistant/#' -W 2 | ha_check.py
+or on its own:     mosquitto_sub -v -t "homeassistant/#" -W 2 | python3 ha_check.py
                    (prints every finding and "N configs, N failures, N warnings";
                    exit 1 on a failure or, with --strict, a warning).
 """
