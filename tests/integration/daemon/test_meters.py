@@ -11,6 +11,8 @@
   and its discovery passes ha_check with 0 failures and 0 warnings;
 - the broker sees one client connect once (no second connection, no
   reconnect loop);
+- SIGHUP without a drop-in removes its meter (offline), the others and the
+  connection stay;
 - SIGTERM: every meter's status turns offline, and the bridge's too."""
 import os
 import re
@@ -119,10 +121,23 @@ def main():
         connects = len(re.findall(r"New client connected .* as %s\b" % re.escape(client), blog))
         k.check(connects == 1, "one connection for all meters, made once (%d)" % connects)
 
+        # SIGHUP without the pulse drop-in: that meter says offline and is gone,
+        # the others go on on the same connection
+        os.unlink(work.file("conf.d/pulse.conf"))
+        daemon.signal(signal.SIGHUP)
+        k.check(bool(k.wait_for(lambda: "configuration reloaded" in daemon.logtext(), 10)), "SIGHUP reloads")
+        k.check("reload: meter [pulse] removed" in daemon.logtext(), "the removed meter is logged")
+        k.check(bool(k.wait_for(lambda: broker.retained(["kaifa/#"], 1).get("kaifa/pulse/status") == "offline",
+                                10, 0.3)), "the removed meter is offline")
+        k.check(broker.retained(["kaifa/#"], 1).get("kaifa/cabin/status") == "online", "the others stay online")
+        blog = open(work.file("mosquitto.log")).read()
+        connects = len(re.findall(r"New client connected .* as %s\b" % re.escape(client), blog))
+        k.check(connects == 1, "a reload that keeps [mqtt] keeps the connection (%d)" % connects)
+
         rc, took = daemon.stop()
         k.check(rc == 0, "SIGTERM: exit 0 (%s, %.2f s)" % (rc, took))
         after = broker.retained(["kaifa/#"], 1)
-        for mid in (k.METER_ID, "cabin", "pulse"):
+        for mid in (k.METER_ID, "cabin"):
             k.check(after.get("kaifa/%s/status" % mid) == "offline", "%s offline after the stop (%s)"
                     % (mid, after.get("kaifa/%s/status" % mid)))
         bridge = [t for t in after if t.startswith("kaifa/bridge/")]
