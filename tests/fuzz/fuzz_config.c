@@ -8,9 +8,9 @@
  * The input is the file's text. Besides ASan and UBSan, abort() fires when:
  *   - a load neither succeeds nor leaves a one-line "NAME:..." message, or
  *     leaves a message on success, or leaves strings behind on failure;
- *   - a loaded configuration lacks what the daemon relies on being set (the
- *     meter's port, the broker host, the topic prefix) or holds a value out
- *     of its range;
+ *   - a loaded configuration lacks what the daemon relies on being set (at
+ *     least one meter, each with a port and a section name of its own, the
+ *     broker host, the topic prefix) or holds a value out of its range;
  *   - the same text loaded twice gives a different result (the parser must
  *     not keep state between loads);
  *   - a secret reaches a message or the --check-config dump: the text is
@@ -103,21 +103,32 @@ static int hide_secrets(char *text)
         return changed;
 }
 
+static void check_meter(const km_meter_config *m)
+{
+        need(m->section != NULL && m->section[0]);
+        need(m->serial.port != NULL && m->serial.port[0]);
+        need(m->serial.baud > 0);
+        need(m->serial.data_bits == 7 || m->serial.data_bits == 8);
+        need(m->meter.stale_after >= 0 && m->meter.id_wait >= 0);
+        need(!m->meter.key.has_ak || m->meter.key.has_ek);
+}
+
 static void check_loaded(const km_config *cfg)
 {
         need(cfg->path != NULL);
-        need(cfg->serial.port != NULL && cfg->serial.port[0]);
-        need(cfg->serial.baud > 0);
-        need(cfg->serial.data_bits == 7 || cfg->serial.data_bits == 8);
+        need(cfg->n_meters >= 1 && cfg->meters != NULL);
+        for (size_t i = 0; i < cfg->n_meters; i++) {
+                check_meter(&cfg->meters[i]);
+                for (size_t j = 0; j < i; j++) /* each meter once */
+                        need(strcmp(cfg->meters[i].section, cfg->meters[j].section) != 0);
+        }
         need(cfg->mqtt.host != NULL && cfg->mqtt.host[0]);
         need(cfg->mqtt.prefix != NULL);
         need(cfg->mqtt.port >= 0 && cfg->mqtt.port <= 65535);
         need(cfg->mqtt.qos >= 0 && cfg->mqtt.qos <= 2);
         need(cfg->mqtt.queue_limit > 0);
-        need(cfg->meter.stale_after >= 0 && cfg->meter.id_wait >= 0);
         need(!cfg->postgresql.enabled || cfg->postgresql.table != NULL);
         need(!cfg->file.enabled || (cfg->file.path != NULL && cfg->file.path[0] == '/'));
-        need(!cfg->meter.key.has_ak || cfg->meter.key.has_ek);
 }
 
 static void load(const char *text, loaded *out)
@@ -142,7 +153,7 @@ static void load(const char *text, loaded *out)
                 need(strncmp(out->err, "fuzz.conf", 9) == 0);
                 need(strchr(out->err, '\n') == NULL);
                 /* a failed load frees what it had */
-                need(cfg.path == NULL && cfg.serial.port == NULL && cfg.mqtt.host == NULL);
+                need(cfg.path == NULL && cfg.meters == NULL && cfg.n_meters == 0 && cfg.mqtt.host == NULL);
         }
         km_config_free(&cfg);
 }
