@@ -150,16 +150,27 @@ def broker_round(i, broker, daemon, notify, writer):
             "written so far)" % (i + 1, writer.written))
 
 
+def has_open(pid, path):
+    """Whether the process holds an fd on the device path (a link) names."""
+    target = os.path.realpath(path)
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) == target:
+                return True
+        except OSError:
+            pass
+    return False
+
+
 def pty_round(i, pty, daemon, notify, writer):
-    """STATUS= says ", meter not open" while the daemon has no port: the
-    loss is seen there, and the reopen (which logs nothing until a good
-    frame) by its going away."""
+    """STATUS= says ", meter not open" once the daemon has closed the lost
+    port; the reopen (which logs nothing until a good frame) is seen in
+    /proc/PID/fd: an fd on the new pty."""
     t = time.monotonic()
     pty.stop()  # socat gone: the pty and its link vanish
     gone = k.wait_for(lambda: [l for l in status_lines(notify, t) if "meter not open" in l], 10, 0.1)
-    t = time.monotonic()
     pty.start()
-    opened = k.wait_for(lambda: [l for l in status_lines(notify, t) if "meter not open" not in l], 40, 0.1)
+    opened = k.wait_for(lambda: has_open(daemon.proc.pid, pty.meter), 40, 0.1)
     writer.write_now(60)  # one list 2 among them; a good frame resets the reopen backoff
     got = k.wait_for(lambda: decoded(notify) == writer.written, 20, 0.1)
     k.check(bool(gone) and bool(opened) and bool(got), "round %d: pty removed, noticed (%s), made again, reopened "
