@@ -437,17 +437,27 @@ static km_value *new_value(km_reading *r, const uint8_t obis[6], bool look_up)
         return v;
 }
 
-/* Reads a decimal 0..255; advances *p. */
+/* The value of a decimal digit, or a number above 9 for any other byte. */
+static inline unsigned digit_value(char c)
+{
+        return (unsigned)(uint8_t)c - '0';
+}
+
+/* Reads a decimal 0..255 of at most 3 digits (a 4th digit fails it);
+ * advances *p. */
 static bool read_byte_number(const char **p, const char *end, uint8_t *ret)
 {
-        unsigned v = 0;
         const char *s = *p;
-        while (s < end && *s >= '0' && *s <= '9' && s - *p < 3)
-                v = v * 10 + (unsigned)(*s++ - '0');
-        if (s == *p || v > 255 || (s < end && *s >= '0' && *s <= '9'))
+        size_t left = (size_t)(end - s), k = 0;
+        unsigned v = 0, d;
+        while (k < left && k < 4 && (d = digit_value(s[k])) <= 9) {
+                v = v * 10 + d;
+                k++;
+        }
+        if (k == 0 || k == 4 || v > 255)
                 return false;
         *ret = (uint8_t)v;
-        *p = s;
+        *p = s + k;
         return true;
 }
 
@@ -520,11 +530,9 @@ static bool parse_time(span g, bool want_bare, km_datetime *dt)
         return true;
 }
 
+/* p[0..n) is word (of n letters), in any case. */
 static bool same_word(const char *p, size_t n, const char *word)
 {
-        size_t k = strlen(word);
-        if (n != k)
-                return false;
         for (size_t i = 0; i < n; i++)
                 if (upper(p[i]) != upper(word[i]))
                         return false;
@@ -535,20 +543,23 @@ static bool same_word(const char *p, size_t n, const char *word)
  * value is held in (kW -> W: 3). False for an unknown unit. */
 static bool parse_unit(const char *p, size_t n, km_unit *ret, int *ret_exp)
 {
+#define UNIT(name, unit, exp) {name, sizeof(name) - 1, unit, exp}
         static const struct {
                 const char *name;
+                size_t len;
                 km_unit unit;
                 int exp;
         } units[] = {
-                {"kWh", KM_UNIT_KWH, 0},  {"Wh", KM_UNIT_WH, 0},        {"kW", KM_UNIT_W, 3},
-                {"W", KM_UNIT_W, 0},      {"kvarh", KM_UNIT_KVARH, 0},  {"varh", KM_UNIT_VARH, 0},
-                {"kvar", KM_UNIT_VAR, 3}, {"var", KM_UNIT_VAR, 0},      {"kVAh", KM_UNIT_KVAH, 0},
-                {"VAh", KM_UNIT_VAH, 0},  {"kVA", KM_UNIT_VA, 3},       {"VA", KM_UNIT_VA, 0},
-                {"V", KM_UNIT_V, 0},      {"A", KM_UNIT_A, 0},          {"m3", KM_UNIT_M3, 0},
-                {"GJ", KM_UNIT_GJ, 0},    {"s", KM_UNIT_SECOND, 0},     {"Hz", KM_UNIT_HZ, 0},
+                UNIT("kWh", KM_UNIT_KWH, 0),  UNIT("Wh", KM_UNIT_WH, 0),       UNIT("kW", KM_UNIT_W, 3),
+                UNIT("W", KM_UNIT_W, 0),      UNIT("kvarh", KM_UNIT_KVARH, 0), UNIT("varh", KM_UNIT_VARH, 0),
+                UNIT("kvar", KM_UNIT_VAR, 3), UNIT("var", KM_UNIT_VAR, 0),     UNIT("kVAh", KM_UNIT_KVAH, 0),
+                UNIT("VAh", KM_UNIT_VAH, 0),  UNIT("kVA", KM_UNIT_VA, 3),      UNIT("VA", KM_UNIT_VA, 0),
+                UNIT("V", KM_UNIT_V, 0),      UNIT("A", KM_UNIT_A, 0),         UNIT("m3", KM_UNIT_M3, 0),
+                UNIT("GJ", KM_UNIT_GJ, 0),    UNIT("s", KM_UNIT_SECOND, 0),    UNIT("Hz", KM_UNIT_HZ, 0),
         };
+#undef UNIT
         for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-                if (same_word(p, n, units[i].name)) {
+                if (n == units[i].len && same_word(p, n, units[i].name)) {
                         *ret = units[i].unit;
                         *ret_exp = units[i].exp;
                         return true;
@@ -757,6 +768,26 @@ static bool add_object(km_reading *r, const object *o)
         return false;
 }
 
+/* Bytes a group's text may hold: printable, not '(' or ')'. */
+static const uint8_t in_group[256] = {
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+        1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, /* 0x20 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x30 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x50 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, /* 0x70 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x80 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x90 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xa0 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xb0 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xc0 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xd0 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xe0 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xf0 */
+};
+
 /* Reads the groups of an object starting at p ('('); groups may be split
  * over lines. Returns the end, or NULL when they do not parse. */
 static const char *read_groups(const char *p, const char *end, object *o)
@@ -764,7 +795,7 @@ static const char *read_groups(const char *p, const char *end, object *o)
         o->n_groups = 0;
         while (p < end && *p == '(') {
                 const char *q = p + 1;
-                while (q < end && *q != ')' && *q != '(' && is_printable(*q))
+                while (q < end && in_group[(uint8_t)*q])
                         q++;
                 if (q >= end || *q != ')' || o->n_groups == MAX_GROUPS)
                         return NULL; /* also a line end or a byte that is no text */
