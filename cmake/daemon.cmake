@@ -25,7 +25,10 @@ target_link_libraries(km_sink_homeassistant PUBLIC PkgConfig::KMD_JSONC)
 add_executable(kaifa-meterd
   ${PROJECT_SOURCE_DIR}/src/daemon/main.c
   ${PROJECT_SOURCE_DIR}/src/daemon/config.c
-  ${PROJECT_SOURCE_DIR}/src/daemon/daemon.c
+  ${PROJECT_SOURCE_DIR}/src/daemon/loop.c
+  ${PROJECT_SOURCE_DIR}/src/daemon/manager.c
+  ${PROJECT_SOURCE_DIR}/src/daemon/meter.c
+  ${PROJECT_SOURCE_DIR}/src/daemon/mqtt_link.c
   ${PROJECT_SOURCE_DIR}/src/daemon/outputs.c
   ${PROJECT_SOURCE_DIR}/src/daemon/publish.c
   ${PROJECT_SOURCE_DIR}/src/daemon/values.c)
@@ -71,6 +74,7 @@ if(KM_BUILD_TESTS)
       "daemon_parity_auto|test_parity.py|300"
       "daemon_pty_reopen|test_pty_reopen.py|300"
       "daemon_identity|test_identity.py|300"
+      "daemon_meters|test_meters.py|300"
       "daemon_stale|test_stale.py|300"
       "daemon_two_services|test_two_services.py|300"
       "daemon_hints|test_hints.py|300"
@@ -80,7 +84,9 @@ if(KM_BUILD_TESTS)
       "daemon_file|test_file.py|300"
       "daemon_source_backoff|test_source_backoff.py|300"
       "daemon_postgresql|test_postgresql.py|300"
-      "daemon_security|test_security.py|300")
+      "daemon_security|test_security.py|300"
+      "daemon_template_instances|test_template_instances.py|300"
+      "daemon_day_replay|test_day_replay.py|300")
     foreach(case ${KM_DAEMON_TEST_CASES})
       string(REPLACE "|" ";" f "${case}")
       list(GET f 0 name)
@@ -95,6 +101,8 @@ if(KM_BUILD_TESTS)
     # needs PostgreSQL's server binaries (tests/integration/pg/pgserver.py); 77 = none here
     set_tests_properties(daemon_postgresql PROPERTIES SKIP_RETURN_CODE 77
                          LABELS "integration;daemon;postgresql")
+    # needs root and a writable cgroup2 hierarchy (runs the daemons as template units); 77 = not here
+    set_tests_properties(daemon_template_instances PROPERTIES SKIP_RETURN_CODE 77)
     # The longest tests (30-50 s, mostly waiting): ctest -j starts them first.
     set_tests_properties(daemon_postgresql daemon_broker_outage PROPERTIES COST 50)
   endif()

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -79,11 +80,14 @@ static void warn_service_user(const km_config *cfg, const char *path)
                 return;
         const char *files[16];
         size_t n = 0;
-        const char *candidates[] = {path, cfg->mqtt.password_file, cfg->meter.key_file, cfg->postgresql.password_file,
+        const char *candidates[] = {path, cfg->mqtt.password_file, cfg->postgresql.password_file,
                                     cfg->mqtt.cafile, cfg->mqtt.certfile, cfg->mqtt.keyfile};
         for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++)
                 if (candidates[i])
                         files[n++] = candidates[i];
+        for (size_t i = 0; i < cfg->n_meters && n < sizeof(files) / sizeof(files[0]); i++)
+                if (cfg->meters[i].meter.key_file)
+                        files[n++] = cfg->meters[i].meter.key_file;
         int p[2];
         if (pipe(p) < 0)
                 return;
@@ -107,6 +111,19 @@ static void warn_service_user(const km_config *cfg, const char *path)
                                 "kaifa-meterd: warning: the service user %s cannot read %s (%s); the service will "
                                 "fail to start: chgrp %s %s && chmod 0640 %s (and let it into the directories)\n",
                                 SERVICE_USER, files[i], strerror(res[i]), SERVICE_USER, files[i], files[i]);
+}
+
+/* Each meter holds a port or socket: the soft limit on open files (1024
+ * by default, also under systemd) goes up to the hard one (524288 under
+ * systemd), as systemd advises for programs that need many. select() is
+ * not used anywhere, so descriptors above 1023 are fine. */
+static void raise_fd_limit(void)
+{
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                setrlimit(RLIMIT_NOFILE, &rl);
+        }
 }
 
 int main(int argc, char **argv)
@@ -169,5 +186,6 @@ int main(int argc, char **argv)
                 return EX_OK;
         }
         km_log_set_level(cfg.log.level);
+        raise_fd_limit();
         return km_daemon_run(&cfg, path);
 }

@@ -39,6 +39,7 @@ struct km_publisher {
         int qos;
         bool discovery;
         char *discovery_prefix;
+        bool legacy_reactive;
         char *device_name;
         char *configured_id, *section, *bridge_topic;
         int stale_after;
@@ -78,6 +79,7 @@ int km_publisher_new(const km_publisher_options *opt, km_publisher **ret)
         p->available = true;
         p->qos = opt->qos;
         p->discovery = opt->discovery;
+        p->legacy_reactive = opt->legacy_reactive;
         p->list = opt->list;
         if (!p->prefix || !p->discovery_prefix || !p->held || (opt->device_name && !p->device_name) || !p->section ||
             (opt->configured_id && !p->configured_id) || (opt->bridge_topic && !p->bridge_topic)) {
@@ -217,6 +219,7 @@ static void announce(km_publisher *p, slot *s)
                 .state_class = s->info ? s->info->state_class : NULL,
                 .diagnostic = s->diagnostic,
                 .expire_after = expire_after(p, s),
+                .legacy_reactive = p->legacy_reactive,
         };
         km_ha_availability avail = {.bridge_topic = p->bridge_topic, .meter_topic = p->status_topic};
         char *topic = NULL, *json = NULL;
@@ -257,7 +260,9 @@ static slot *update_slot(km_publisher *p, const km_value *v, const char *key, co
         /* Home Assistant's timestamp class needs a time zone; the meter may not send one */
         if (v->kind == KM_VALUE_DATETIME && v->datetime.deviation == KM_DEVIATION_UNSPECIFIED)
                 s->device_class = NULL;
-        s->diagnostic = !numeric;
+        /* text, and numbers that are no measurement (limiter thresholds,
+         * event counters: no state_class) describe the meter */
+        s->diagnostic = !numeric || !(v->info && v->info->state_class);
         return s;
 }
 
