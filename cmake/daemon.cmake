@@ -28,10 +28,11 @@ add_executable(kaifa-meterd
   ${PROJECT_SOURCE_DIR}/src/daemon/daemon.c
   ${PROJECT_SOURCE_DIR}/src/daemon/outputs.c
   ${PROJECT_SOURCE_DIR}/src/daemon/publish.c
+  ${PROJECT_SOURCE_DIR}/src/daemon/derived.c
   ${PROJECT_SOURCE_DIR}/src/daemon/values.c)
 target_include_directories(kaifa-meterd PRIVATE ${PROJECT_SOURCE_DIR}/src)
 target_link_libraries(kaifa-meterd PRIVATE
-  km_sink_mqtt km_sink_homeassistant km_sink_postgresql km_sources km_sink_json km_util km_security kaifa_core
+  km_sink_mqtt km_sink_homeassistant km_sink_postgresql km_sources km_sink_json km_util km_security km_derived kaifa_core
   PkgConfig::LIBSYSTEMD PkgConfig::INIH PkgConfig::KMD_JSONC)
 
 # A daemon: sbin, where the systemd units (cmake/packaging.cmake) look for it.
@@ -45,9 +46,10 @@ if(KM_BUILD_TESTS)
     ${PROJECT_SOURCE_DIR}/tests/integration/daemon/unit_daemon.c
     ${PROJECT_SOURCE_DIR}/src/daemon/config.c
     ${PROJECT_SOURCE_DIR}/src/daemon/publish.c
+    ${PROJECT_SOURCE_DIR}/src/daemon/derived.c
     ${PROJECT_SOURCE_DIR}/src/daemon/values.c)
   target_include_directories(unit_daemon PRIVATE ${PROJECT_SOURCE_DIR}/src)
-  target_link_libraries(unit_daemon PRIVATE km_sink_mqtt km_sink_homeassistant km_sink_postgresql km_sources km_util km_security kaifa_core
+  target_link_libraries(unit_daemon PRIVATE km_sink_mqtt km_sink_homeassistant km_sink_postgresql km_sources km_util km_security km_derived kaifa_core
     PkgConfig::INIH PkgConfig::KMD_JSONC)
   add_test(NAME unit_daemon COMMAND unit_daemon)
   set_tests_properties(unit_daemon PROPERTIES LABELS "unit;daemon")

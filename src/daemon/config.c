@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "derived/localtime.h"
 #include "util/log.h"
 
 /* Longest line accepted; inih's own buffer is INI_MAX_LINE (200) in Debian's build. */
@@ -227,6 +228,31 @@ static const char *parse_transport(parse_ctx *c, const char *value, void *field,
 const char *km_meter_list_name(km_meter_list l)
 {
         return l ? l->name : "auto";
+}
+
+/* [meter] timezone: a tzdata zone that exists here. */
+static const char *parse_timezone(parse_ctx *c, const char *value, void *field, const void *arg)
+{
+        (void)arg;
+        int r = km_tz_check(value);
+        if (r == -EINVAL)
+                return msg(c, "'%s' is not a time zone name (a tzdata name such as Europe/Oslo)", value);
+        if (r < 0)
+                return msg(c, "no time zone '%s' in /usr/share/zoneinfo (install tzdata, or use a name such as "
+                              "Europe/Oslo)", value);
+        return set_string(field, value);
+}
+
+/* [capacity] steps: "0-2, 2-5, ..." in kW, ascending and contiguous. */
+static const char *parse_cap_steps(parse_ctx *c, const char *value, void *field, const void *arg)
+{
+        (void)arg;
+        int bad;
+        if (km_cap_parse_steps(value, &c->cfg->capacity.steps, &bad) < 0)
+                return msg(c, "step %d of '%s' is not right: give kW ranges 'low-high' separated by commas, "
+                              "ascending, each starting where the one before ends (at most %d)",
+                           bad, value, KM_CAP_MAX_STEPS);
+        return set_string(field, value);
 }
 
 /* "auto" or a family of the decoder's table, which names the choices. */
@@ -561,8 +587,9 @@ static const char *parse_abs_path(parse_ctx *c, const char *value, void *field, 
 
 /* ---- the tables ------------------------------------------------------- */
 
-static const char *const sections[] = {"serial", "meter", "mqtt", "homeassistant", "postgresql", "file", "log"};
-#define SECTION_LIST "[serial] [meter] [mqtt] [homeassistant] [postgresql] [file] [log]"
+static const char *const sections[] = {"serial", "meter", "capacity", "mqtt", "homeassistant", "postgresql", "file",
+                                       "log"};
+#define SECTION_LIST "[serial] [meter] [capacity] [mqtt] [homeassistant] [postgresql] [file] [log]"
 
 
 static const int_range r_port = {1, 65535};
@@ -590,6 +617,9 @@ static const key_def keys[] = {
         {"meter", "key", parse_key_hex, 0, NULL, ""},
         {"meter", "auth_key", parse_key_hex, 0, "auth", ""},
         {"meter", "key_file", parse_key_file, F(meter.key_file), NULL, ""},
+        {"meter", "timezone", parse_timezone, F(meter.timezone), NULL, "Europe/Oslo"},
+        {"capacity", "enabled", parse_bool, F(capacity.enabled), NULL, "yes"},
+        {"capacity", "steps", parse_cap_steps, F(capacity.steps_text), NULL, KM_CAP_STEPS_DEFAULT},
         {"mqtt", "host", parse_nonempty, F(mqtt.host), NULL, "localhost"},
         {"mqtt", "port", parse_int, F(mqtt.port), &r_port, ""},
         {"mqtt", "client_id", parse_client_id, F(mqtt.client_id), NULL, ""},
@@ -958,6 +988,7 @@ void km_config_free(km_config *cfg)
                 &cfg->postgresql.conninfo, &cfg->postgresql.dbname, &cfg->postgresql.user,
                 &cfg->postgresql.host, &cfg->postgresql.port, &cfg->postgresql.password_file,
                 &cfg->postgresql.table, &cfg->file.path, &cfg->meter.key_file,
+                &cfg->meter.timezone, &cfg->capacity.steps_text,
         };
         explicit_bzero(&cfg->meter.key, sizeof(cfg->meter.key));
         for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
@@ -1035,6 +1066,10 @@ void km_config_dump(const km_config *cfg, FILE *f)
                 kv(f, "key", cfg->meter.key.has_ek ? "********" : NULL);
                 kv(f, "auth_key", cfg->meter.key.has_ak ? "********" : NULL);
         }
+        kv(f, "timezone", cfg->meter.timezone);
+        fprintf(f, "\n[capacity]\n");
+        kv(f, "enabled", cfg->capacity.enabled ? "yes" : "no");
+        kv(f, "steps", cfg->capacity.steps_text);
         fprintf(f, "\n[mqtt]\n");
         kv(f, "host", cfg->mqtt.host);
         if (cfg->mqtt.port)

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "derived/capacity.h"
 #include "security/keyring.h"
 #include "sources/source.h"
 
@@ -53,7 +54,14 @@ typedef struct km_config {
                 km_key key;
                 char *key_file;
                 bool key_from_credentials;
+                char *timezone;  /* tzdata name: places the hours of the derived values */
         } meter;
+
+        struct {
+                bool enabled;      /* the capacity tariff figures */
+                char *steps_text;  /* as written */
+                km_cap_steps steps;
+        } capacity;
 
         struct {
                 char *host;

@@ -827,6 +827,13 @@ static int mqtt_create(kmd *d)
                 .queue_limit = c->mqtt.queue_limit,
         };
         km_mqtt_handlers h = {.connected = mqtt_connected, .disconnected = mqtt_disconnected, .message = mqtt_message};
+        /* issue 13, derived values: per meter, with the publisher */
+        km_derived_options derived = {
+                .timezone = c->meter.timezone,
+                .capacity = c->capacity.enabled,
+                .steps = &c->capacity.steps,
+                .state_dir = getenv("STATE_DIRECTORY"),
+        };
         km_publisher_options po = {
                 .prefix = c->mqtt.prefix,
                 .qos = c->mqtt.qos,
@@ -838,6 +845,7 @@ static int mqtt_create(kmd *d)
                 .section = "meter",
                 .bridge_topic = d->bridge_topic,
                 .stale_after = c->meter.stale_after,
+                .derived = &derived,
         };
         int r = km_mqtt_new(&o, &h, d, &d->mqtt);
         if (r < 0) {

@@ -142,6 +142,7 @@ int km_ha_config(const char *discovery_prefix, const km_ha_availability *avail, 
         add_str(c, "device_class", e->device_class);
         add_str(c, "state_class", e->state_class);
         add_str(c, "unit_of_measurement", e->unit);
+        add_str(c, "json_attributes_topic", e->json_attributes_topic);
         if (e->diagnostic)
                 add_str(c, "entity_category", "diagnostic");
         json_object_object_add(c, "device", device_block(dev, node));

@@ -27,6 +27,7 @@ typedef struct km_ha_entity {
         const char *state_class;  /* NULL for none */
         bool diagnostic;          /* entity_category: diagnostic (meter id, type, ...) */
         int expire_after;         /* seconds; 0 = the value does not expire */
+        const char *json_attributes_topic; /* NULL for none */
 } km_ha_entity;
 
 /* Where availability is read: every topic must say "online" (mode all):

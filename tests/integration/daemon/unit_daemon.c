@@ -228,7 +228,7 @@ static void test_discovery(void)
         km_ha_device dev = {"6970631400000233", "Kaifa", "MA304T4", NULL, "KFM_001"};
         km_ha_origin origin = {"kaifa-meterd", "1.2.3", NULL};
         km_ha_entity e = {"energy_active_cum_import", "kaifa/6970631400000233/energy_active_cum_import", "kWh",
-                          "energy", "total_increasing", false, 0};
+                          "energy", "total_increasing", false, 0, NULL};
         char *topic = NULL, *json = NULL;
         km_ha_availability avail = {"kaifa/bridge/kmd/status", "kaifa/6970631400000233/status"};
         e.expire_after = 3660;
