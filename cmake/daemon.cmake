@@ -82,7 +82,8 @@ if(KM_BUILD_TESTS)
       "daemon_file|test_file.py|300"
       "daemon_source_backoff|test_source_backoff.py|300"
       "daemon_postgresql|test_postgresql.py|300"
-      "daemon_security|test_security.py|300")
+      "daemon_security|test_security.py|300"
+      "daemon_derived|test_derived.py|900")
     foreach(case ${KM_DAEMON_TEST_CASES})
       string(REPLACE "|" ";" f "${case}")
       list(GET f 0 name)
@@ -99,6 +100,8 @@ if(KM_BUILD_TESTS)
                          LABELS "integration;daemon;postgresql")
     # The longest tests (30-50 s, mostly waiting): ctest -j starts them first.
     set_tests_properties(daemon_postgresql daemon_broker_outage PROPERTIES COST 50)
+    # about 90 s of simulated days through the daemon
+    set_tests_properties(daemon_derived PROPERTIES COST 90)
   endif()
   add_test(NAME daemon_demo
     COMMAND bash ${KM_DAEMON_TESTS}/demo.sh --check --daemon $<TARGET_FILE:kaifa-meterd>)
