@@ -622,6 +622,25 @@ def main():
                 "run 4: after midnight of 1 November the top three holds November hours only")
         oct_tops = [t for t in tops if t["hours"] and t["hours"][0]["day"].startswith("2026-10")]
         k.check(bool(oct_tops), "run 4: October's top three before the reset")
+        # run 5: a meter clock that jumps back 80 minutes
+        fx, _ = simulate(work, "clock-a", "2026-10-27T10:00:00", "20m", 21)
+        fy, _ = simulate(work, "clock-b", "2026-10-27T09:00:00", "20m", 21)
+        r5 = Run(work, "run5", work.file("state5"))
+        runs.append(r5)
+        r5.start()
+        ok = r5.feed(fx)
+        before = len(r5.messages())
+        ok &= r5.feed(fy[:400])
+        log = r5.daemon.logtext()
+        back = [l for l in log.splitlines() if "clock went back" in l]
+        k.check(ok and r5.daemon.alive(), "run 5: a clock that jumps back is survived, frames decoded on")
+        k.check(len(back) == 1 and "receive time" in back[0], "run 5: said once (%s)" % back[:1])
+        # placed by receive time now: the next running figures come 10 s
+        # (of arrival) after the last; frames go one at a time until then
+        rest = iter(fy[400:])
+        k.check(k.wait_for(lambda: len(r5.messages()) > before or not r5.feed([next(rest)], 1), 20, 0.5)
+                and len(r5.messages()) > before, "run 5: derived values published on, by receive time")
+        k.check(r5.stop() == 0, "run 5: stopped cleanly")
         print("  example: last hour %s = %s kWh, top three %s, average %s kW, step %s"
               % (attrs1["energy_import_last_hour"][-1]["start"], vals1["energy_import_last_hour"][-1],
                  [h["kwh"] for h in attrs1["capacity_top3"][-1]["hours"]], vals1["capacity_average"][-1],
