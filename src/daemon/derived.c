@@ -122,6 +122,13 @@ static void open_meter(km_derived *d, const char *meter_id, uint64_t now_usec)
         int r = km_state_load(d->state_path, d->tz.name, &e);
         if (r == 0) {
                 d->e = e;
+                /* the last sample's time tells the repeated autumn hour apart
+                 * and the hourly list's frozen clock from a wrong one */
+                if (e.have_sample) {
+                        d->have_t = true;
+                        d->last_t = e.sample_t;
+                        d->last_usec = now_usec;
+                }
                 km_log_info("derived values: state read from %s", d->state_path);
         } else if (r == -ENOENT) {
                 km_log_info("derived values: no state in %s yet: starting from the next frames", d->state_path);

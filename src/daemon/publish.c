@@ -217,7 +217,7 @@ static void announce(km_publisher *p, slot *s)
                 return;
         char state_topic[KM_TOPIC_MAX];
         snprintf(state_topic, sizeof(state_topic), "%s/%s/%s", p->prefix, p->meter_id, s->key);
-        char attr_topic[KM_TOPIC_MAX];
+        char attr_topic[KM_TOPIC_MAX + 16];
         bool attributes = p->derived && km_derived_attributes(p->derived, s->key);
         snprintf(attr_topic, sizeof(attr_topic), "%s/attributes", state_topic);
         km_ha_device dev = {

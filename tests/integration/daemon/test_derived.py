@@ -22,8 +22,9 @@ model's, in order; every running value published (this hour, today,
 projected, headroom: at most every 10 s) is one the model had after some
 frame, in order; the 25-hour day books 25 distinct hours, none twice, none
 missing. A second run of the same frames with a restart in the middle of
-the repeated 02:00 hour and another across midnight publishes the same
-figures (the state file). A corrupt state file costs one log line and a
+each of the two 02:00 hours and another across midnight publishes the same
+figures (the state file). A meter clock that jumps back is said once and
+the frames are placed by receive time. A corrupt state file costs one log line and a
 fresh start, never the daemon. The discovery configs of the new entities
 pass ha_check (Home Assistant's rules for device class, state class and
 unit) with 0 failures and 0 warnings.
@@ -566,14 +567,19 @@ def main():
             ts = instant(w, hint if hint is not None else 0)
             hint = max(ts, hint or ts)
             times.append(hint)
+        first_0230 = int(datetime.datetime(2026, 10, 25, 2, 30, tzinfo=TZ, fold=0).timestamp())
         second_0230 = int(datetime.datetime(2026, 10, 25, 2, 30, tzinfo=TZ, fold=1).timestamp())
         midnight = int(datetime.datetime(2026, 10, 26, 0, 0, tzinfo=TZ).timestamp())
+        cut0 = next(i for i, t in enumerate(times) if t >= first_0230)
         cut1 = next(i for i, t in enumerate(times) if t >= second_0230)
         cut2 = next(i for i, t in enumerate(times) if t >= midnight - 6)
         r2 = Run(work, "run2", work.file("state2"))
         runs.append(r2)
         r2.start()
-        ok = r2.feed(frames[:cut1])
+        ok = r2.feed(frames[:cut0])
+        k.check(r2.stop() == 0, "run 2: stopped at %s (mid-hour, the first 02:00 hour)" % iso(times[cut0]))
+        r2.start()
+        ok &= r2.feed(frames[cut0:cut1])
         k.check(r2.stop() == 0, "run 2: stopped at %s (mid-hour, the repeated 02:00 hour)" % iso(times[cut1]))
         r2.start()
         ok &= r2.feed(frames[cut1:cut2])
