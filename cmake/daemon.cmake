@@ -25,7 +25,10 @@ target_link_libraries(km_sink_homeassistant PUBLIC PkgConfig::KMD_JSONC)
 add_executable(kaifa-meterd
   ${PROJECT_SOURCE_DIR}/src/daemon/main.c
   ${PROJECT_SOURCE_DIR}/src/daemon/config.c
-  ${PROJECT_SOURCE_DIR}/src/daemon/daemon.c
+  ${PROJECT_SOURCE_DIR}/src/daemon/loop.c
+  ${PROJECT_SOURCE_DIR}/src/daemon/manager.c
+  ${PROJECT_SOURCE_DIR}/src/daemon/meter.c
+  ${PROJECT_SOURCE_DIR}/src/daemon/mqtt_link.c
   ${PROJECT_SOURCE_DIR}/src/daemon/outputs.c
   ${PROJECT_SOURCE_DIR}/src/daemon/publish.c
   ${PROJECT_SOURCE_DIR}/src/daemon/derived.c
@@ -73,6 +76,7 @@ if(KM_BUILD_TESTS)
       "daemon_parity_auto|test_parity.py|300"
       "daemon_pty_reopen|test_pty_reopen.py|300"
       "daemon_identity|test_identity.py|300"
+      "daemon_meters|test_meters.py|300"
       "daemon_stale|test_stale.py|300"
       "daemon_two_services|test_two_services.py|300"
       "daemon_hints|test_hints.py|300"

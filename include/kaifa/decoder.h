@@ -136,6 +136,8 @@ typedef struct km_decoder {
         bool boundary_due;   /* tell the framer once it has drained */
         /* detection */
         size_t detect_len;
+        size_t detect_unscanned; /* bytes taken since the last scan */
+        size_t detect_chunk;     /* bytes taken of the caller's current chunk */
         bool detect_dropped;  /* bytes were dropped from the front: raw no longer possible */
         size_t n_marks;
         size_t marks[KM_DETECT_MARKS]; /* record boundaries in the detection buffer */

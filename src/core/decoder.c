@@ -60,6 +60,8 @@ void km_decoder_init(km_decoder *d, const km_decoder_options *opt)
         d->pend_boundary = false;
         d->boundary_due = false;
         d->detect_len = 0;
+        d->detect_unscanned = 0;
+        d->detect_chunk = 0;
         d->detect_dropped = false;
         d->n_marks = 0;
         d->replay_pos = d->replay_len = 0;
@@ -185,6 +187,7 @@ static void decide_hex(km_decoder *d)
  * replaying the buffer through its framer. */
 static void detect_scan(km_decoder *d)
 {
+        d->detect_unscanned = 0;
         decide_hex(d);
         if (!d->hex_decided)
                 return;
@@ -219,8 +222,17 @@ static size_t detect_take(km_decoder *d, const uint8_t *p, size_t n, bool chunk_
                 take = n;
         memcpy(d->detect + d->detect_len, p, take);
         d->detect_len += take;
-        if (d->detect_len == next_scan || (chunk_end && take == n && n >= KM_DETECT_CHUNK_SCAN))
+        d->detect_unscanned += take;
+        d->detect_chunk += take;
+        /* the end of a chunk of some size, or of chunks that brought enough
+         * since the last scan: a whole frame may end here (single bytes
+         * are not scanned each) */
+        bool at_end = chunk_end && take == n;
+        if (d->detect_len == next_scan ||
+            (at_end && (d->detect_chunk >= KM_DETECT_CHUNK_SCAN || d->detect_unscanned >= KM_DETECT_CHUNK_SCAN)))
                 detect_scan(d);
+        if (at_end)
+                d->detect_chunk = 0;
         return take;
 }
 

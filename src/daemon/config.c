@@ -21,10 +21,17 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <fcntl.h>
+#include <glob.h>
+#include <libgen.h>
 #include <unistd.h>
 
 #include "derived/localtime.h"
 #include "util/log.h"
+
+/* Drop-in files read after the main file, at most */
+#define DROPINS_MAX 64
+#define METERS_MAX 4096
+#define METER_NAME_MAX 32
 
 /* Longest line accepted; inih's own buffer is INI_MAX_LINE (200) in Debian's build. */
 #define LINE_MAX_CHARS (INI_MAX_LINE - 3)
@@ -46,17 +53,32 @@ typedef struct int_range {
         long min, max;
 } int_range;
 
+/* Where a key or section was set: file (index into parse_ctx.files) and
+ * line; line 0 = not set. */
+typedef struct where {
+        int file, line;
+} where;
+
+typedef where key_lines[64];
+
 struct parse_ctx {
         km_config *cfg;
         const char *name; /* file name for messages */
         FILE *file;       /* reading a file, or */
         const char *text; /* reading a string */
+        const char *files[DROPINS_MAX + 1]; /* names of the files read so far */
+        int n_files;
         int line;
         bool line_has_nul;
         char section[64];
         bool section_known;
-        int key_line[64]; /* line where each key was set, 0 = default */
-        int section_line[16]; /* line of each known section's first header, 0 = absent */
+        km_meter_config *m;   /* the meter of the current section, NULL for others */
+        size_t m_index;
+        key_lines key_at;     /* where each key of a shared section was set */
+        key_lines *meter_key_at; /* the same for each meter's keys, parallel to cfg->meters */
+        where section_at[16]; /* each known section's first header */
+        bool plain_meter;     /* [serial] or [meter] was seen */
+        int err_file;
         int err_line;
         char err[KM_CONFIG_ERR_MAX];
         char msgbuf[256];
@@ -196,7 +218,7 @@ static const char *parse_parity(parse_ctx *c, const char *value, void *field, co
         (void)field;
         (void)arg;
         if (strcasecmp(value, "auto") == 0) {
-                c->cfg->serial.parity_auto = true;
+                c->m->serial.parity_auto = true;
                 return NULL;
         }
         if (strcasecmp(value, "even") == 0 || strcasecmp(value, "none") == 0 ||
@@ -204,8 +226,8 @@ static const char *parse_parity(parse_ctx *c, const char *value, void *field, co
                 km_parity p;
                 if (km_parity_parse(value, &p) < 0)
                         return msg(c, "'%s' is not a parity", value);
-                c->cfg->serial.parity = p;
-                c->cfg->serial.parity_auto = false;
+                c->m->serial.parity = p;
+                c->m->serial.parity_auto = false;
                 return NULL;
         }
         return msg(c, "'%s' is not a parity (auto, even, none, odd)", value);
@@ -215,12 +237,12 @@ static const char *parse_transport(parse_ctx *c, const char *value, void *field,
 {
         (void)field;
         (void)arg;
-        c->cfg->serial.hex = strcasecmp(value, "hex") == 0;
-        if (c->cfg->serial.hex) {
-                c->cfg->serial.transport = KM_TRANSPORT_AUTO;
+        c->m->serial.hex = strcasecmp(value, "hex") == 0;
+        if (c->m->serial.hex) {
+                c->m->serial.transport = KM_TRANSPORT_AUTO;
                 return NULL;
         }
-        if (!km_transport_from_name(value, &c->cfg->serial.transport))
+        if (!km_transport_from_name(value, &c->m->serial.transport))
                 return msg(c, "'%s' is not a transport (auto, hdlc, mbus, raw, p1, hex)", value);
         return NULL;
 }
@@ -451,7 +473,7 @@ static const char *parse_key_hex(parse_ctx *c, const char *value, void *field, c
 {
         (void)field;
         bool auth = arg != NULL;
-        km_key *k = &c->cfg->meter.key;
+        km_key *k = &c->m->meter.key;
         char why[160];
         if (!*value)
                 return NULL;
@@ -475,7 +497,7 @@ static const char *parse_key_file(parse_ctx *c, const char *value, void *field, 
         char why[200];
         if (km_key_file_load(value, &k, why, sizeof(why)) < 0)
                 return msg(c, "%s", why);
-        c->cfg->meter.key = k;
+        c->m->meter.key = k;
         explicit_bzero(&k, sizeof(k));
         return set_string(field, value);
 }
@@ -585,11 +607,37 @@ static const char *parse_abs_path(parse_ctx *c, const char *value, void *field, 
         return m ? m : set_string(field, value);
 }
 
+const char *km_meter_config_topic(const km_meter_config *m)
+{
+        const char *port = m->serial.port;
+        size_t n = strlen(KM_MQTT_SOURCE_PREFIX);
+        return port && strncmp(port, KM_MQTT_SOURCE_PREFIX, n) == 0 ? port + n : NULL;
+}
+
+/* [serial] port: a device, tcp://host:port, a file or FIFO, or
+ * mqtt://TOPIC (raw frames on the [mqtt] broker; + and # allowed). */
+static const char *parse_port(parse_ctx *c, const char *value, void *field, const void *arg)
+{
+        size_t n = strlen(KM_MQTT_SOURCE_PREFIX);
+        if (strncmp(value, KM_MQTT_SOURCE_PREFIX, n) == 0) {
+                const char *topic = value + n;
+                if (!*topic)
+                        return msg(c, "mqtt:// needs a topic (mqtt://tibber/raw: a topic on the [mqtt] broker)");
+                if (!valid_utf8(topic))
+                        return msg(c, "the topic is not valid UTF-8 (MQTT topics must be)");
+                for (const char *p = topic; *p; p++)
+                        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                                return msg(c, "the topic contains a control character");
+        }
+        return parse_nonempty(c, value, field, arg);
+}
+
 /* ---- the tables ------------------------------------------------------- */
 
 static const char *const sections[] = {"serial", "meter", "capacity", "mqtt", "homeassistant", "postgresql", "file",
                                        "log"};
-#define SECTION_LIST "[serial] [meter] [capacity] [mqtt] [homeassistant] [postgresql] [file] [log]"
+#define SECTION_LIST "[serial] [meter] [meter.NAME] [capacity] [mqtt] [homeassistant] [postgresql] [file] [log]"
+#define METER_SECTION_PREFIX "meter."
 
 
 static const int_range r_port = {1, 65535};
@@ -601,23 +649,26 @@ static const int_range r_pg_queue = {10, 1000000};
 static const int_range r_stale = {5, 86400};
 static const int_range r_id_wait = {0, 3600};
 
+/* shared keys: a field of km_config; [serial] and [meter] keys: of the
+ * meter's km_meter_config */
 #define F(field) offsetof(km_config, field)
+#define M(field) offsetof(km_meter_config, field)
 
 static const key_def keys[] = {
-        {"serial", "port", parse_nonempty, F(serial.port), NULL, "/dev/ttyUSB0"},
-        {"serial", "baud", parse_baud, F(serial.baud), NULL, "2400"},
+        {"serial", "port", parse_port, M(serial.port), NULL, "/dev/ttyUSB0"},
+        {"serial", "baud", parse_baud, M(serial.baud), NULL, "2400"},
         {"serial", "parity", parse_parity, 0, NULL, "auto"},
-        {"serial", "data_bits", parse_int, F(serial.data_bits), &r_data_bits, "8"},
+        {"serial", "data_bits", parse_int, M(serial.data_bits), &r_data_bits, "8"},
         {"serial", "transport", parse_transport, 0, NULL, "auto"},
-        {"meter", "list", parse_list, F(meter.list), NULL, "auto"},
-        {"meter", "name", parse_utf8, F(meter.name), NULL, ""},
-        {"meter", "id", parse_topic_level, F(meter.id), NULL, ""},
-        {"meter", "stale_after", parse_int, F(meter.stale_after), &r_stale, "60"},
-        {"meter", "id_wait", parse_int, F(meter.id_wait), &r_id_wait, "25"},
+        {"meter", "list", parse_list, M(meter.list), NULL, "auto"},
+        {"meter", "name", parse_utf8, M(meter.name), NULL, ""},
+        {"meter", "id", parse_topic_level, M(meter.id), NULL, ""},
+        {"meter", "stale_after", parse_int, M(meter.stale_after), &r_stale, "60"},
+        {"meter", "id_wait", parse_int, M(meter.id_wait), &r_id_wait, "25"},
         {"meter", "key", parse_key_hex, 0, NULL, ""},
         {"meter", "auth_key", parse_key_hex, 0, "auth", ""},
-        {"meter", "key_file", parse_key_file, F(meter.key_file), NULL, ""},
-        {"meter", "timezone", parse_timezone, F(meter.timezone), NULL, "Europe/Oslo"},
+        {"meter", "key_file", parse_key_file, M(meter.key_file), NULL, ""},
+        {"meter", "timezone", parse_timezone, M(meter.timezone), NULL, "Europe/Oslo"},
         {"capacity", "enabled", parse_bool, F(capacity.enabled), NULL, "yes"},
         {"capacity", "steps", parse_cap_steps, F(capacity.steps_text), NULL, KM_CAP_STEPS_DEFAULT},
         {"mqtt", "host", parse_nonempty, F(mqtt.host), NULL, "localhost"},
@@ -655,11 +706,26 @@ static const key_def keys[] = {
 _Static_assert(N_KEYS <= 64, "parse_ctx.key_line is too small");
 _Static_assert(N_SECTIONS <= 16, "parse_ctx.section_line is too small");
 
+static bool is_meter_section(const char *section)
+{
+        return strncmp(section, METER_SECTION_PREFIX, strlen(METER_SECTION_PREFIX)) == 0;
+}
+
+/* A key of one meter ([serial] and [meter] keys), kept per meter. */
+static bool is_meter_key(size_t k)
+{
+        return strcmp(keys[k].section, "serial") == 0 || strcmp(keys[k].section, "meter") == 0;
+}
+
+/* [meter.NAME] takes the keys of [serial] and of [meter]. */
 static int key_index(const char *section, const char *name)
 {
-        for (size_t i = 0; i < N_KEYS; i++)
-                if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0)
+        bool meter = is_meter_section(section);
+        for (size_t i = 0; i < N_KEYS; i++) {
+                bool in = meter ? is_meter_key(i) : strcmp(keys[i].section, section) == 0;
+                if (in && strcmp(keys[i].name, name) == 0)
                         return (int)i;
+        }
         return -1;
 }
 
@@ -675,24 +741,44 @@ static int section_index(const char *name)
 static const char *known_keys(const char *section, char *buf, size_t size)
 {
         size_t n = 0;
+        bool meter = is_meter_section(section);
         buf[0] = '\0';
         for (size_t i = 0; i < N_KEYS && n < size; i++)
-                if (strcmp(keys[i].section, section) == 0)
+                if (meter ? is_meter_key(i) : strcmp(keys[i].section, section) == 0)
                         n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? " " : "", keys[i].name);
         return buf;
 }
 
 /* ---- inih glue -------------------------------------------------------- */
 
+static void vfail_at(parse_ctx *c, int file, int line, const char *fmt, va_list ap)
+{
+        if (c->err_line || c->err[0])
+                return; /* the first problem wins */
+        c->err_file = file < 0 ? 0 : file;
+        c->err_line = line;
+        vsnprintf(c->err, sizeof(c->err), fmt, ap);
+        if (!c->err[0])
+                snprintf(c->err, sizeof(c->err), "error");
+}
+
+/* A problem on a line of the file being read (line 0: of no line). */
 static void fail(parse_ctx *c, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void fail(parse_ctx *c, int line, const char *fmt, ...)
 {
-        if (c->err_line)
-                return; /* the first problem wins */
-        c->err_line = line;
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(c->err, sizeof(c->err), fmt, ap);
+        vfail_at(c, c->n_files - 1, line, fmt, ap);
+        va_end(ap);
+}
+
+/* A problem found after reading, at the line where a key was set. */
+static void fail_at(parse_ctx *c, where w, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail_at(parse_ctx *c, where w, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        vfail_at(c, w.line ? w.file : c->n_files - 1, w.line, fmt, ap);
         va_end(ap);
 }
 
@@ -725,6 +811,52 @@ static bool read_line(parse_ctx *c, char *line, size_t size, bool *ret_long)
         return true;
 }
 
+static void meter_defaults(parse_ctx *c, km_meter_config *m);
+
+/* Makes the meter of a section current, adding it the first time (the
+ * plain [serial] + [meter] sections are the meter named "meter"). */
+static bool select_meter(parse_ctx *c, const char *name)
+{
+        size_t len = strlen(name);
+        if (len == 0 || len > METER_NAME_MAX) {
+                fail(c, c->line, "[meter.NAME]: the name must have 1 to %d characters", METER_NAME_MAX);
+                return false;
+        }
+        for (const char *p = name; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+                      *p == '-')) {
+                        fail(c, c->line, "[meter.%s]: use only letters, digits, '_' and '-' in the name", name);
+                        return false;
+                }
+        km_config *cfg = c->cfg;
+        for (size_t i = 0; i < cfg->n_meters; i++)
+                if (strcmp(cfg->meters[i].section, name) == 0) {
+                        c->m = &cfg->meters[i];
+                        c->m_index = i;
+                        return true;
+                }
+        if (cfg->n_meters >= METERS_MAX) {
+                fail(c, c->line, "more than %d meters", METERS_MAX);
+                return false;
+        }
+        km_meter_config *meters = realloc(cfg->meters, (cfg->n_meters + 1) * sizeof(*meters));
+        key_lines *at = meters ? realloc(c->meter_key_at, (cfg->n_meters + 1) * sizeof(*at)) : NULL;
+        if (meters)
+                cfg->meters = meters;
+        if (at)
+                c->meter_key_at = at;
+        km_meter_config *m = meters ? &meters[cfg->n_meters] : NULL;
+        if (!at || !(m->section = strdup(name))) {
+                fail(c, c->line, "out of memory");
+                return false;
+        }
+        memset(&at[cfg->n_meters], 0, sizeof(at[0]));
+        c->m_index = cfg->n_meters++;
+        c->m = m;
+        meter_defaults(c, m);
+        return true;
+}
+
 /* Checks a "[section]" line as it passes, so empty unknown sections fail too. */
 static void check_section_line(parse_ctx *c, const char *line)
 {
@@ -747,12 +879,23 @@ static void check_section_line(parse_ctx *c, const char *line)
                 len = sizeof(c->section) - 1;
         memcpy(c->section, start, len);
         c->section[len] = '\0';
+        c->m = NULL;
+        if (is_meter_section(c->section)) {
+                c->section_known = select_meter(c, c->section + strlen(METER_SECTION_PREFIX));
+                return;
+        }
         int i = section_index(c->section);
         c->section_known = i >= 0;
-        if (!c->section_known)
+        if (!c->section_known) {
                 fail(c, c->line, "unknown section [%s] (known: " SECTION_LIST ")", c->section);
-        else if (!c->section_line[i])
-                c->section_line[i] = c->line;
+                return;
+        }
+        if (!c->section_at[i].line)
+                c->section_at[i] = (where){c->n_files - 1, c->line};
+        if (strcmp(c->section, "serial") == 0 || strcmp(c->section, "meter") == 0) {
+                c->plain_meter = true;
+                select_meter(c, "meter");
+        }
 }
 
 static char *ini_reader_fn(char *str, int num, void *stream)
@@ -812,16 +955,18 @@ static int ini_handler_fn(void *user, const char *section, const char *name, con
                      known_keys(section, known, sizeof(known)));
                 return 0;
         }
-        if (c->key_line[k]) {
-                fail(c, c->line, "'%s' in [%s] is set twice (first on line %d)", name, section,
-                     c->key_line[k]);
+        where *at = is_meter_key((size_t)k) ? &c->meter_key_at[c->m_index][k] : &c->key_at[k];
+        /* a drop-in may set a key again: the later file wins */
+        if (at->line && at->file == c->n_files - 1) {
+                fail(c, c->line, "'%s' in [%s] is set twice (first on line %d)", name, section, at->line);
                 return 0;
         }
-        c->key_line[k] = c->line;
+        *at = (where){c->n_files - 1, c->line};
         char v[INI_MAX_LINE];
         snprintf(v, sizeof(v), "%s", value);
         unquote(v);
-        const char *m = keys[k].parse(c, v, (char *)c->cfg + keys[k].offset, keys[k].arg);
+        char *base = is_meter_key((size_t)k) ? (char *)c->m : (char *)c->cfg;
+        const char *m = keys[k].parse(c, v, base + keys[k].offset, keys[k].arg);
         explicit_bzero(v, sizeof(v));
         if (m) {
                 fail(c, c->line, "[%s] %s: %s", section, name, m);
@@ -830,72 +975,150 @@ static int ini_handler_fn(void *user, const char *section, const char *name, con
         return 1;
 }
 
-static int line_of(const parse_ctx *c, const char *section, const char *name)
+static where where_of(const parse_ctx *c, const char *section, const char *name)
 {
         int k = key_index(section, name);
-        return k >= 0 ? c->key_line[k] : 0;
+        return k >= 0 ? c->key_at[k] : (where){0, 0};
 }
 
-static int later(int a, int b)
+static where meter_where(const parse_ctx *c, size_t meter, const char *name)
 {
-        return a > b ? a : b;
+        int k = key_index(METER_SECTION_PREFIX, name);
+        return k >= 0 ? c->meter_key_at[meter][k] : (where){0, 0};
+}
+
+/* The one set later (files in order, then lines). */
+static where later(where a, where b)
+{
+        if (!a.line)
+                return b;
+        if (!b.line)
+                return a;
+        return a.file > b.file || (a.file == b.file && a.line > b.line) ? a : b;
+}
+
+static void check_mqtt(parse_ctx *c)
+{
+        const km_config *cfg = c->cfg;
+        where pw = where_of(c, "mqtt", "password"), pwf = where_of(c, "mqtt", "password_file");
+        where ca = where_of(c, "mqtt", "cafile"), cert = where_of(c, "mqtt", "certfile");
+        where key = where_of(c, "mqtt", "keyfile"), tls = where_of(c, "mqtt", "tls");
+
+        if (pw.line && pwf.line && cfg->mqtt.password_file)
+                fail_at(c, later(pw, pwf), "[mqtt] password and password_file are both set; keep one");
+        else if ((pw.line || pwf.line) && cfg->mqtt.password && !cfg->mqtt.username)
+                fail_at(c, later(pw, pwf), "[mqtt] a password needs a username");
+        else if (!cfg->mqtt.certfile != !cfg->mqtt.keyfile)
+                fail_at(c, later(cert, key), "[mqtt] certfile and keyfile go together; set both or neither");
+        else if (cfg->mqtt.cafile && cfg->mqtt.tls == 0)
+                fail_at(c, later(ca, tls), "[mqtt] cafile is set but tls = no; remove one of the two");
+        else if (cfg->mqtt.certfile && !km_config_mqtt_tls(cfg))
+                fail_at(c, later(cert, key),
+                        "[mqtt] certfile needs TLS: cafile (the broker's CA certificate) or tls = yes");
+}
+
+static const char *meter_section_name(const km_meter_config *m, char *buf, size_t size)
+{
+        if (strcmp(m->section, "meter") == 0)
+                snprintf(buf, size, "meter");
+        else
+                snprintf(buf, size, METER_SECTION_PREFIX "%s", m->section);
+        return buf;
+}
+
+static void check_meters(parse_ctx *c)
+{
+        const km_config *cfg = c->cfg;
+        for (size_t i = 0; i < cfg->n_meters; i++) {
+                const km_meter_config *m = &cfg->meters[i];
+                char sec[METER_NAME_MAX + 8];
+                meter_section_name(m, sec, sizeof(sec));
+                where mk = meter_where(c, i, "key"), mak = meter_where(c, i, "auth_key");
+                where mkf = meter_where(c, i, "key_file");
+                if (mkf.line && (mk.line || mak.line))
+                        fail_at(c, later(mkf, later(mk, mak)), "[%s] key_file and key/auth_key are both set; keep one",
+                                sec);
+                else if (mak.line && !m->meter.key.has_ek)
+                        fail_at(c, mak, "[%s] auth_key needs the encryption key too (key = ...)", sec);
+                /* two readers of one port get half the bytes each */
+                for (size_t j = 0; j < i; j++)
+                        if (strcmp(cfg->meters[j].serial.port, m->serial.port) == 0 && !km_meter_config_topic(m)) {
+                                char other[METER_NAME_MAX + 8];
+                                fail_at(c, meter_where(c, i, "port"), "[%s] port %s is the port of [%s] too", sec,
+                                        m->serial.port, meter_section_name(&cfg->meters[j], other, sizeof(other)));
+                                break;
+                        }
+                if (cfg->meters[i].meter.id)
+                        for (size_t j = 0; j < i; j++)
+                                if (cfg->meters[j].meter.id && strcmp(cfg->meters[j].meter.id, m->meter.id) == 0) {
+                                        fail_at(c, meter_where(c, i, "id"), "[%s] id %s is taken by another meter",
+                                                sec, m->meter.id);
+                                        break;
+                                }
+        }
 }
 
 /* Rules that involve more than one key, reported at the later line. */
 static void check_combinations(parse_ctx *c)
 {
-        const km_config *cfg = c->cfg;
-        int pw = line_of(c, "mqtt", "password"), pwf = line_of(c, "mqtt", "password_file");
-        int user = line_of(c, "mqtt", "username");
-        int ca = line_of(c, "mqtt", "cafile"), cert = line_of(c, "mqtt", "certfile");
-        int key = line_of(c, "mqtt", "keyfile");
-        int tls = line_of(c, "mqtt", "tls");
-
-        if (pw && pwf && cfg->mqtt.password_file)
-                fail(c, later(pw, pwf), "[mqtt] password and password_file are both set; keep one");
-        else if ((pw || pwf) && cfg->mqtt.password && !cfg->mqtt.username)
-                fail(c, later(pw, pwf), "[mqtt] a password needs a username");
-        else if (!cfg->mqtt.certfile != !cfg->mqtt.keyfile)
-                fail(c, later(cert, key), "[mqtt] certfile and keyfile go together; set both or neither");
-        else if (cfg->mqtt.cafile && cfg->mqtt.tls == 0)
-                fail(c, later(ca, tls), "[mqtt] cafile is set but tls = no; remove one of the two");
-        else if (cfg->mqtt.certfile && !km_config_mqtt_tls(cfg))
-                fail(c, later(cert, key), "[mqtt] certfile needs TLS: cafile (the broker's CA certificate) or tls = yes");
-        (void)user;
-
-        int mk = line_of(c, "meter", "key"), mak = line_of(c, "meter", "auth_key");
-        int mkf = line_of(c, "meter", "key_file");
-        if (mkf && (mk || mak))
-                fail(c, later(mkf, later(mk, mak)), "[meter] key_file and key/auth_key are both set; keep one");
-        else if (mak && !cfg->meter.key.has_ek)
-                fail(c, mak, "[meter] auth_key needs the encryption key too (key = ...)");
-
+        check_mqtt(c);
+        check_meters(c);
         /* an output section names what it writes to */
-        int pg = c->section_line[section_index("postgresql")];
-        int file = c->section_line[section_index("file")];
-        c->cfg->postgresql.enabled = pg > 0;
-        c->cfg->file.enabled = file > 0;
-        if (pg && !cfg->postgresql.table)
-                fail(c, pg, "[postgresql] table is required (the table made by `kaifa-meter initdb`)");
-        else if (file && !cfg->file.path)
-                fail(c, file, "[file] path is required");
+        const km_config *cfg = c->cfg;
+        where pg = c->section_at[section_index("postgresql")];
+        where file = c->section_at[section_index("file")];
+        c->cfg->postgresql.enabled = pg.line > 0;
+        c->cfg->file.enabled = file.line > 0;
+        if (pg.line && !cfg->postgresql.table)
+                fail_at(c, pg, "[postgresql] table is required (the table made by `kaifa-meter initdb`)");
+        else if (file.line && !cfg->file.path)
+                fail_at(c, file, "[file] path is required");
+}
+
+/* The defaults of the keys of one kind (shared, or one meter's). */
+static int apply_defaults(parse_ctx *c, bool meter_keys, char *base)
+{
+        for (size_t i = 0; i < N_KEYS; i++) {
+                if (is_meter_key(i) != meter_keys)
+                        continue;
+                if (!keys[i].def[0] && keys[i].parse != parse_nonempty && keys[i].parse != parse_port)
+                        continue; /* not set */
+                if (keys[i].parse(c, keys[i].def, base + keys[i].offset, keys[i].arg))
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+static void meter_defaults(parse_ctx *c, km_meter_config *m)
+{
+        char *section = m->section;
+        memset(m, 0, sizeof(*m));
+        m->section = section;
+        m->serial.parity_auto = true;
+        m->serial.parity = KM_PARITY_EVEN;
+        km_meter_config *cur = c->m;
+        c->m = m;
+        if (apply_defaults(c, true, (char *)m) < 0)
+                fail(c, 0, "out of memory");
+        c->m = cur;
+}
+
+static int shared_defaults(parse_ctx *c, km_config *cfg)
+{
+        memset(cfg, 0, sizeof(*cfg));
+        c->cfg = cfg;
+        return apply_defaults(c, false, (char *)cfg);
 }
 
 int km_config_defaults(km_config *cfg)
 {
-        memset(cfg, 0, sizeof(*cfg));
-        parse_ctx c = {.cfg = cfg, .name = "(defaults)"};
-        cfg->serial.parity_auto = true;
-        cfg->serial.parity = KM_PARITY_EVEN;
-        for (size_t i = 0; i < N_KEYS; i++) {
-                if (!keys[i].def[0] && keys[i].parse != parse_nonempty)
-                        continue; /* not set */
-                const char *m = keys[i].parse(&c, keys[i].def, (char *)cfg + keys[i].offset, keys[i].arg);
-                if (m) {
-                        km_config_free(cfg);
-                        return -ENOMEM;
-                }
+        parse_ctx c = {.name = "(defaults)"};
+        if (shared_defaults(&c, cfg) < 0 || !select_meter(&c, "meter")) {
+                free(c.meter_key_at);
+                km_config_free(cfg);
+                return -ENOMEM;
         }
+        free(c.meter_key_at);
         return 0;
 }
 
@@ -904,7 +1127,10 @@ int km_config_defaults(km_config *cfg)
  * a file only root can read and is handed to the service alone. */
 static void load_credentials(parse_ctx *c)
 {
-        km_key *k = &c->cfg->meter.key;
+        if (c->cfg->n_meters != 1)
+                return; /* several meters name their keys in their sections */
+        km_meter_config *m = &c->cfg->meters[0];
+        km_key *k = &m->meter.key;
         if (k->has_ek || k->has_ak)
                 return;
         char why[KM_CONFIG_ERR_MAX - 16];
@@ -913,36 +1139,103 @@ static void load_credentials(parse_ctx *c)
                 fail(c, 0, "%s", why);
                 return;
         }
-        c->cfg->meter.key_from_credentials = found;
+        m->meter.key_from_credentials = found;
         if (found && k->has_ak && !k->has_ek)
                 fail(c, 0, "credential " KM_CREDENTIAL_AUTH_KEY " needs " KM_CREDENTIAL_KEY " too");
 }
 
-static int load(parse_ctx *c, km_config *ret_cfg, char *err, size_t err_size)
+/* Reads one file (c->file) or string (c->text) named name over c->cfg. */
+static void parse_one(parse_ctx *c, const char *name)
 {
-        int r = km_config_defaults(ret_cfg);
-        if (r < 0) {
-                snprintf(err, err_size, "%s: out of memory", c->name);
-                return r;
-        }
-        ret_cfg->path = strdup(c->name);
-        c->cfg = ret_cfg;
+        if (c->n_files > DROPINS_MAX)
+                return;
+        c->files[c->n_files++] = name;
+        c->name = name;
+        c->line = 0;
+        c->section[0] = '\0';
+        c->section_known = false;
+        c->m = NULL;
         int line = ini_parse_stream(ini_reader_fn, c, ini_handler_fn, c);
-        if (line > 0 && !c->err_line)
+        if (line > 0)
                 fail(c, line, "syntax error: expected 'key = value', '[section]' or a comment");
-        if (line < 0 && !c->err_line)
+        if (line < 0)
                 fail(c, 0, "out of memory");
-        if (!c->err_line)
+        if (c->file && ferror(c->file))
+                fail(c, 0, "read error");
+}
+
+static bool failed(const parse_ctx *c)
+{
+        return c->err_line || c->err[0];
+}
+
+static void parse_path(parse_ctx *c, const char *path)
+{
+        FILE *f = fopen(path, "re");
+        if (!f) {
+                c->files[c->n_files++] = path;
+                fail(c, 0, "cannot open: %s", strerror(errno));
+                return;
+        }
+        c->file = f;
+        parse_one(c, path);
+        c->file = NULL;
+        fclose(f);
+}
+
+/* the conf.d/NAME.conf files beside the main file, in name order, like systemd's
+ * drop-ins: a package keeps the main file, each meter or override lives in
+ * a file of its own. */
+static void parse_dropins(parse_ctx *c, const char *path, glob_t *g)
+{
+        char *copy = strdup(path);
+        if (!copy) {
+                fail(c, 0, "out of memory");
+                return;
+        }
+        char pattern[PATH_MAX];
+        snprintf(pattern, sizeof(pattern), "%s/conf.d/*.conf", dirname(copy));
+        free(copy);
+        if (glob(pattern, 0, NULL, g) != 0)
+                return; /* none */
+        if (g->gl_pathc > DROPINS_MAX) {
+                fail(c, 0, "more than %d files in %s", DROPINS_MAX, pattern);
+                return;
+        }
+        for (size_t i = 0; i < g->gl_pathc && !failed(c); i++)
+                parse_path(c, g->gl_pathv[i]);
+}
+
+/* After every file: the default meter when no section named one, the
+ * checks across keys, the credentials; the message for the first problem. */
+static int load_finish(parse_ctx *c, char *err, size_t err_size)
+{
+        km_config *cfg = c->cfg;
+        if (!failed(c) && cfg->n_meters == 0)
+                select_meter(c, "meter");
+        if (!failed(c))
                 check_combinations(c);
-        if (!c->err_line)
+        if (!failed(c))
                 load_credentials(c);
-        if (c->err_line || c->err[0]) {
-                if (c->err_line > 0)
-                        snprintf(err, err_size, "%s:%d: %s", c->name, c->err_line, c->err);
-                else
-                        snprintf(err, err_size, "%s: %s", c->name, c->err);
+        free(c->meter_key_at);
+        c->meter_key_at = NULL;
+        if (!failed(c))
+                return 0;
+        const char *file = c->n_files > 0 ? c->files[c->err_file] : cfg->path;
+        if (c->err_line > 0)
+                snprintf(err, err_size, "%s:%d: %s", file, c->err_line, c->err);
+        else
+                snprintf(err, err_size, "%s: %s", file, c->err);
+        km_config_free(cfg);
+        return -EINVAL;
+}
+
+static int load_start(parse_ctx *c, km_config *ret_cfg, const char *name, char *err, size_t err_size)
+{
+        if (shared_defaults(c, ret_cfg) < 0 || !(ret_cfg->path = strdup(name))) {
+                snprintf(err, err_size, "%s: out of memory", name);
                 km_config_free(ret_cfg);
-                return -EINVAL;
+                return -ENOMEM;
         }
         return 0;
 }
@@ -956,14 +1249,17 @@ int km_config_load(const char *path, km_config *ret_cfg, char *err, size_t err_s
                 snprintf(err, err_size, "%s: cannot open: %s", path, strerror(e));
                 return -e;
         }
-        parse_ctx c = {.name = path, .file = f};
-        int r = load(&c, ret_cfg, err, err_size);
-        if (r == 0 && ferror(f)) {
-                snprintf(err, err_size, "%s: read error", path);
-                km_config_free(ret_cfg);
-                r = -EIO;
-        }
         fclose(f);
+        parse_ctx c = {.name = path};
+        int r = load_start(&c, ret_cfg, path, err, err_size);
+        if (r < 0)
+                return r;
+        glob_t g = {0};
+        parse_path(&c, path);
+        if (!failed(&c))
+                parse_dropins(&c, path, &g);
+        r = load_finish(&c, err, err_size);
+        globfree(&g);
         return r;
 }
 
@@ -972,25 +1268,43 @@ int km_config_load_string(const char *name, const char *text, km_config *ret_cfg
 {
         memset(ret_cfg, 0, sizeof(*ret_cfg));
         parse_ctx c = {.name = name, .text = text};
-        return load(&c, ret_cfg, err, err_size);
+        int r = load_start(&c, ret_cfg, name, err, err_size);
+        if (r < 0)
+                return r;
+        parse_one(&c, name);
+        return load_finish(&c, err, err_size);
+}
+
+static void meter_config_free(km_meter_config *m)
+{
+        char **strings[] = {&m->section,    &m->serial.port,    &m->meter.name,
+                            &m->meter.id,   &m->meter.key_file, &m->meter.timezone};
+        explicit_bzero(&m->meter.key, sizeof(m->meter.key));
+        for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
+                free(*strings[i]);
+                *strings[i] = NULL;
+        }
 }
 
 void km_config_free(km_config *cfg)
 {
         if (!cfg)
                 return;
+        for (size_t i = 0; i < cfg->n_meters; i++)
+                meter_config_free(&cfg->meters[i]);
+        free(cfg->meters);
+        cfg->meters = NULL;
+        cfg->n_meters = 0;
         char **strings[] = {
-                &cfg->path,          &cfg->serial.port,   &cfg->meter.name, &cfg->meter.id,
+                &cfg->path,
                 &cfg->mqtt.host,     &cfg->mqtt.client_id, &cfg->mqtt.username,
                 &cfg->mqtt.password, &cfg->mqtt.password_file, &cfg->mqtt.cafile,
                 &cfg->mqtt.certfile, &cfg->mqtt.keyfile,  &cfg->mqtt.prefix,
                 &cfg->homeassistant.discovery_prefix,
                 &cfg->postgresql.conninfo, &cfg->postgresql.dbname, &cfg->postgresql.user,
                 &cfg->postgresql.host, &cfg->postgresql.port, &cfg->postgresql.password_file,
-                &cfg->postgresql.table, &cfg->file.path, &cfg->meter.key_file,
-                &cfg->meter.timezone, &cfg->capacity.steps_text,
+                &cfg->postgresql.table, &cfg->file.path, &cfg->capacity.steps_text,
         };
-        explicit_bzero(&cfg->meter.key, sizeof(cfg->meter.key));
         for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
                 if (*strings[i] && strings[i] == &cfg->mqtt.password)
                         explicit_bzero(*strings[i], strlen(*strings[i]));
@@ -1042,31 +1356,45 @@ static bool conninfo_has_password(const char *ci)
         return at && colon && colon < at;
 }
 
-void km_config_dump(const km_config *cfg, FILE *f)
+static void dump_meter(const km_meter_config *m, FILE *f)
 {
-        fprintf(f, "[serial]\n");
-        kv(f, "port", cfg->serial.port);
-        kv_int(f, "baud", cfg->serial.baud);
-        kv(f, "parity", cfg->serial.parity_auto ? "auto" : km_parity_name(cfg->serial.parity));
-        kv_int(f, "data_bits", cfg->serial.data_bits);
-        kv(f, "transport", cfg->serial.hex ? "hex" : km_transport_name(cfg->serial.transport));
-        fprintf(f, "\n[meter]\n");
-        kv(f, "list", km_meter_list_name(cfg->meter.list));
-        kv(f, "name", cfg->meter.name);
-        kv(f, "id", cfg->meter.id);
-        kv_int(f, "stale_after", cfg->meter.stale_after);
-        kv_int(f, "id_wait", cfg->meter.id_wait);
+        bool plain = strcmp(m->section, "meter") == 0;
+        if (plain)
+                fprintf(f, "[serial]\n");
+        else
+                fprintf(f, "[" METER_SECTION_PREFIX "%s]\n", m->section);
+        kv(f, "port", m->serial.port);
+        kv_int(f, "baud", m->serial.baud);
+        kv(f, "parity", m->serial.parity_auto ? "auto" : km_parity_name(m->serial.parity));
+        kv_int(f, "data_bits", m->serial.data_bits);
+        kv(f, "transport", m->serial.hex ? "hex" : km_transport_name(m->serial.transport));
+        if (plain)
+                fprintf(f, "\n[meter]\n");
+        kv(f, "list", km_meter_list_name(m->meter.list));
+        kv(f, "name", m->meter.name);
+        kv(f, "id", m->meter.id);
+        kv_int(f, "stale_after", m->meter.stale_after);
+        kv_int(f, "id_wait", m->meter.id_wait);
         /* keys are never shown: only whether one is set, and where from */
-        if (cfg->meter.key_file) {
-                kv(f, "key_file", cfg->meter.key_file);
-        } else if (cfg->meter.key_from_credentials) {
+        if (m->meter.key_file) {
+                kv(f, "key_file", m->meter.key_file);
+        } else if (m->meter.key_from_credentials) {
                 fprintf(f, "# key and auth_key from the systemd credentials %s and %s\n", KM_CREDENTIAL_KEY,
                         KM_CREDENTIAL_AUTH_KEY);
         } else {
-                kv(f, "key", cfg->meter.key.has_ek ? "********" : NULL);
-                kv(f, "auth_key", cfg->meter.key.has_ak ? "********" : NULL);
+                kv(f, "key", m->meter.key.has_ek ? "********" : NULL);
+                kv(f, "auth_key", m->meter.key.has_ak ? "********" : NULL);
         }
-        kv(f, "timezone", cfg->meter.timezone);
+        kv(f, "timezone", m->meter.timezone);
+}
+
+void km_config_dump(const km_config *cfg, FILE *f)
+{
+        for (size_t i = 0; i < cfg->n_meters; i++) {
+                if (i)
+                        fprintf(f, "\n");
+                dump_meter(&cfg->meters[i], f);
+        }
         fprintf(f, "\n[capacity]\n");
         kv(f, "enabled", cfg->capacity.enabled ? "yes" : "no");
         kv(f, "steps", cfg->capacity.steps_text);

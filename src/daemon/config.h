@@ -28,11 +28,13 @@
  * for any. */
 typedef const km_family *km_meter_list;
 
-typedef struct km_config {
-        char *path; /* the file read */
+/* One meter: where its bytes come from ([serial] keys) and how it is named
+ * and decoded ([meter] keys). */
+typedef struct km_meter_config {
+        char *section; /* "meter" for [serial] + [meter], NAME for [meter.NAME] */
 
         struct {
-                char *port;       /* device, tcp://host:port, file or FIFO */
+                char *port;       /* device, tcp://host:port, mqtt://topic, file or FIFO */
                 int baud;
                 int data_bits;    /* 8, or 7 for DSMR 2.2/3 P1 (9600 7E1) */
                 bool parity_auto; /* try 8E1, then 8N1 */
@@ -50,12 +52,25 @@ typedef struct km_config {
                 /* Keys of an encrypted meter: key= and auth_key= (32 hex
                  * digits), or key_file= (EK=/AK= lines), or the systemd
                  * credentials kaifa-meter-key and kaifa-meter-auth-key in
-                 * $CREDENTIALS_DIRECTORY when the file names none. */
+                 * $CREDENTIALS_DIRECTORY when the file names none (one
+                 * meter only). */
                 km_key key;
                 char *key_file;
                 bool key_from_credentials;
                 char *timezone;  /* tzdata name: places the hours of the derived values */
         } meter;
+} km_meter_config;
+
+/* The prefix of a source that is an MQTT topic on the [mqtt] broker. */
+#define KM_MQTT_SOURCE_PREFIX "mqtt://"
+
+typedef struct km_config {
+        char *path; /* the file read */
+
+        /* At least one: the plain [serial] + [meter] sections, and/or one
+         * per [meter.NAME] section, in the order first seen. */
+        km_meter_config *meters;
+        size_t n_meters;
 
         struct {
                 bool enabled;      /* the capacity tariff figures */
@@ -107,16 +122,21 @@ typedef struct km_config {
         } log;
 } km_config;
 
-/* Fills *cfg with the defaults (strings are heap copies). */
+/* Fills *cfg with the defaults (strings are heap copies), one meter. */
 int km_config_defaults(km_config *cfg);
 
-/* Reads path over the defaults. Returns 0, or -EINVAL (bad content) or a
- * negative errno (file unreadable) with "FILE:LINE: message" in err. */
+/* Reads path over the defaults, then the drop-ins conf.d/NAME.conf files of path's
+ * directory in name order (a key set again there wins). Returns 0, or
+ * -EINVAL (bad content) or a negative errno (file unreadable) with
+ * "FILE:LINE: message" in err. */
 int km_config_load(const char *path, km_config *ret_cfg, char *err, size_t err_size);
 
 /* Same, from a string (tests); name is used in messages. */
 int km_config_load_string(const char *name, const char *text, km_config *ret_cfg, char *err,
                           size_t err_size);
+
+/* The meter whose source is an MQTT topic (mqtt://TOPIC): its topic, or NULL. */
+const char *km_meter_config_topic(const km_meter_config *m);
 
 /* Frees the strings; accepts a zeroed struct. */
 void km_config_free(km_config *cfg);

@@ -79,11 +79,14 @@ static void warn_service_user(const km_config *cfg, const char *path)
                 return;
         const char *files[16];
         size_t n = 0;
-        const char *candidates[] = {path, cfg->mqtt.password_file, cfg->meter.key_file, cfg->postgresql.password_file,
+        const char *candidates[] = {path, cfg->mqtt.password_file, cfg->postgresql.password_file,
                                     cfg->mqtt.cafile, cfg->mqtt.certfile, cfg->mqtt.keyfile};
         for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++)
                 if (candidates[i])
                         files[n++] = candidates[i];
+        for (size_t i = 0; i < cfg->n_meters && n < sizeof(files) / sizeof(files[0]); i++)
+                if (cfg->meters[i].meter.key_file)
+                        files[n++] = cfg->meters[i].meter.key_file;
         int p[2];
         if (pipe(p) < 0)
                 return;

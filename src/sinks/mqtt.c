@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 /* A retained message waiting for the broker: one per topic. */
 typedef struct pending {
@@ -63,6 +64,7 @@ struct km_mqtt {
         bool tls_untrusted;     /* ... OpenSSL's "certificate verify failed" */
         char tls_other[96];     /* ... another OpenSSL reason ("wrong version number") */
         char reason_buf[192];   /* a reason made here */
+        uint64_t last_out_usec; /* CLOCK_MONOTONIC: the last packet handed to the socket */
         pending *bucket[PENDING_BUCKETS];
         pending *head, *tail;
         size_t n_pending;
@@ -303,15 +305,11 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
         km_mqtt *m = obj;
         if (!m->h.message || !msg->topic)
                 return;
-        /* payloads here are short texts ("online"); make a terminated copy */
-        char buf[256];
+        /* libmosquitto ends every payload with a NUL byte past payloadlen,
+         * so texts ("online") can be read as strings; raw frames use len */
+        static const char empty[] = "";
         size_t n = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
-        if (n >= sizeof(buf))
-                n = sizeof(buf) - 1;
-        if (n)
-                memcpy(buf, msg->payload, n);
-        buf[n] = '\0';
-        m->h.message(m->userdata, msg->topic, buf, n);
+        m->h.message(m->userdata, msg->topic, n ? (const char *)msg->payload : empty, n);
 }
 
 /* ---- public ------------------------------------------------------------ */
@@ -375,8 +373,36 @@ int km_mqtt_set_will(km_mqtt *m, const char *topic, const char *payload, int qos
         return errno_of(mosquitto_will_set(m->mosq, topic, (int)strlen(payload), payload, qos, retain));
 }
 
+static uint64_t monotonic_usec(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Something went out (libmosquitto writes at once when it can): the
+ * keepalive ping is due keepalive seconds after the last of these. */
+static void sent(km_mqtt *m)
+{
+        m->last_out_usec = monotonic_usec();
+}
+
+uint64_t km_mqtt_tick_due(const km_mqtt *m)
+{
+        if (m->state != KM_MQTT_CONNECTED || mosquitto_socket(m->mosq) < 0)
+                return 0;
+        return m->last_out_usec + (uint64_t)m->opt.keepalive * 1000000u;
+}
+
+bool km_mqtt_topic_matches(const char *sub, const char *topic)
+{
+        bool result = false;
+        return mosquitto_topic_matches_sub(sub, topic, &result) == MOSQ_ERR_SUCCESS && result;
+}
+
 int km_mqtt_connect(km_mqtt *m, const char **ret_reason)
 {
+        sent(m);
         errno = 0;
         m->closing = false;
         m->tls_hostname = m->tls_untrusted = false;
@@ -470,6 +496,7 @@ int km_mqtt_on_writable(km_mqtt *m)
 {
         if (mosquitto_socket(m->mosq) < 0)
                 return -ENOTCONN;
+        sent(m);
         return after(m, mosquitto_loop_write(m->mosq, 1));
 }
 
@@ -477,6 +504,7 @@ int km_mqtt_tick(km_mqtt *m)
 {
         if (mosquitto_socket(m->mosq) < 0)
                 return m->state == KM_MQTT_CONNECTED ? after(m, MOSQ_ERR_NO_CONN) : 0;
+        sent(m); /* a ping now, or none needed for keepalive from now */
         int rc = mosquitto_loop_misc(m->mosq);
         if (rc == MOSQ_ERR_NO_CONN && m->state != KM_MQTT_CONNECTED)
                 return 0;
@@ -503,6 +531,8 @@ const char *km_mqtt_state_name(km_mqtt_state s)
 static int hand_over(km_mqtt *m, const char *topic, const char *payload, int qos, bool retain)
 {
         int rc = mosquitto_publish(m->mosq, NULL, topic, (int)strlen(payload), payload, qos, retain);
+        if (rc == MOSQ_ERR_SUCCESS)
+                sent(m);
         if (rc == MOSQ_ERR_SUCCESS || (rc == MOSQ_ERR_NO_CONN && qos > 0)) {
                 /* NO_CONN with QoS > 0: kept in libmosquitto's queue (see above) */
                 m->stats.published++;
@@ -552,6 +582,7 @@ int km_mqtt_publish(km_mqtt *m, const char *topic, const char *payload, int qos,
 
 int km_mqtt_subscribe(km_mqtt *m, const char *topic, int qos)
 {
+        sent(m);
         return errno_of(mosquitto_subscribe(m->mosq, NULL, topic, qos));
 }
 

@@ -2,8 +2,8 @@
  * The MQTT connection: a thin owner of one libmosquitto client that runs in
  * the caller's event loop (no thread). The caller watches km_mqtt_fd() for
  * input, and for output while km_mqtt_want_write() is true, calls
- * km_mqtt_tick() about once a second, and reconnects with its own backoff
- * when told the connection is down.
+ * km_mqtt_tick() at km_mqtt_tick_due() (keepalive), and reconnects with its
+ * own backoff when told the connection is down.
  *
  * Retained messages (state) wait while the broker is away or busy, one per
  * topic, newest wins, and are never dropped. Other publishes with QoS > 0
@@ -94,6 +94,14 @@ int km_mqtt_on_hangup(km_mqtt *m);
  * disconnected handler runs with reason; the next connect closes the socket. */
 void km_mqtt_abandon(km_mqtt *m, const char *reason);
 int km_mqtt_tick(km_mqtt *m);
+
+/* When km_mqtt_tick() should run next (CLOCK_MONOTONIC usec): keepalive
+ * seconds after the last packet sent, so an idle link wakes once per
+ * keepalive; 0 while not connected. */
+uint64_t km_mqtt_tick_due(const km_mqtt *m);
+
+/* Whether topic matches the subscription sub (+ and # wildcards). */
+bool km_mqtt_topic_matches(const char *sub, const char *topic);
 
 km_mqtt_state km_mqtt_get_state(const km_mqtt *m);
 const char *km_mqtt_state_name(km_mqtt_state s);

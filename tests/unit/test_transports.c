@@ -537,6 +537,30 @@ static void test_detection_does_not_hold_a_lone_frame(void **state)
         free(cap);
 }
 
+static void count_readings(const km_event *ev, void *userdata)
+{
+        if (ev->kind == KM_EVENT_READING)
+                (*(int *)userdata)++;
+}
+
+/* The same for a long lone frame (461 bytes: 13 past the last 64-byte scan
+ * point), fed as one chunk the way an MQTT message brings it. */
+static void test_detection_does_not_hold_a_long_lone_frame(void **state)
+{
+        (void)state;
+        size_t cn;
+        uint8_t *cap = load_data_file("captures/amsreader/kamstrup/gh216-1.bin", &cn);
+        assert_int_equal(cn % 64, 13);
+        km_decoder *d = malloc(sizeof(*d));
+        assert_non_null(d);
+        km_decoder_init(d, NULL);
+        int readings = 0;
+        km_decoder_feed(d, cap, cn, count_readings, &readings);
+        assert_int_equal(readings, 1);
+        free(d);
+        free(cap);
+}
+
 static void test_transport_names(void **state)
 {
         (void)state;
@@ -564,6 +588,7 @@ int main(void)
                 cmocka_unit_test(test_random_bytes_give_nothing),
                 cmocka_unit_test(test_detection_matches_forced_transport),
                 cmocka_unit_test(test_detection_does_not_hold_a_lone_frame),
+                cmocka_unit_test(test_detection_does_not_hold_a_long_lone_frame),
                 cmocka_unit_test(test_transport_names),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -105,6 +105,19 @@ BAD = [
     ("certfile without TLS", "[mqtt]\ncertfile = @PEM@\nkeyfile = @PEM@\ntls = auto\n", 3, "certfile needs TLS"),
     ("NUL byte in a value", b"[mqtt]\nhost = broker\x00.example\n", 2, "NUL byte"),
     ("NUL byte in a comment", b"[mqtt]\n# \x00\nhost = a\n", 2, "NUL byte"),
+    ("meter name with a blank", "[meter.my meter]\nport = /dev/x\n", 1, "use only letters"),
+    ("two meters on one port", "[meter.a]\nport = /dev/ttyUSB0\n[meter.b]\nport = /dev/ttyUSB0\n", 4,
+     "[meter.b] port /dev/ttyUSB0 is the port of [meter.a] too"),
+    ("plain and named meter on one port", "[serial]\nport = /dev/ttyS1\n[meter.b]\nport = /dev/ttyS1\n", 4,
+     "is the port of [meter] too"),
+    ("unknown key in a meter section", "[meter.a]\nhots = b\n", 2,
+     "unknown key 'hots' in [meter.a] (known: port baud parity data_bits transport list name id"),
+    ("mqtt source without a topic", "[meter.a]\nport = mqtt://\n", 2, "mqtt:// needs a topic"),
+    ("two meters with one id", "[meter.a]\nport = /dev/a\nid = x\n[meter.b]\nport = /dev/b\nid = x\n", 6,
+     "[meter.b] id x is taken by another meter"),
+    ("key twice in a meter section", "[meter.a]\nbaud = 2400\nbaud = 9600\n", 3, "set twice"),
+    ("key_file and key in a meter section", "[meter.a]\nkey = 000102030405060708090a0b0c0d0e0f\n"
+     "key_file = @PWFILE@\n", 3, "key_file"),
 ]
 
 
@@ -174,6 +187,37 @@ def main():
                     and "read-only file system" in r.stderr.decode(),
                     "[file] path on a read-only file system: exit 78, %s:2 (%r)" % (os.path.basename(roconf),
                                                                                     r.stderr.decode().strip()))
+
+        # drop-ins: conf.d/*.conf beside the file, in name order; a key set
+        # again there wins; an error names the drop-in and its line
+        ddir = work.file("dropins")
+        os.makedirs(os.path.join(ddir, "conf.d"))
+        dmain = os.path.join(ddir, "main.conf")
+        with open(dmain, "w") as f:
+            f.write("[mqtt]\nport = 1883\n[meter.a]\nport = /dev/ttyUSB0\n")
+        with open(os.path.join(ddir, "conf.d", "10-b.conf"), "w") as f:
+            f.write("[mqtt]\nport = 1884\n[meter.b]\nport = tcp://han:3000\n")
+        with open(os.path.join(ddir, "conf.d", "20-a.conf"), "w") as f:
+            f.write("[meter.a]\nbaud = 9600\n")
+        with open(os.path.join(ddir, "conf.d", "notes.txt"), "w") as f:
+            f.write("not read\n")
+        r = run(["--dump-config", "-c", dmain])
+        out = r.stdout.decode()
+        k.check(r.returncode == 0 and "port = 1884" in out and "[meter.b]\nport = tcp://han:3000" in out
+                and re.search(r"\[meter\.a\]\nport = /dev/ttyUSB0\nbaud = 9600", out) is not None,
+                "drop-ins add meters and override keys (%s, %r)" % (r.returncode, r.stderr.decode().strip()))
+        bad_dropin = os.path.join(ddir, "conf.d", "30-bad.conf")
+        with open(bad_dropin, "w") as f:
+            f.write("[meter.c]\nport = /dev/ttyUSB1\nbaud = 1\n")
+        r = run(["--check-config", "-c", dmain])
+        k.check(r.returncode == 78 and r.stderr.decode().startswith(bad_dropin + ":3: "),
+                "an error in a drop-in names it and its line (%r)" % r.stderr.decode().strip())
+        with open(bad_dropin, "w") as f:
+            f.write("[meter.c]\nport = /dev/ttyUSB0\n")
+        r = run(["--check-config", "-c", dmain])
+        k.check(r.returncode == 78 and r.stderr.decode().startswith(bad_dropin + ":2: ")
+                and "is the port of [meter.a] too" in r.stderr.decode(),
+                "a port used in the main file and a drop-in: the drop-in's line (%r)" % r.stderr.decode().strip())
 
         r = run(["-c", work.file("does-not-exist.conf")])
         k.check(r.returncode == 78 and len(r.stderr.decode().splitlines()) == 1

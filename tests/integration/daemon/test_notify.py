@@ -52,7 +52,7 @@ def main():
         k.check(re.search(r"\b40 frames decoded\b", last) is not None, "STATUS= counts frames decoded (40)")
         k.check(re.search(r"\b1 checksum errors\b", last) is not None, "STATUS= counts checksum errors (1)")
         k.check("broker connected" in last, "STATUS= gives the broker state")
-        k.check(re.search(r"\b\d+ s since last frame\b", last) is not None, "STATUS= gives seconds since the last frame")
+        k.check(re.search(r"\blast frame at \d\d:\d\d:\d\d\b", last) is not None, "STATUS= gives the time of the last frame")
         k.check(any("no frame yet" in l for l in status), "STATUS= before the first frame says so")
 
         # SIGHUP with a good file, then with a bad one

@@ -95,8 +95,8 @@ static void test_config(void)
         int r = km_config_load_string("t.conf", "", &cfg, err, sizeof(err));
         check(r == 0, "an empty file is all defaults", err);
         if (r == 0) {
-                check(strcmp(cfg.serial.port, "/dev/ttyUSB0") == 0, "default port", cfg.serial.port);
-                check(cfg.serial.baud == 2400 && cfg.serial.parity_auto, "default 2400 auto", NULL);
+                check(strcmp(cfg.meters[0].serial.port, "/dev/ttyUSB0") == 0, "default port", cfg.meters[0].serial.port);
+                check(cfg.meters[0].serial.baud == 2400 && cfg.meters[0].serial.parity_auto, "default 2400 auto", NULL);
                 check(strcmp(cfg.mqtt.host, "localhost") == 0 && cfg.mqtt.port == 0 && cfg.mqtt.qos == 1 &&
                               cfg.mqtt.keepalive == 60 && cfg.mqtt.queue_limit == 10000,
                       "mqtt defaults", cfg.mqtt.host);
@@ -111,10 +111,10 @@ static void test_config(void)
                                   &cfg, err, sizeof(err));
         check(r == 0, "a small file loads", err);
         if (r == 0) {
-                check(strcmp(cfg.serial.port, "tcp://ser2net:3333") == 0 && !cfg.serial.parity_auto &&
-                              cfg.serial.parity == KM_PARITY_EVEN && cfg.mqtt.port == 8883 && cfg.mqtt.qos == 2 &&
-                              cfg.meter.list == km_family_by_name("aidon"),
-                      "values are taken", cfg.serial.port);
+                check(strcmp(cfg.meters[0].serial.port, "tcp://ser2net:3333") == 0 && !cfg.meters[0].serial.parity_auto &&
+                              cfg.meters[0].serial.parity == KM_PARITY_EVEN && cfg.mqtt.port == 8883 && cfg.mqtt.qos == 2 &&
+                              cfg.meters[0].meter.list == km_family_by_name("aidon"),
+                      "values are taken", cfg.meters[0].serial.port);
                 km_config_free(&cfg);
         }
         config_error("\n\n[mqtt]\nqos=9\n", "t.conf:4: [mqtt] qos: 9 is out of range");
