@@ -10,6 +10,7 @@
 #include "daemon/derived.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,12 @@ struct km_derived {
         char state_path[4096];
 
         km_energy e;
+        /* the local hour of the last clock and its start: the time zone
+         * is asked once an hour, not per frame (never for the autumn
+         * hour that comes twice) */
+        bool cache_valid;
+        km_wall cache_hour;
+        int64_t cache_base;
         bool have_t;
         int64_t last_t;
         uint64_t last_usec;
@@ -87,8 +94,8 @@ static void save(km_derived *d, uint64_t now_usec)
         d->saved_usec = now_usec;
         if (r < 0) {
                 if (!d->said_save_failed)
-                        km_log_warning("derived values: cannot write %s: %s (will try again; said once)",
-                                       d->state_path, strerror(-r));
+                        km_log_warning("meter %s: derived values: cannot write %s: %s (will try again; said once)",
+                                       d->meter_id, d->state_path, strerror(-r));
                 d->said_save_failed = true;
                 return;
         }
@@ -129,12 +136,13 @@ static void open_meter(km_derived *d, const char *meter_id, uint64_t now_usec)
                         d->last_t = e.sample_t;
                         d->last_usec = now_usec;
                 }
-                km_log_info("derived values: state read from %s", d->state_path);
+                km_log_info("meter %s: derived values: state read from %s", meter_id, d->state_path);
         } else if (r == -ENOENT) {
-                km_log_info("derived values: no state in %s yet: starting from the next frames", d->state_path);
+                km_log_info("meter %s: derived values: no state in %s yet: starting from the next frames", meter_id,
+                            d->state_path);
         } else {
-                km_log_warning("derived values: state file %s %s: starting over from the next frames",
-                               d->state_path, km_state_strerror(r));
+                km_log_warning("meter %s: derived values: state file %s %s: starting over from the next frames",
+                               meter_id, d->state_path, km_state_strerror(r));
         }
 }
 
@@ -225,6 +233,32 @@ static int64_t receive_time(const km_derived *d, uint64_t now_usec)
         return d->last_t + (int64_t)((now_usec - d->last_usec + 500000) / 1000000);
 }
 
+static bool same_hour(const km_wall *a, const km_wall *b)
+{
+        return a->year == b->year && a->month == b->month && a->day == b->day && a->hour == b->hour;
+}
+
+/* The instant of the meter's wall clock, through the cache. */
+static int clock_instant(km_derived *d, const km_wall *w, int64_t hint, int64_t *ret)
+{
+        int into = w->minute * 60 + w->second;
+        if (d->cache_valid && same_hour(&d->cache_hour, w)) {
+                *ret = d->cache_base + into;
+                return 0;
+        }
+        int r = km_tz_from_wall(&d->tz, w, hint, ret);
+        if (r < 0)
+                return r;
+        /* a wall time the zone shows twice gets no cache entry */
+        int64_t early, late;
+        km_tz_from_wall(&d->tz, w, INT64_MIN / 4, &early);
+        km_tz_from_wall(&d->tz, w, INT64_MAX / 4, &late);
+        d->cache_valid = early == late;
+        d->cache_hour = *w;
+        d->cache_base = *ret - into;
+        return 0;
+}
+
 /* Places the frame: *ret_t its time (for the power), *ret_reg_t the time
  * its registers belong to; *ret_power false when its power is not a new
  * sample (the hourly list's frozen clock). */
@@ -234,10 +268,11 @@ static void place_frame(km_derived *d, const km_reading *r, uint64_t now_usec, i
         km_wall w;
         int64_t recv = receive_time(d, now_usec), ct;
         *ret_power = true;
-        if (!reading_clock(r, &w) || km_tz_from_wall(&d->tz, &w, recv, &ct) < 0) {
+        if (!reading_clock(r, &w) || clock_instant(d, &w, recv, &ct) < 0) {
                 if (!d->said_no_clock)
-                        km_log_notice("derived values: frames without a usable clock: placing them by receive "
-                                      "time (said once)");
+                        km_log_notice("meter %s: derived values: frames without a usable clock: placing them by "
+                                      "receive time (said once)",
+                                      d->meter_id);
                 d->said_no_clock = true;
                 *ret_t = *ret_reg_t = recv;
                 return;
@@ -250,9 +285,9 @@ static void place_frame(km_derived *d, const km_reading *r, uint64_t now_usec, i
                 *ret_power = false;
         } else {
                 if (!d->said_bad_clock)
-                        km_log_notice("derived values: the meter's clock went back %lld s: placing frames by "
+                        km_log_notice("meter %s: derived values: its clock went back %lld s: placing frames by "
                                       "receive time while it is behind (said once)",
-                                      (long long)(d->last_t - ct));
+                                      d->meter_id, (long long)(d->last_t - ct));
                 d->said_bad_clock = true;
                 *ret_t = *ret_reg_t = recv;
         }
@@ -356,8 +391,9 @@ size_t km_derived_reading(km_derived *d, const char *meter_id, const km_reading 
         if (f.has_registers)
                 km_energy_registers(&d->e, &d->tz, reg_t, f.wh, &ev);
         if (ev.reg_backwards && !d->said_backwards)
-                km_log_notice("derived values: the meter's energy registers went back: counting from the new "
-                              "values (said once)");
+                km_log_notice("meter %s: derived values: its energy registers went back: counting from the "
+                              "new values (said once)",
+                              d->meter_id);
         d->said_backwards |= ev.reg_backwards;
         d->have_t = true;
         d->last_t = t;
