@@ -42,6 +42,7 @@ struct km_derived {
         bool cache_valid;
         km_wall cache_hour;
         int64_t cache_base;
+        double held_w[2]; /* the last power of each direction (Kaifa list 1 has no export) */
         bool have_t;
         int64_t last_t;
         uint64_t last_usec;
@@ -135,6 +136,8 @@ static void open_meter(km_derived *d, const char *meter_id, uint64_t now_usec)
                         d->have_t = true;
                         d->last_t = e.sample_t;
                         d->last_usec = now_usec;
+                        d->held_w[0] = e.sample_w[0];
+                        d->held_w[1] = e.sample_w[1];
                 }
                 km_log_info("meter %s: derived values: state read from %s", meter_id, d->state_path);
         } else if (r == -ENOENT) {
@@ -172,6 +175,7 @@ static double in_wh(const km_value *v)
 
 typedef struct frame_values {
         bool has_power, has_registers;
+        bool has_w[2];
         double w[2], wh[2];
 } frame_values;
 
@@ -190,7 +194,7 @@ static void pick_values(const km_reading *r, frame_values *f)
                         int c = dir + 1;
                         if (obis_is(v, c, 7, 0) && (v->unit == KM_UNIT_W || v->unit == KM_UNIT_KW)) {
                                 f->w[dir] = in_watts(v);
-                                f->has_power = true;
+                                f->has_w[dir] = f->has_power = true;
                         } else if (obis_is(v, c, 8, 0) && (v->unit == KM_UNIT_WH || v->unit == KM_UNIT_KWH)) {
                                 f->wh[dir] = in_wh(v);
                                 total[dir] = true;
@@ -385,6 +389,13 @@ size_t km_derived_reading(km_derived *d, const char *meter_id, const km_reading 
         int64_t t, reg_t;
         bool power;
         place_frame(d, r, now_usec, &t, &reg_t, &power);
+        /* a frame without one direction's power (Kaifa and Aidon list 1:
+         * import only) keeps that direction's last value */
+        for (int dir = 0; dir < 2; dir++) {
+                if (f.has_w[dir])
+                        d->held_w[dir] = f.w[dir];
+                f.w[dir] = d->held_w[dir];
+        }
         km_energy_events ev = {0};
         if (f.has_power && power)
                 km_energy_power(&d->e, &d->tz, t, f.w, &ev);

@@ -137,6 +137,7 @@ def headroom(best, mday, hour_wh):
 class Model:
     def __init__(self):
         self.last_t = None
+        self.held = [0.0, 0.0]      # the last power of each direction
         self.sample = None          # (t, [import W, export W])
         self.hour = None
         self.hour_ws = [0.0, 0.0]
@@ -234,8 +235,11 @@ class Model:
 
     def frame(self, rd):
         d = rd["data"]
-        # list 1 carries the import alone: the export counts as 0 W there
-        w = [float(d["power_active_import"]["value"]), float(d.get("power_active_export", {"value": 0})["value"])]
+        # list 1 carries the import alone: the export keeps its last value
+        for i, name in enumerate(("power_active_import", "power_active_export")):
+            if name in d:
+                self.held[i] = float(d[name]["value"])
+        w = list(self.held)
         has_reg = "energy_active_cum_import" in d
         wall = wall_of(rd)
         hint = self.last_t if self.last_t is not None else int(datetime.datetime.now().timestamp())
