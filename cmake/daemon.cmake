@@ -87,6 +87,8 @@ if(KM_BUILD_TESTS)
       "daemon_source_backoff|test_source_backoff.py|300"
       "daemon_postgresql|test_postgresql.py|300"
       "daemon_security|test_security.py|300"
+      "daemon_template_instances|test_template_instances.py|300"
+      "daemon_day_replay|test_day_replay.py|300"
       "daemon_derived|test_derived.py|900")
     foreach(case ${KM_DAEMON_TEST_CASES})
       string(REPLACE "|" ";" f "${case}")
@@ -102,6 +104,8 @@ if(KM_BUILD_TESTS)
     # needs PostgreSQL's server binaries (tests/integration/pg/pgserver.py); 77 = none here
     set_tests_properties(daemon_postgresql PROPERTIES SKIP_RETURN_CODE 77
                          LABELS "integration;daemon;postgresql")
+    # needs root and a writable cgroup2 hierarchy (runs the daemons as template units); 77 = not here
+    set_tests_properties(daemon_template_instances PROPERTIES SKIP_RETURN_CODE 77)
     # The longest tests (30-50 s, mostly waiting): ctest -j starts them first.
     set_tests_properties(daemon_postgresql daemon_broker_outage PROPERTIES COST 50)
     # about 90 s of simulated days through the daemon

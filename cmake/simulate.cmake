@@ -29,5 +29,11 @@ if(KM_BUILD_TESTS)
       COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tests/integration/simulate/test_simulate.py
               $<TARGET_FILE:kaifa-meter> ${PROJECT_SOURCE_DIR}/tests/data/captures)
     set_tests_properties(sim_pipe_one_hour PROPERTIES TIMEOUT 120 LABELS "integration;simulate")
+    # `kaifa-meter serial` on ptys (the simulator's and socat's): parity auto, the
+    # hint for a wrong setting, the same pty reopened with even parity
+    add_test(NAME cli_serial_parity
+      COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tests/integration/cli/test_serial_parity.py
+              $<TARGET_FILE:kaifa-meter> ${PROJECT_SOURCE_DIR}/tests/data/captures)
+    set_tests_properties(cli_serial_parity PROPERTIES TIMEOUT 300 LABELS "integration;cli")
   endif()
 endif()

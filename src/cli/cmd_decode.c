@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@
 #include "cli/stop.h"
 #include "sinks/json.h"
 #include "sinks/terminal.h"
+#include "sources/parity_auto.h"
 #include "sources/source.h"
 #include "util/log.h"
 #ifdef KM_HAVE_PG
@@ -54,6 +56,8 @@ typedef struct decode_opts {
         bool hex_text;
         km_serial_params serial_params;
         bool serial_set; /* --baud or --parity given */
+        bool parity_auto;    /* --parity auto: 8E1, then 8N1 (7E1) until a frame decodes */
+        bool data_bits_set;  /* --data-bits given: auto keeps it */
         km_cli_security *security; /* keys: --key, --auth-key, --key-file */
 #ifdef KM_HAVE_PG
         km_pg_options pg;
@@ -69,6 +73,14 @@ typedef struct decode_run {
         bool batch; /* output is buffered, flushed before waiting for input */
         bool write_failed;
         km_cli_security security;
+        /* a serial port: parity auto, and the hint when nothing decodes */
+        const char *input;
+        bool serial_port;
+        km_serial_params params;
+        km_parity_auto pa;
+        bool parity_auto;
+        bool hint_said;
+        uint64_t hint_bytes0, hint_good0;
 } decode_run;
 
 enum {
@@ -126,7 +138,9 @@ static void usage(FILE *out, bool serial)
                 fprintf(out, "Usage: kaifa-meter serial DEVICE [OPTIONS]\n"
                              "Decode what the meter sends to a serial port (or tcp://host:port).\n\n"
                              "  --baud N            bit rate (default 2400)\n"
-                             "  --parity P          even, none or odd (default even: 8E1)\n"
+                             "  --parity P          even, none, odd, or auto: 8E1, then 8N1 (and 7E1\n"
+                             "                      unless --data-bits is given) until a frame decodes\n"
+                             "                      (default even: 8E1; Kamstrup sends 8N1)\n"
                              "  --data-bits 7|8     character size (default 8; DSMR 2.2/3 P1 is 9600 7E1)\n");
         else
                 fprintf(out, "Usage: kaifa-meter parse-file FILE|- [OPTIONS]\n"
@@ -227,15 +241,18 @@ static int parse_options(int argc, char **argv, bool serial, decode_opts *o)
                         o->serial_set = true;
                         break;
                 case OPT_PARITY:
-                        if (km_parity_parse(optarg, &o->serial_params.parity) < 0)
-                                return usage_error("bad --parity (even, none or odd)", optarg);
+                        o->parity_auto = strcmp(optarg, "auto") == 0;
+                        if (o->parity_auto)
+                                o->serial_params.parity = KM_PARITY_EVEN;
+                        else if (km_parity_parse(optarg, &o->serial_params.parity) < 0)
+                                return usage_error("bad --parity (even, none, odd or auto)", optarg);
                         o->serial_set = true;
                         break;
                 case OPT_DATA_BITS:
                         if (strcmp(optarg, "7") != 0 && strcmp(optarg, "8") != 0)
                                 return usage_error("bad --data-bits (7 or 8)", optarg);
                         o->serial_params.data_bits = optarg[0] - '0';
-                        o->serial_set = true;
+                        o->serial_set = o->data_bits_set = true;
                         break;
 #ifdef KM_HAVE_PG
                 case OPT_DBNAME:
@@ -394,6 +411,94 @@ static void feed(decode_run *run, const uint8_t *buf, size_t n)
         km_decoder_feed(&run->decoder, buf, n, on_event, run);
 }
 
+static void no_frame_hint(decode_run *run, km_source *src);
+
+/* A serial port that gives no good frame: with --parity auto the next
+ * setting is tried (and the one that works is named); with a fixed setting
+ * one line says what to try, once (again after a good frame). */
+static void watch_serial(decode_run *run, km_source *src)
+{
+        const km_stats *s = &run->decoder.stats;
+        char was[4], now[4];
+        if (!run->serial_port)
+                return;
+        if (run->parity_auto) {
+                /* the first round of settings is told step by step, later
+                 * rounds are not: a dead line must not flood the terminal */
+                bool first_round = run->pa.switches < (run->pa.try_7e1 ? 3u : 2u);
+                switch (km_parity_auto_check(&run->pa, s)) {
+                case KM_PARITY_AUTO_WAIT:
+                        return;
+                case KM_PARITY_AUTO_LOCKED:
+                        km_log_notice("%s: %d %s gives good frames; keeping it", run->input, run->pa.params.baud,
+                                      km_serial_params_name(&run->pa.params, now));
+                        return;
+                case KM_PARITY_AUTO_CYCLE:
+                        if (first_round)
+                                km_log_warning("%s: no valid frame in %" PRIu64 " bytes at %d baud with any of %dE1, %dN1%s; "
+                                       "check --baud (HAN ports send 2400, P1 115200) and the wiring; trying again",
+                                       run->input, run->pa.cycle_bytes, run->pa.params.baud, run->pa.start_bits, run->pa.start_bits,
+                                       run->pa.try_7e1 ? ", 7E1" : "");
+                        /* fall through */
+                case KM_PARITY_AUTO_NEXT:
+                        if (first_round)
+                                km_log_notice("%s: no valid frame in %" PRIu64 " bytes at %d %s; trying %s",
+                                              run->input, run->pa.tried_bytes, run->pa.params.baud,
+                                              km_serial_params_name(&run->pa.tried, was),
+                                              km_serial_params_name(&run->pa.params, now));
+                        int r = km_source_set_params(src, &run->pa.params);
+                        if (r < 0)
+                                km_log_warning("%s: cannot set %s: %s", run->input,
+                                               km_serial_params_name(&run->pa.params, now), strerror(-r));
+                        return;
+                }
+                return;
+        }
+        if (s->frames_good > run->hint_good0) {
+                run->hint_good0 = s->frames_good;
+                run->hint_bytes0 = s->bytes_in;
+                run->hint_said = false;
+                return;
+        }
+        if (!run->hint_said && s->bytes_in - run->hint_bytes0 >= KM_PARITY_AUTO_MAX_BYTES)
+                no_frame_hint(run, src);
+}
+
+/* At the end: bytes came but not one frame decoded, and nothing said so. */
+static void end_hint(decode_run *run, km_source *src)
+{
+        const km_stats *s = &run->decoder.stats;
+        char now[4];
+        if (!run->serial_port)
+                return;
+        if (run->parity_auto && !run->pa.locked && s->bytes_in > 0)
+                km_log_warning("%s: no valid frame in %" PRIu64 " bytes with --parity auto (last tried %d %s); "
+                               "check --baud (HAN ports send 2400, P1 115200) and the wiring",
+                               run->input, s->bytes_in, run->pa.params.baud,
+                               km_serial_params_name(&run->pa.params, now));
+        else if (!run->parity_auto && !run->hint_said && s->frames_good == run->hint_good0 &&
+                 s->bytes_in > run->hint_bytes0)
+                no_frame_hint(run, src);
+}
+
+static void no_frame_hint(decode_run *run, km_source *src)
+{
+        const km_stats *s = &run->decoder.stats;
+        char now[4];
+        run->hint_said = true;
+        uint64_t n = s->bytes_in - run->hint_bytes0;
+        if (km_source_get_kind(src) != KM_SOURCE_SERIAL) {
+                km_log_warning("%s: no valid frame in %" PRIu64 " bytes; is it a meter's HAN/P1 stream? "
+                               "(--transport auto detects HDLC, M-Bus, raw APDUs and P1)",
+                               run->input, n);
+                return;
+        }
+        km_log_warning("%s: no valid frame in %" PRIu64 " bytes at %d %s: Kaifa and Aidon use 8E1, Kamstrup 8N1; "
+                       "try --parity %s (or auto), and check --baud",
+                       run->input, n, run->params.baud, km_serial_params_name(&run->params, now),
+                       run->params.parity == KM_PARITY_NONE ? "even" : "none");
+}
+
 static void finish(decode_run *run)
 {
         km_decoder_end(&run->decoder, on_event, run);
@@ -451,6 +556,7 @@ static int read_loop(decode_run *run, km_source *src, const char *input)
                 ssize_t n = km_source_read(src, buf, sizeof(buf));
                 if (n > 0) {
                         feed(run, buf, (size_t)n);
+                        watch_serial(run, src);
                 } else if (n == 0) {
                         switch (km_source_get_kind(src)) {
                         case KM_SOURCE_SERIAL:
@@ -587,6 +693,13 @@ static int run_decode(int argc, char **argv, bool serial)
                 return open_error_status(-r);
         }
         run.batch = is_batch_input(&o, src);
+        run.input = o.input;
+        run.serial_port = serial;
+        run.params = o.serial_params;
+        /* parity does not travel over TCP: auto applies to a serial port */
+        run.parity_auto = o.parity_auto && km_source_get_kind(src) == KM_SOURCE_SERIAL;
+        if (run.parity_auto)
+                km_parity_auto_init(&run.pa, &o.serial_params, !o.data_bits_set, &run.decoder.stats);
         int status = open_sinks(&o, &run);
         if (status == EX_OK && (r = km_stop_install()) < 0) {
                 km_log_error("cannot handle SIGINT and SIGTERM: %s", strerror(-r));
@@ -596,6 +709,7 @@ static int run_decode(int argc, char **argv, bool serial)
                 status = read_loop(&run, src, o.input);
                 finish(&run);
                 flush_output(&run);
+                end_hint(&run, src);
                 if (o.stats) {
                         km_stats_print(stderr, &run.decoder.stats);
                         km_cli_security_stats(&run.security, stderr);

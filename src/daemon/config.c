@@ -688,6 +688,7 @@ static const key_def keys[] = {
         {"homeassistant", "discovery", parse_bool, F(homeassistant.discovery), NULL, "yes"},
         {"homeassistant", "discovery_prefix", parse_topic, F(homeassistant.discovery_prefix), NULL,
          "homeassistant"},
+        {"homeassistant", "legacy_reactive", parse_bool, F(homeassistant.legacy_reactive), NULL, "no"},
         {"postgresql", "conninfo", parse_pg_conninfo, F(postgresql.conninfo), NULL, ""},
         {"postgresql", "dbname", parse_string, F(postgresql.dbname), NULL, ""},
         {"postgresql", "user", parse_string, F(postgresql.user), NULL, ""},
@@ -1420,6 +1421,7 @@ void km_config_dump(const km_config *cfg, FILE *f)
         fprintf(f, "\n[homeassistant]\n");
         kv(f, "discovery", cfg->homeassistant.discovery ? "yes" : "no");
         kv(f, "discovery_prefix", cfg->homeassistant.discovery_prefix);
+        kv(f, "legacy_reactive", cfg->homeassistant.legacy_reactive ? "yes" : "no");
         if (cfg->postgresql.enabled) {
                 fprintf(f, "\n[postgresql]\n");
                 kv(f, "conninfo", conninfo_has_password(cfg->postgresql.conninfo) ? "********"

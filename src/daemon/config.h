@@ -98,6 +98,7 @@ typedef struct km_config {
         struct {
                 bool discovery;
                 char *discovery_prefix;
+                bool legacy_reactive; /* kvarh without the reactive_energy class (HA before 2025.6) */
         } homeassistant;
 
         struct {

@@ -326,7 +326,8 @@ static void add_live(km_derived *d, km_derived_out *out, size_t *n)
         add(out, n, "capacity_average_projected", km_cap_average(&top), "kW", "power", "measurement");
         double room = km_cap_headroom(&view, &d->steps, mday, hour_wh);
         if (room >= 0)
-                add(out, n, "capacity_headroom", room / 1000, "kWh", NULL, "measurement");
+                /* an energy budget left, as Home Assistant's energy_storage is */
+                add(out, n, "capacity_headroom", room / 1000, "kWh", "energy_storage", "measurement");
 }
 
 static void hour_attributes(const km_derived *d, int64_t start, char *buf, size_t size)
@@ -358,8 +359,9 @@ static void add_hourly(km_derived *d, km_derived_out *out, size_t *n)
                 static const char *const keys[2] = {"energy_import_last_hour", "energy_export_last_hour"};
                 for (int dir = 0; dir < 2; dir++) {
                         hour_attributes(d, e->last_start, d->attr_last[dir], sizeof(d->attr_last[dir]));
-                        add(out, n, keys[dir], e->last_wh[dir] / 1000, "kWh", "energy", NULL)->attributes =
-                                d->attr_last[dir];
+                        km_derived_out *o = add(out, n, keys[dir], e->last_wh[dir] / 1000, "kWh", "energy", "total");
+                        o->attributes = d->attr_last[dir];
+                        o->hourly_cycle = true;
                 }
         }
         if (!d->capacity || !e->hour_start)
@@ -367,8 +369,8 @@ static void add_hourly(km_derived *d, km_derived_out *out, size_t *n)
         km_cap_top top;
         km_cap_top3(&e->cap, 0, 0, &top);
         top3_attributes(d, &top, d->attr_top3, sizeof(d->attr_top3));
-        /* the state: the lowest of the three, the hour to beat */
-        add(out, n, "capacity_top3", top.n ? top.wh[top.n - 1] / 1000 : 0, "kWh", NULL, "measurement")->attributes =
+        /* the state: the lowest of the three (its kWh in one hour: kW), the hour to beat */
+        add(out, n, "capacity_top3", top.n ? top.wh[top.n - 1] / 1000 : 0, "kW", "power", "measurement")->attributes =
                 d->attr_top3;
         double avg = km_cap_average(&top);
         add(out, n, "capacity_average", avg, "kW", "power", "measurement");

@@ -44,6 +44,7 @@ typedef struct km_derived_out {
         const char *unit;         /* static */
         const char *device_class; /* static or NULL */
         const char *state_class;  /* static or NULL */
+        bool hourly_cycle;        /* state class total, each hour a new cycle (last_reset = its start) */
         const char *attributes;   /* JSON for <key>/attributes, or NULL; valid until the next call */
 } km_derived_out;
 

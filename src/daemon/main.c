@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -112,6 +113,19 @@ static void warn_service_user(const km_config *cfg, const char *path)
                                 SERVICE_USER, files[i], strerror(res[i]), SERVICE_USER, files[i], files[i]);
 }
 
+/* Each meter holds a port or socket: the soft limit on open files (1024
+ * by default, also under systemd) goes up to the hard one (524288 under
+ * systemd), as systemd advises for programs that need many. select() is
+ * not used anywhere, so descriptors above 1023 are fine. */
+static void raise_fd_limit(void)
+{
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                setrlimit(RLIMIT_NOFILE, &rl);
+        }
+}
+
 int main(int argc, char **argv)
 {
         enum { OPT_CHECK = 0x100, OPT_DUMP };
@@ -172,5 +186,6 @@ int main(int argc, char **argv)
                 return EX_OK;
         }
         km_log_set_level(cfg.log.level);
+        raise_fd_limit();
         return km_daemon_run(&cfg, path);
 }

@@ -606,6 +606,7 @@ static int publisher_create(kmd_meter *m)
                 .qos = c->mqtt.qos,
                 .discovery = c->homeassistant.discovery,
                 .discovery_prefix = c->homeassistant.discovery_prefix,
+                .legacy_reactive = c->homeassistant.legacy_reactive,
                 .device_name = mc->meter.name,
                 .list = mc->meter.list,
                 .configured_id = mc->meter.id,

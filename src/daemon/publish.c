@@ -33,6 +33,7 @@ typedef struct slot {
         const char *device_class; /* static, may be NULL */
         const char *state_class;  /* static, may be NULL */
         bool derived;             /* a derived value (daemon/derived.h), not the meter's */
+        bool hourly_cycle;        /* derived: state class total, a new cycle each hour */
         bool diagnostic;
         bool announced;
 } slot;
@@ -42,6 +43,7 @@ struct km_publisher {
         int qos;
         bool discovery;
         char *discovery_prefix;
+        bool legacy_reactive;
         char *device_name;
         char *configured_id, *section, *bridge_topic;
         int stale_after;
@@ -83,6 +85,7 @@ int km_publisher_new(const km_publisher_options *opt, km_publisher **ret)
         p->available = true;
         p->qos = opt->qos;
         p->discovery = opt->discovery;
+        p->legacy_reactive = opt->legacy_reactive;
         p->list = opt->list;
         if (opt->derived) {
                 int r = km_derived_new(opt->derived, &p->derived);
@@ -236,7 +239,10 @@ static void announce(km_publisher *p, slot *s)
                 .state_class = s->state_class,
                 .diagnostic = s->diagnostic,
                 .json_attributes_topic = attributes ? attr_topic : NULL,
+                /* the hour's start, from the attributes published before each value */
+                .last_reset_value_template = s->hourly_cycle ? "{{ state_attr(entity_id, 'start') }}" : NULL,
                 .expire_after = expire_after(p, s),
+                .legacy_reactive = p->legacy_reactive,
         };
         km_ha_availability avail = {.bridge_topic = p->bridge_topic, .meter_topic = p->status_topic};
         char *topic = NULL, *json = NULL;
@@ -278,7 +284,9 @@ static slot *update_slot(km_publisher *p, const km_value *v, const char *key, co
         /* Home Assistant's timestamp class needs a time zone; the meter may not send one */
         if (v->kind == KM_VALUE_DATETIME && v->datetime.deviation == KM_DEVIATION_UNSPECIFIED)
                 s->device_class = NULL;
-        s->diagnostic = !numeric;
+        /* text, and numbers that are no measurement (limiter thresholds,
+         * event counters: no state_class) describe the meter */
+        s->diagnostic = !numeric || !(v->info && v->info->state_class);
         return s;
 }
 
@@ -338,6 +346,7 @@ static slot *derived_slot(km_publisher *p, const km_derived_out *o, bool *ret_ne
         s->device_class = o->device_class;
         s->state_class = o->state_class;
         s->derived = true;
+        s->hourly_cycle = o->hourly_cycle;
         return s;
 }
 

@@ -30,6 +30,7 @@ typedef struct km_publisher_options {
         int qos;
         bool discovery;
         const char *discovery_prefix;
+        bool legacy_reactive;    /* discovery: kvarh without the reactive_energy class */
         const char *device_name; /* [meter] name, NULL for maker + type */
         km_meter_list list;      /* readings of another maker are ignored */
         const char *configured_id; /* [meter] id, NULL for none */

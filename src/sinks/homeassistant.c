@@ -2,7 +2,8 @@
  * Shapes Home Assistant MQTT discovery configs with json-c. Every config
  * carries a stable unique_id (node + key), an availability list (the
  * service's bridge topic and the meter's status, both must say online),
- * expire_after where the value has a rhythm, a device block built from the meter's own
+ * expire_after where the value has a rhythm, suggested_display_precision
+ * for numbers (see precisions[]), a device block built from the meter's own
  * identification, and an origin block naming this program.
  */
 #include "sinks/homeassistant.h"
@@ -69,6 +70,30 @@ static void add_str(json_object *o, const char *k, const char *v)
 {
         if (v && *v)
                 json_object_object_add(o, k, json_object_new_string(v));
+}
+
+/* Decimals per unit: what the meters resolve, not more (a Kaifa list sends
+ * W and var as integers, voltages in 0.1 V, currents in 0.001 A, energy
+ * registers in Wh, shown in kWh; P1 sends kW with three decimals, shown in W). */
+static const struct {
+        const char *unit;
+        int decimals;
+} precisions[] = {
+        {"W", 0},   {"var", 0},   {"VA", 0},   {"kW", 3},   {"kvar", 3},  {"kVA", 3},
+        {"Wh", 0},  {"varh", 0},  {"VAh", 0},  {"kWh", 3},  {"kvarh", 3}, {"kVAh", 3},
+        {"V", 1},   {"A", 2},     {"Hz", 2},   {"%", 1},    {"°C", 1},    {"s", 0},
+        {"m³", 3},  {"GJ", 3},
+};
+
+int km_ha_display_precision(const char *unit, const char *device_class)
+{
+        if (!unit || !*unit)
+                /* a power factor is a plain ratio, 0.00 ... 1.00 */
+                return device_class && strcmp(device_class, "power_factor") == 0 ? 2 : -1;
+        for (size_t i = 0; i < sizeof(precisions) / sizeof(precisions[0]); i++)
+                if (strcmp(precisions[i].unit, unit) == 0)
+                        return precisions[i].decimals;
+        return -1;
 }
 
 static json_object *device_block(const km_ha_device *dev, const char *node)
@@ -139,10 +164,17 @@ int km_ha_config(const char *discovery_prefix, const km_ha_availability *avail, 
         add_str(c, "availability_mode", "all");
         if (e->expire_after > 0)
                 json_object_object_add(c, "expire_after", json_object_new_int(e->expire_after));
-        add_str(c, "device_class", e->device_class);
+        const char *device_class = e->device_class;
+        if (e->legacy_reactive && device_class && strcmp(device_class, "reactive_energy") == 0)
+                device_class = NULL;
+        add_str(c, "device_class", device_class);
         add_str(c, "state_class", e->state_class);
         add_str(c, "unit_of_measurement", e->unit);
         add_str(c, "json_attributes_topic", e->json_attributes_topic);
+        add_str(c, "last_reset_value_template", e->last_reset_value_template);
+        int precision = km_ha_display_precision(e->unit, e->device_class);
+        if (precision >= 0)
+                json_object_object_add(c, "suggested_display_precision", json_object_new_int(precision));
         if (e->diagnostic)
                 add_str(c, "entity_category", "diagnostic");
         json_object_object_add(c, "device", device_block(dev, node));

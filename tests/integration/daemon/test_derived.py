@@ -39,6 +39,7 @@ import sys
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ha_check  # noqa: E402
 import kmtest as k  # noqa: E402
 
 CLI = os.environ.get("KM_CLI")
@@ -302,33 +303,32 @@ class Model:
         return v, a
 
 
-# ---- Home Assistant's rules for the new entities -----------------------------
+# ---- what Home Assistant needs beyond ha_check ------------------------------
 
-UNITS = {"energy": {"Wh", "kWh", "MWh"}, "power": {"W", "kW"}}
-STATE_CLASSES = {"energy": {"total", "total_increasing", None}, "power": {"measurement", None}}
+# key -> (device_class, state_class, unit)
+CLASSES = {
+    "energy_import_this_hour": ("energy", "total_increasing", "kWh"),
+    "energy_export_this_hour": ("energy", "total_increasing", "kWh"),
+    "energy_import_today": ("energy", "total_increasing", "kWh"),
+    "energy_export_today": ("energy", "total_increasing", "kWh"),
+    "energy_import_last_hour": ("energy", "total", "kWh"),
+    "energy_export_last_hour": ("energy", "total", "kWh"),
+    "capacity_top3": ("power", "measurement", "kW"),
+    "capacity_average": ("power", "measurement", "kW"),
+    "capacity_average_projected": ("power", "measurement", "kW"),
+    "capacity_headroom": ("energy_storage", "measurement", "kWh"),
+    "capacity_step": (None, None, None),
+}
 
 
-def ha_check(configs, retained):
-    """Home Assistant's MQTT sensor rules for each discovery config:
-    failures (HA would refuse or mis-read it) and warnings (HA logs one)."""
-    failures, warnings = [], []
+def derived_checks(configs, retained):
+    """The classes chosen, the attributes topics (a JSON object retained
+    there), the last-hour cycle, a retained state for each."""
+    failures = []
     for key, c in configs.items():
-        for field in ("name", "unique_id", "state_topic", "device", "availability"):
-            if field not in c:
-                failures.append("%s: no %s" % (key, field))
-        dc, sc, unit = c.get("device_class"), c.get("state_class"), c.get("unit_of_measurement")
-        if dc and dc not in UNITS:
-            failures.append("%s: device class %s not expected here" % (key, dc))
-        if dc in UNITS and unit not in UNITS[dc]:
-            failures.append("%s: unit %s is not one of device class %s" % (key, unit, dc))
-        if dc in STATE_CLASSES and sc not in STATE_CLASSES[dc]:
-            warnings.append("%s: state class %s with device class %s" % (key, sc, dc))
-        if sc not in (None, "measurement", "total", "total_increasing"):
-            failures.append("%s: state class %s" % (key, sc))
-        if sc and unit is None:
-            warnings.append("%s: state class without a unit" % key)
-        if c.get("state_topic") != PREFIX + key:
-            failures.append("%s: state topic %s" % (key, c.get("state_topic")))
+        got = (c.get("device_class"), c.get("state_class"), c.get("unit_of_measurement"))
+        if got != CLASSES[key]:
+            failures.append("%s: classes %s, want %s" % (key, got, CLASSES[key]))
         at = c.get("json_attributes_topic")
         if key in ATTRS:
             if at != PREFIX + key + "/attributes":
@@ -339,15 +339,17 @@ def ha_check(configs, retained):
                         failures.append("%s: attributes are not a JSON object" % key)
                 except ValueError:
                     failures.append("%s: attributes are not JSON" % key)
-        state = retained.get(PREFIX + key)
-        if state is None:
+        elif at:
+            failures.append("%s: an attributes topic it does not fill" % key)
+        reset = c.get("last_reset_value_template")
+        if (c.get("state_class") == "total") != (reset == "{{ state_attr(entity_id, 'start') }}"):
+            failures.append("%s: last_reset_value_template %r with state class %s" % (key, reset,
+                                                                                       c.get("state_class")))
+        if c.get("state_topic") != PREFIX + key:
+            failures.append("%s: state topic %s" % (key, c.get("state_topic")))
+        if retained.get(PREFIX + key) is None:
             failures.append("%s: no retained state" % key)
-        elif unit:
-            try:
-                float(state)
-            except ValueError:
-                failures.append("%s: state %r is not a number" % (key, state))
-    return failures, warnings
+    return failures
 
 
 # ---- running the daemon ------------------------------------------------------
@@ -550,17 +552,17 @@ def main():
             t = "homeassistant/sensor/kaifa_%s/%s/config" % (METER, key)
             if k.check(t in retained, "discovery config for %s" % key):
                 configs[key] = json.loads(retained[t])
-        failures, warnings = ha_check(configs, retained)
+        derived = {t: p for t, p in retained.items()
+                   if t.startswith("homeassistant/sensor/kaifa_%s/" % METER) and k.is_derived(t.split("/")[3])}
+        failures, warnings = ha_check.check_all(derived)
         for f in failures + warnings:
             print("  ha_check: " + f)
         k.check(not failures and not warnings, "ha_check: %d failures, %d warnings for %d new entities"
-                % (len(failures), len(warnings), len(configs)))
-        c = configs.get("energy_import_this_hour", {})
-        k.check((c.get("device_class"), c.get("state_class"), c.get("unit_of_measurement")) ==
-                ("energy", "total_increasing", "kWh"), "energy_import_this_hour: energy, total_increasing, kWh")
-        c = configs.get("energy_import_today", {})
-        k.check((c.get("device_class"), c.get("state_class")) == ("energy", "total_increasing"),
-                "energy_import_today: energy, total_increasing")
+                % (len(failures), len(warnings), ha_check.count_configs(derived)))
+        failures = derived_checks(configs, retained)
+        for f in failures:
+            print("  " + f)
+        k.check(not failures, "classes, attributes topics, last_reset of the last hour, a retained state for each")
 
         # run 2: the same frames, stopped in the second 02:00 hour and
         # across midnight of 25/26 October

@@ -3,13 +3,15 @@
 (amsreader/aidon/gh156-1.bin) and a Danish Kamstrup CT list
 (amsreader/kamstrup/gh216-1.bin), replayed through a pty, appear under the
 configured [meter] id, else under the section name ("meter"), after
-[meter] id_wait, with one log line saying which id and how to set it. The
+[meter] id_wait, with one log line saying which id and how to set it; their
+discovery configs pass ha_check with 0 failures and 0 warnings. The
 broker is connected before the first frame (a wrong password shows at once)."""
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kmtest as k  # noqa: E402
+import ha_check  # noqa: E402
 
 CASES = [
     # capture, extra [meter] keys, expected id, a value that must appear
@@ -37,6 +39,13 @@ def run(work, broker, capture, extra, want_id, key, n):
                 and "[meter] id" in log, "%s: one log line names the id and how to set it" % capture)
         k.check(broker.retained(["kaifa/#"], 1).get("kaifa/%s/status" % want_id) == "online",
                 "%s: status online under %s" % (capture, want_id))
+        node = "homeassistant/sensor/kaifa_%s/" % want_id
+        configs = {t: p for t, p in broker.retained(["homeassistant/#"], 1).items() if t.startswith(node)}
+        fail, warn = ha_check.check_all(configs)
+        for f in fail + warn:
+            print("   ha_check: " + f)
+        k.check(configs and not fail and not warn, "%s: ha_check: %d configs, %d failures, %d warnings"
+                % (capture, ha_check.count_configs(configs), len(fail), len(warn)))
         rc, _ = daemon.stop()
         k.check(rc == 0, "%s: SIGTERM: exit 0" % capture)
     finally:

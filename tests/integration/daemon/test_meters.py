@@ -7,7 +7,8 @@
   published under its section name) and conf.d/pulse.conf adds
   [meter.pulse], whose source is mqtt://tibber/raw: raw frames that another
   reader publishes on the same broker, as hex text and as bytes;
-- every meter publishes its values and its availability under its own id;
+- every meter publishes its values and its availability under its own id,
+  and its discovery passes ha_check with 0 failures and 0 warnings;
 - the broker sees one client connect once (no second connection, no
   reconnect loop);
 - SIGHUP without a drop-in removes its meter (offline), the others and the
@@ -21,6 +22,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kmtest as k  # noqa: E402
+import ha_check  # noqa: E402
 
 
 def publish_raw(broker, work, topic, frame, as_hex):
@@ -106,6 +108,13 @@ def main():
             k.check(got.get(t) == v, "%s = %s (got %s)" % (t, v, got.get(t)))
         k.check("kaifa/cabin/power_active_import" in got, "the Aidon meter publishes under its section name")
         k.check("kaifa/pulse/energy_active_cum_import" in got, "the mqtt:// meter publishes its values")
+        configs = broker.retained(["homeassistant/#"], 1)
+        fail, warn = ha_check.check_all(configs)
+        for f in fail + warn:
+            print("   ha_check: " + f)
+        nodes = {t.split("/")[2] for t in configs if t.endswith("/config")}
+        k.check(len(nodes) == 3 and not fail and not warn, "discovery of the 3 meters (%s): ha_check: %d configs, "
+                "%d failures, %d warnings" % (sorted(nodes), ha_check.count_configs(configs), len(fail), len(warn)))
         log = daemon.logtext()
         k.check("mqtt://tibber/raw: reading raw frames from the broker" in log, "the mqtt:// source is logged")
         blog = open(work.file("mosquitto.log")).read()

@@ -28,6 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kmtest as k  # noqa: E402
+import ha_check  # noqa: E402
 
 CLI = os.environ.get("KM_CLI")
 METER_ID = "7359992890941742"  # the simulator's default, sent as hex-encoded ASCII
@@ -137,6 +138,11 @@ def main():
                   and dev.get("model") == "KAIFA-METER" and dev.get("serial_number") == METER_ID)
             k.check(bool(ok), "%s: config has unique_id, topics and the Kaifa P1 device" % key)
         k.check(len({c.get("unique_id") for c in configs.values()}) == len(configs), "unique ids are unique")
+        fail, warn = ha_check.check_all(retained)
+        for f in fail + warn:
+            print("   ha_check: " + f)
+        k.check(not fail and not warn, "ha_check: %d configs, %d failures, %d warnings"
+                % (ha_check.count_configs(retained), len(fail), len(warn)))
 
         k.check(retained.get(topic + "status") == "online", "status is online")
 
@@ -162,6 +168,13 @@ def main():
                 c = cfgs.get(key, {})
                 got = (c.get("device_class"), c.get("state_class"), c.get("unit_of_measurement"))
                 k.check(got == want_c, "%s %s: device_class/state_class/unit %s (got %s)" % (meter, key, want_c, got))
+            node_configs = {t: p for t, p in broker.retained(["homeassistant/#"], 0.5).items()
+                            if t.startswith(node_prefix)}
+            fail, warn = ha_check.check_all(node_configs)
+            for f in fail + warn:
+                print("   ha_check: " + f)
+            k.check(not fail and not warn, "%s: ha_check: %d configs, %d failures, %d warnings"
+                    % (meter, ha_check.count_configs(node_configs), len(fail), len(warn)))
 
         rc, took = daemon.stop()
         k.check(rc == 0, "SIGTERM: exit code 0 (got %s)" % rc)

@@ -11,7 +11,11 @@ reading the other end and publishing to a real mosquitto. Checks:
 - kaifa/<id>/state is a JSON document of the latest full reading;
 - every Home Assistant discovery config is valid JSON with unique_id,
   device (identifiers, manufacturer, model, name, sw_version,
-  serial_number), origin, availability and the right classes and units;
+  serial_number), origin, availability and the right classes, units and
+  suggested_display_precision (kvarh is reactive_energy), and ha_check
+  finds 0 failures and 0 warnings;
+- with [homeassistant] legacy_reactive = yes, kvarh has no device class
+  (Home Assistant before 2025.6) and ha_check, told so, finds nothing;
 - configs are sent again when homeassistant/status says online;
 - status is online while running, offline after SIGTERM, which exits 0
   within 1 s.
@@ -24,6 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kmtest as k  # noqa: E402
+import ha_check  # noqa: E402
 
 CLI = os.environ.get("KM_CLI")
 
@@ -80,24 +85,64 @@ def check_discovery(retained, node, keys):
         uids.add(c.get("unique_id"))
         want = None
         if key.startswith("energy_active"):
-            want = ("energy", "total_increasing", "kWh")
+            want = ("energy", "total_increasing", "kWh", 3)
         elif key.startswith("energy_reactive"):
-            want = (None, "total_increasing", "kvarh")
+            want = ("reactive_energy", "total_increasing", "kvarh", 3)
         elif key.startswith("power_active"):
-            want = ("power", "measurement", "W")
+            want = ("power", "measurement", "W", 0)
         elif key.startswith("power_reactive"):
-            want = ("reactive_power", "measurement", "var")
+            want = ("reactive_power", "measurement", "var", 0)
         elif key.startswith("phase_voltage"):
-            want = ("voltage", "measurement", "V")
+            want = ("voltage", "measurement", "V", 1)
         elif key.startswith("phase_current"):
-            want = ("current", "measurement", "A")
+            want = ("current", "measurement", "A", 2)
         if want:
-            got = (c.get("device_class"), c.get("state_class"), c.get("unit_of_measurement"))
-            k.check(got == want, "%s: device_class/state_class/unit %s (got %s)" % (key, want, got))
-        if key in ("meter_id", "meter_type", "obis_version"):
-            k.check(c.get("entity_category") == "diagnostic" and "unit_of_measurement" not in c,
-                    "%s: diagnostic text entity" % key)
+            got = (c.get("device_class"), c.get("state_class"), c.get("unit_of_measurement"),
+                   c.get("suggested_display_precision"))
+            k.check(got == want, "%s: device_class/state_class/unit/precision %s (got %s)" % (key, want, got))
+        if key in ("meter_id", "meter_type", "obis_version", "meter_timestamp"):
+            k.check(c.get("entity_category") == "diagnostic" and "unit_of_measurement" not in c
+                    and "suggested_display_precision" not in c, "%s: diagnostic text entity" % key)
+    fail, warn = ha_check.check_all(retained)
+    for f in fail + warn:
+        print("   ha_check: " + f)
+    k.check(ha_check.count_configs(retained) == len(keys) and not fail and not warn,
+            "ha_check: %d configs, %d failures, %d warnings" % (ha_check.count_configs(retained), len(fail), len(warn)))
     return configs
+
+
+def check_legacy_reactive(work, broker, pty):
+    """A second run with legacy_reactive = yes: the kvarh configs lose the
+    reactive_energy class, nothing else changes."""
+    frames = k.split_frames(open(k.KAIFA_T4, "rb").read())
+    config = k.daemon_config(pty.meter, broker.port, "") + "[homeassistant]\nlegacy_reactive = yes\n"
+    daemon = k.Daemon(work, config, name="legacy")
+    try:
+        daemon.start()
+        k.check(k.wait_for(lambda: "reading" in daemon.logtext(), 5), "legacy: daemon opened the pty")
+        topic = "homeassistant/sensor/kaifa_%s/energy_reactive_cum_import/config" % k.METER_ID
+        broker.publish(topic, "", retain=True)  # forget the first run's config
+
+        def legacy_config():
+            got = broker.retained(["homeassistant/#"], 0.5).get(topic)
+            return got and json.loads(got)
+        # the hourly list 3 carries the kvarh registers: the frames up to the first one
+        first3 = next(i for i, f in enumerate(frames) if len(f) > 150)
+        k.wait_for(lambda: pty.write(b"".join(frames[:first3 + 1]), chunk=2048, pause=0.01) or legacy_config(), 10, 0.2)
+        c = legacy_config() or {}
+        got = (c.get("device_class"), c.get("state_class"), c.get("unit_of_measurement"),
+               c.get("suggested_display_precision"))
+        k.check(got == (None, "total_increasing", "kvarh", 3),
+                "legacy_reactive: kvarh without a device class (got %s)" % (got,))
+        retained = broker.retained(["homeassistant/#"], 1)
+        fail, warn = ha_check.check_all(retained, legacy_reactive=True)
+        for f in fail + warn:
+            print("   ha_check: " + f)
+        k.check(not fail and not warn, "ha_check --legacy-reactive: %d failures, %d warnings" % (len(fail), len(warn)))
+        rc, _ = daemon.stop()
+        k.check(rc == 0, "legacy: SIGTERM: exit code 0")
+    finally:
+        k.cleanup(daemon)
 
 
 def main():
@@ -184,6 +229,7 @@ def main():
         k.check(took < 1.0, "SIGTERM: exited within 1 s (%.2f s)" % took)
         k.check(broker.retained(["kaifa/#"], 1).get(topic + "status") == "offline", "status is offline after SIGTERM")
         k.check("Traceback" not in daemon.logtext(), "daemon log is clean")
+        check_legacy_reactive(work, broker, pty)
     finally:
         k.cleanup(sub, daemon, pty, broker)
         print("--- daemon log (tail) ---")

@@ -101,19 +101,20 @@ static void test_config(void)
                               cfg.mqtt.keepalive == 60 && cfg.mqtt.queue_limit == 10000,
                       "mqtt defaults", cfg.mqtt.host);
                 check(strcmp(cfg.mqtt.prefix, "kaifa") == 0, "default prefix", cfg.mqtt.prefix);
-                check(cfg.homeassistant.discovery && strcmp(cfg.homeassistant.discovery_prefix, "homeassistant") == 0,
+                check(cfg.homeassistant.discovery && strcmp(cfg.homeassistant.discovery_prefix, "homeassistant") == 0 &&
+                              !cfg.homeassistant.legacy_reactive,
                       "discovery defaults", NULL);
                 km_config_free(&cfg);
         }
         r = km_config_load_string("t.conf",
                                   "[serial]\nport = tcp://ser2net:3333\nparity = even\n[mqtt]\nport=8883\nqos = 2\n"
-                                  "[meter]\nlist = Aidon\n",
+                                  "[meter]\nlist = Aidon\n[homeassistant]\nlegacy_reactive = yes\n",
                                   &cfg, err, sizeof(err));
         check(r == 0, "a small file loads", err);
         if (r == 0) {
                 check(strcmp(cfg.meters[0].serial.port, "tcp://ser2net:3333") == 0 && !cfg.meters[0].serial.parity_auto &&
                               cfg.meters[0].serial.parity == KM_PARITY_EVEN && cfg.mqtt.port == 8883 && cfg.mqtt.qos == 2 &&
-                              cfg.meters[0].meter.list == km_family_by_name("aidon"),
+                              cfg.meters[0].meter.list == km_family_by_name("aidon") && cfg.homeassistant.legacy_reactive,
                       "values are taken", cfg.meters[0].serial.port);
                 km_config_free(&cfg);
         }
@@ -133,6 +134,7 @@ static void test_config(void)
         config_error(text, "t.conf:3: [mqtt] certfile needs TLS");
         config_error("[mqtt]\ncafile = /etc/hostname\n", "t.conf:2: [mqtt] cafile: /etc/hostname is not a PEM file");
         unlink(pem);
+        config_error("[homeassistant]\nlegacy_reactive = 2025\n", "t.conf:2: [homeassistant] legacy_reactive:");
         config_error("[homeassistant]\ndiscovery_prefix = +\n", "t.conf:2: [homeassistant] discovery_prefix: '+' contains");
         test_config_outputs();
 }
@@ -228,7 +230,7 @@ static void test_discovery(void)
         km_ha_device dev = {"6970631400000233", "Kaifa", "MA304T4", NULL, "KFM_001"};
         km_ha_origin origin = {"kaifa-meterd", "1.2.3", NULL};
         km_ha_entity e = {"energy_active_cum_import", "kaifa/6970631400000233/energy_active_cum_import", "kWh",
-                          "energy", "total_increasing", false, 0, NULL};
+                          "energy", "total_increasing", false, 0, false, NULL, NULL};
         char *topic = NULL, *json = NULL;
         km_ha_availability avail = {"kaifa/bridge/kmd/status", "kaifa/6970631400000233/status"};
         e.expire_after = 3660;
@@ -257,9 +259,71 @@ static void test_discovery(void)
         check(json_object_object_get_ex(o, "availability_mode", &v) && strcmp(json_object_get_string(v), "all") == 0,
               "availability_mode all", json);
         check(json_object_object_get_ex(o, "expire_after", &v) && json_object_get_int(v) == 3660, "expire_after", json);
+        check(json_object_object_get_ex(o, "suggested_display_precision", &v) && json_object_get_int(v) == 3,
+              "kWh: suggested_display_precision 3", json);
         json_object_put(o);
         free(topic);
         free(json);
+        topic = json = NULL;
+}
+
+/* The class of a kvarh register, in the current and the legacy form, as
+ * the OBIS table gives it. */
+static const char *reactive_energy_class(bool legacy, char *precision, size_t size)
+{
+        static char got[64];
+        const uint8_t code[6] = {1, 0, 3, 8, 0, 255};
+        const km_obis_info *info = km_obis_lookup(code);
+        km_ha_device dev = {"6970631400000233", "Kaifa", "MA304T4", NULL, "KFM_001"};
+        km_ha_origin origin = {"kaifa-meterd", "1.2.3", NULL};
+        km_ha_availability avail = {"kaifa/bridge/kmd/status", "kaifa/6970631400000233/status"};
+        km_ha_entity e = {"energy_reactive_cum_import", "kaifa/6970631400000233/energy_reactive_cum_import",
+                          km_unit_symbol(info ? info->unit : KM_UNIT_NONE), info ? info->device_class : NULL,
+                          info ? info->state_class : NULL, false, 3660, legacy, NULL, NULL};
+        char *topic = NULL, *json = NULL;
+        snprintf(got, sizeof(got), "(no config)");
+        snprintf(precision, size, "(none)");
+        if (km_ha_config("homeassistant", &avail, &dev, &origin, &e, &topic, &json) == 0) {
+                json_object *o = json_tokener_parse(json), *v;
+                snprintf(got, sizeof(got), "%s",
+                         o && json_object_object_get_ex(o, "device_class", &v) ? json_object_get_string(v) : "(none)");
+                if (o && json_object_object_get_ex(o, "suggested_display_precision", &v))
+                        snprintf(precision, size, "%d", json_object_get_int(v));
+                json_object_put(o);
+        }
+        free(topic);
+        free(json);
+        return got;
+}
+
+static void test_reactive_and_precision(void)
+{
+        char precision[16];
+        const char *dc = reactive_energy_class(false, precision, sizeof(precision));
+        check(strcmp(dc, "reactive_energy") == 0, "kvarh: device_class reactive_energy", dc);
+        check(strcmp(precision, "3") == 0, "kvarh: suggested_display_precision 3", precision);
+        dc = reactive_energy_class(true, precision, sizeof(precision));
+        check(strcmp(dc, "(none)") == 0, "legacy_reactive: kvarh without a device_class", dc);
+        check(strcmp(precision, "3") == 0, "legacy_reactive: precision kept", precision);
+
+        static const struct {
+                const char *unit, *dc;
+                int want;
+        } cases[] = {
+                {"W", "power", 0},     {"var", "reactive_power", 0}, {"VA", "apparent_power", 0},
+                {"V", "voltage", 1},   {"A", "current", 2},          {"Hz", "frequency", 2},
+                {"kWh", "energy", 3},  {"m³", "gas", 3},             {"GJ", "energy", 3},
+                {"", "power_factor", 2}, {"", NULL, -1},             {NULL, "timestamp", -1},
+                {"furlongs", NULL, -1},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                char what[64], got[16];
+                int n = km_ha_display_precision(cases[i].unit, cases[i].dc);
+                snprintf(what, sizeof(what), "precision of '%s' (%s) is %d", cases[i].unit ? cases[i].unit : "NULL",
+                         cases[i].dc ? cases[i].dc : "no class", cases[i].want);
+                snprintf(got, sizeof(got), "%d", n);
+                check(n == cases[i].want, what, got);
+        }
 }
 
 int main(void)
@@ -289,6 +353,7 @@ int main(void)
         check(strcmp(buf, "a_b_c_d_e") == 0, "sanitize topic characters", buf);
 
         test_discovery();
+        test_reactive_and_precision();
         test_publish_failure_logged_once();
         test_config();
         printf("%d passed, %d failed\n", passed, failed);
