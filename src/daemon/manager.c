@@ -12,7 +12,7 @@
  *   - the outputs besides MQTT, PostgreSQL and a JSON-lines file
  *     (outputs.c), which get every decoded reading;
  *   - systemd: READY=1, RELOADING=1, STOPPING=1, STATUS= (sent when it
- *     changes, at most once a second), and WATCHDOG=1 from the loop itself
+ *     changes, at most every 5 s), and WATCHDOG=1 from the loop itself
  *     (sd_event_set_watchdog).
  *
  * Nothing ticks: every timer is a one-shot armed for a reason (a retry, a
@@ -41,8 +41,9 @@
 #include "util/log.h"
 
 #define STOP_GRACE_USEC (700 * USEC_PER_MSEC)
-/* STATUS= at most this often; a change waits for the rest of it */
-#define STATUS_INTERVAL_USEC (1 * USEC_PER_SEC)
+/* STATUS= at most this often; a change waits for the rest of it (each
+ * STATUS= is a socket, a sendmsg and a close: not one per frame) */
+#define STATUS_INTERVAL_USEC (5 * USEC_PER_SEC)
 
 typedef struct kmd {
         km_config cfg;

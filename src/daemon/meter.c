@@ -32,15 +32,14 @@
 
 #include "daemon/loop.h"
 #include "kaifa/hex.h"
+#include "sources/parity_auto.h"
 #include "sources/source.h"
 #include "util/log.h"
 
 #define SERIAL_BACKOFF_MIN (500 * USEC_PER_MSEC)
 #define SERIAL_BACKOFF_MAX (30 * USEC_PER_SEC)
-/* parity auto: give up on a parity after this many checksum failures (or
- * bytes) without one good frame */
-#define PARITY_MAX_BAD 3
-#define PARITY_MAX_BYTES 4096
+/* a fixed setting without one good frame in this many bytes gets a hint */
+#define HINT_BYTES KM_PARITY_AUTO_MAX_BYTES
 #define SECURITY_LOG_INTERVAL (60 * USEC_PER_SEC)
 /* epoll cannot watch a regular file (it is always readable): a replayed
  * capture is read in slices of FILE_SLICE bytes every FILE_PACE_USEC, about
@@ -65,9 +64,7 @@ struct kmd_meter {
         bool src_announced;          /* "reading" was logged for the open port */
         bool stopping;
         km_serial_params params;
-        bool parity_locked;
-        uint64_t parity_good0, parity_bad0, parity_bytes0;
-        unsigned parity_switches;               /* since the open, without a good frame */
+        km_parity_auto pa;                      /* [serial] parity = auto */
         uint64_t nogood_frames0, nogood_bytes0; /* counters at the open or the last good frame */
         bool nogood_said;                       /* the "no valid frame" hint was logged */
 
@@ -99,17 +96,6 @@ static void changed(kmd_meter *m)
                 m->env->changed(m->env->userdata);
 }
 
-static uint64_t checksum_errors(const km_stats *s)
-{
-        return s->rejected[-KM_ERR_HCS] + s->rejected[-KM_ERR_FCS] + s->rejected[-KM_ERR_CHECKSUM]; /* M-Bus, P1 */
-}
-
-static void parity_mark(kmd_meter *m)
-{
-        m->parity_good0 = m->dec->stats.frames_good;
-        m->parity_bad0 = checksum_errors(&m->dec->stats);
-        m->parity_bytes0 = m->dec->stats.bytes_in;
-}
 
 /* ---- availability and identity ------------------------------------------ */
 
@@ -277,49 +263,44 @@ static void decoder_reset(kmd_meter *m)
         km_decoder_init(m->dec, &opt);
 }
 
-/* Parity auto: 8E1 first; no good frame and checksum failures (or a pile of
- * bytes) -> try the other; the first parity that yields a good frame stays. */
+/* Parity auto (sources/parity_auto.c): 8E1, 8N1, 7E1 (DSMR 2.2/3, when
+ * data_bits is left at 8) in turn while no good frame comes; the first that
+ * yields one stays. */
 static void parity_check(kmd_meter *m)
 {
-        if (!m->mc->serial.parity_auto || m->parity_locked || !m->src || km_source_get_kind(m->src) != KM_SOURCE_SERIAL)
+        if (!m->mc->serial.parity_auto || !m->src || km_source_get_kind(m->src) != KM_SOURCE_SERIAL)
                 return;
-        const km_stats *s = &m->dec->stats;
-        if (s->frames_good > m->parity_good0) {
-                m->parity_locked = true;
-                km_log_info("%s: parity %s gives good frames; keeping it", port(m), km_parity_name(m->params.parity));
+        km_parity_auto_step step = km_parity_auto_check(&m->pa, &m->dec->stats);
+        char tried[4], next[4];
+        km_serial_params_name(&m->pa.tried, tried);
+        km_serial_params_name(&m->pa.params, next);
+        switch (step) {
+        case KM_PARITY_AUTO_WAIT:
                 return;
+        case KM_PARITY_AUTO_LOCKED:
+                km_log_info("%s: parity %s gives good frames; keeping it (%s)", port(m),
+                            km_parity_name(m->pa.params.parity), next);
+                return;
+        case KM_PARITY_AUTO_NEXT:
+        case KM_PARITY_AUTO_CYCLE:
+                break;
         }
-        if (checksum_errors(s) - m->parity_bad0 < PARITY_MAX_BAD && s->bytes_in - m->parity_bytes0 < PARITY_MAX_BYTES)
-                return;
-        /* 8E1 -> 8N1 -> 7E1 (DSMR 2.2/3 P1; only when data_bits is left at 8) -> 8E1 */
-        km_parity next = m->params.parity == KM_PARITY_EVEN ? KM_PARITY_NONE : KM_PARITY_EVEN;
-        int bits = m->params.data_bits;
-        if (m->mc->serial.data_bits == 8 && (bits == 7 || m->params.parity == KM_PARITY_NONE)) {
-                bits = bits == 7 ? 8 : 7;
-                next = KM_PARITY_EVEN;
-        }
-        /* the first switch is news; later ones are the loop, summed up
-         * once per cycle (back at 8E1) */
-        int level = m->parity_switches == 0 ? LOG_INFO : LOG_DEBUG;
-        if (bits != m->params.data_bits)
-                km_log(level, "%s: no good frame with %d%c1; trying %dE1", port(m), m->params.data_bits,
-                       m->params.parity == KM_PARITY_NONE ? 'N' : 'E', bits);
+        /* the first switch is news; later ones are the loop, summed up once
+         * per cycle (back at 8E1) */
+        int level = m->pa.switches == 1 ? LOG_INFO : LOG_DEBUG;
+        if (m->pa.tried.data_bits != m->pa.params.data_bits)
+                km_log(level, "%s: no good frame with %s; trying %s", port(m), tried, next);
         else
-                km_log(level, "%s: no good frame with parity %s; trying %s", port(m), km_parity_name(m->params.parity),
-                       km_parity_name(next));
-        m->parity_switches++;
-        if (next == KM_PARITY_EVEN && bits == 8)
+                km_log(level, "%s: no good frame with parity %s; trying %s", port(m),
+                       km_parity_name(m->pa.tried.parity), km_parity_name(m->pa.params.parity));
+        if (step == KM_PARITY_AUTO_CYCLE)
                 km_log_warning("%s: no valid frame in %" PRIu64 " bytes at %d baud with 8E1, 8N1%s; check [serial] "
                                "baud (HAN ports send 2400, P1 115200) and the wiring; trying again",
-                               port(m), m->dec->stats.bytes_in - m->nogood_bytes0, m->params.baud,
-                               m->mc->serial.data_bits == 8 ? " or 7E1" : "");
-        m->params.parity = next;
-        m->params.data_bits = bits;
+                               port(m), m->pa.cycle_bytes, m->params.baud, m->pa.try_7e1 ? " or 7E1" : "");
+        m->params = m->pa.params;
         int r = km_source_set_params(m->src, &m->params);
         if (r < 0)
-                km_log_warning("%s: cannot set %d data bits, parity %s: %s", port(m), bits, km_parity_name(next),
-                               strerror(-r));
-        parity_mark(m);
+                km_log_warning("%s: cannot set %s: %s", port(m), next, strerror(-r));
 }
 
 static char parity_letter(km_parity p)
@@ -338,7 +319,7 @@ static void frame_hint(kmd_meter *m)
                 m->nogood_said = false;
                 return;
         }
-        if (m->nogood_said || s->bytes_in - m->nogood_bytes0 < PARITY_MAX_BYTES)
+        if (m->nogood_said || s->bytes_in - m->nogood_bytes0 < HINT_BYTES)
                 return;
         bool serial = m->src && km_source_get_kind(m->src) == KM_SOURCE_SERIAL;
         if (serial && m->mc->serial.parity_auto)
@@ -480,7 +461,7 @@ static const char *open_hint(int r)
 
 static void announce_open(kmd_meter *m)
 {
-        m->parity_switches = 0;
+        km_parity_auto_reopen(&m->pa, &m->dec->stats);
         m->nogood_frames0 = m->dec->stats.frames_good;
         m->nogood_bytes0 = m->dec->stats.bytes_in;
         m->nogood_said = false;
@@ -492,7 +473,7 @@ static void announce_open(kmd_meter *m)
         if (km_source_get_kind(m->src) == KM_SOURCE_SERIAL)
                 km_log_notice("%s: reading at %d baud, parity %s%s", port(m), m->params.baud,
                               km_parity_name(m->params.parity),
-                              m->mc->serial.parity_auto && !m->parity_locked ? " (auto)" : "");
+                              m->mc->serial.parity_auto && !m->pa.locked ? " (auto)" : "");
         else
                 km_log_notice("%s: reading", port(m));
 }
@@ -523,7 +504,6 @@ static void serial_open(kmd_meter *m)
                 return;
         }
         m->src = src;
-        parity_mark(m);
         announce_open(m);
 }
 
@@ -533,7 +513,10 @@ static void params_from_config(kmd_meter *m)
         m->params.baud = m->mc->serial.baud;
         m->params.data_bits = m->mc->serial.data_bits;
         m->params.parity = m->mc->serial.parity_auto ? KM_PARITY_EVEN : m->mc->serial.parity;
-        m->parity_locked = false;
+        if (m->mc->serial.parity_auto) {
+                km_parity_auto_init(&m->pa, &m->params, m->mc->serial.data_bits == 8, &m->dec->stats);
+                m->params = m->pa.params;
+        }
 }
 
 /* ---- an MQTT topic as the source ------------------------------------------ */
@@ -761,7 +744,7 @@ void kmd_meter_get_status(const kmd_meter *m, kmd_meter_status *ret)
         const km_session_counters *c = &m->sec.counters;
         *ret = (kmd_meter_status){
                 .readings = s->readings,
-                .checksum_errors = checksum_errors(s),
+                .checksum_errors = km_checksum_errors(s),
                 .decrypted = c->decrypted,
                 .auth_failed = c->auth_failed,
                 .decrypt_failed = c->decrypt_failed,

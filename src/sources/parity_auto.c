@@ -29,6 +29,13 @@ void km_parity_auto_init(km_parity_auto *pa, const km_serial_params *base, bool 
         pa->cycle_bytes0 = s->bytes_in;
 }
 
+void km_parity_auto_reopen(km_parity_auto *pa, const km_stats *s)
+{
+        mark(pa, s);
+        pa->switches = 0;
+        pa->cycle_bytes0 = s->bytes_in;
+}
+
 km_parity_auto_step km_parity_auto_check(km_parity_auto *pa, const km_stats *s)
 {
         if (pa->locked)

@@ -44,6 +44,10 @@ typedef enum km_parity_auto_step {
 /* Starts at 8E1 with base's baud rate; try_7e1 when the data bits are not fixed. */
 void km_parity_auto_init(km_parity_auto *pa, const km_serial_params *base, bool try_7e1, const km_stats *s);
 
+/* The same port opened again (a pty or adapter that came back): the
+ * setting being tried or kept stays, the counters start from here. */
+void km_parity_auto_reopen(km_parity_auto *pa, const km_stats *s);
+
 /* Looks at the counters after the decoder was fed. */
 km_parity_auto_step km_parity_auto_check(km_parity_auto *pa, const km_stats *s);
 

@@ -56,7 +56,9 @@ def main():
         t_down = time.monotonic()
         k.check(bool(k.wait_for(lambda: "reconnecting" in daemon.logtext(), 5)), "daemon noticed the broker is gone")
         pty.write(b"".join(frames[1200:1300]), chunk=1024, pause=0.01)
-        time.sleep(1.5)
+        # STATUS= goes out at most every 5 s: wait for one from the outage
+        k.wait_for(lambda: any("broker disconnected" in l and re.search(r"\b[1-9]\d* waiting", l)
+                               for l in status_lines(notify)), 10, 0.2)
         during = status_lines(notify)
         k.check(any("broker disconnected" in l for l in during), "STATUS= says the broker is disconnected")
         waiting = [int(m.group(1)) for m in (re.search(r"(\d+) waiting", l) for l in during) if m]

@@ -45,6 +45,9 @@ def main():
         gaps = [b - a for a, b in zip(dogs, dogs[1:])]
         k.check(gaps and max(gaps) < 0.8, "WATCHDOG=1 about every 0.5 s for WATCHDOG_USEC=1 s (max gap %.2f s)"
                 % (max(gaps) if gaps else -1))
+        # STATUS= goes out at most every 5 s: wait for the one after the frames
+        notify.wait_line(lambda l: re.search(r"\b40 frames decoded, 1 checksum errors\b", l) is not None, 10)
+        lines = notify.lines()
         status = [l for t, l in lines if l.startswith("STATUS=")]
         k.check(len(status) >= 2, "STATUS= lines sent (%d)" % len(status))
         last = status[-1] if status else ""
