@@ -423,7 +423,7 @@ class Run:
         k.wait_for(lambda: ": connected" in self.daemon.logtext(), 10)
         self.fed = 0
 
-    def feed(self, frames, piece=3600):
+    def feed(self, frames, piece=10800):
         for i in range(0, len(frames), piece):
             part = frames[i:i + piece]
             self.pty.write(b"".join(part), chunk=65536, pause=0)
