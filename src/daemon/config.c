@@ -63,6 +63,7 @@ typedef where key_lines[64];
 
 struct parse_ctx {
         km_config *cfg;
+        bool defaults;    /* the parsers are setting the defaults, not a file's values */
         const char *name; /* file name for messages */
         FILE *file;       /* reading a file, or */
         const char *text; /* reading a string */
@@ -257,6 +258,10 @@ static const char *parse_timezone(parse_ctx *c, const char *value, void *field, 
 {
         (void)arg;
         int r = km_tz_check(value);
+        /* the default without tzdata: the daemon says so at start and
+         * publishes no derived values; a zone written in the file must exist */
+        if (r == -ENOENT && c->defaults)
+                return set_string(field, value);
         if (r == -EINVAL)
                 return msg(c, "'%s' is not a time zone name (a tzdata name such as Europe/Oslo)", value);
         if (r < 0)
@@ -1079,14 +1084,18 @@ static void check_combinations(parse_ctx *c)
 /* The defaults of the keys of one kind (shared, or one meter's). */
 static int apply_defaults(parse_ctx *c, bool meter_keys, char *base)
 {
+        c->defaults = true;
         for (size_t i = 0; i < N_KEYS; i++) {
                 if (is_meter_key(i) != meter_keys)
                         continue;
                 if (!keys[i].def[0] && keys[i].parse != parse_nonempty && keys[i].parse != parse_port)
                         continue; /* not set */
-                if (keys[i].parse(c, keys[i].def, base + keys[i].offset, keys[i].arg))
+                if (keys[i].parse(c, keys[i].def, base + keys[i].offset, keys[i].arg)) {
+                        c->defaults = false;
                         return -ENOMEM;
+                }
         }
+        c->defaults = false;
         return 0;
 }
 

@@ -89,7 +89,11 @@ int km_publisher_new(const km_publisher_options *opt, km_publisher **ret)
         p->list = opt->list;
         if (opt->derived) {
                 int r = km_derived_new(opt->derived, &p->derived);
-                if (r < 0) {
+                if (r == -ENOENT) /* only the default zone may be missing (config.c) */
+                        km_log_warning("no derived values: time zone %s is not in /usr/share/zoneinfo "
+                                       "(install tzdata, or set [meter] timezone)",
+                                       opt->derived->timezone);
+                else if (r < 0) {
                         km_publisher_free(p);
                         return r;
                 }
