@@ -368,10 +368,10 @@ def simulate(work, name, start, duration, seed):
     return frames, readings
 
 
-def config(pty, broker):
+def config(pty, broker, extra=""):
     return ("[serial]\nport = %s\n\n[meter]\ntimezone = %s\n\n[mqtt]\nhost = 127.0.0.1\nport = %d\n"
-            "client_id = kmd-derived-%d\nqos = 0\n\n[log]\nlevel = info\n" % (pty.meter, ZONE, broker.port,
-                                                                          os.getpid()))
+            "client_id = kmd-derived-%d\nqos = 0\n\n[log]\nlevel = info\n%s" % (pty.meter, ZONE, broker.port,
+                                                                            os.getpid(), extra))
 
 
 def decoded(notify):
@@ -397,7 +397,7 @@ class Run:
     """One daemon at a time on one pty, fed frames in pieces: each piece is
     decoded before the next goes (the STATUS= count), so nothing piles up."""
 
-    def __init__(self, work, name, state_dir):
+    def __init__(self, work, name, state_dir, extra=""):
         # a broker of its own: no retained message of another run
         broker = k.Broker(Prefixed(work, name))
         broker.start()
@@ -410,13 +410,14 @@ class Run:
                                 [PREFIX + t + "/attributes" for t in ATTRS], name + "-sub.log")
         self.daemon = None
         self.starts = 0
+        self.extra = extra
 
     def start(self):
         self.starts += 1
         if self.starts == 1:
             self.notify = k.NotifyListener(Prefixed(self.work, self.name))
         self.notify.messages.clear()
-        self.daemon = k.Daemon(self.work, config(self.pty, self.broker),
+        self.daemon = k.Daemon(self.work, config(self.pty, self.broker, self.extra),
                                env={"NOTIFY_SOCKET": self.notify.path, "STATE_DIRECTORY": self.state_dir},
                                name="%s-%d" % (self.name, self.starts))
         self.daemon.start()
@@ -634,10 +635,10 @@ def main():
                 "run 4: after midnight of 1 November the top three holds November hours only")
         oct_tops = [t for t in tops if t["hours"] and t["hours"][0]["day"].startswith("2026-10")]
         k.check(bool(oct_tops), "run 4: October's top three before the reset")
-        # run 5: a meter clock that jumps back 80 minutes
+        # run 5: a meter clock that jumps back 80 minutes; [capacity] enabled = no
         fx, _ = simulate(work, "clock-a", "2026-10-27T10:00:00", "20m", 21)
         fy, _ = simulate(work, "clock-b", "2026-10-27T09:00:00", "20m", 21)
-        r5 = Run(work, "run5", work.file("state5"))
+        r5 = Run(work, "run5", work.file("state5"), "\n[capacity]\nenabled = no\n")
         runs.append(r5)
         r5.start()
         ok = r5.feed(fx)
@@ -653,6 +654,9 @@ def main():
         k.check(k.wait_for(lambda: len(r5.messages()) > before or not r5.feed([next(rest)], 1), 20, 0.5)
                 and len(r5.messages()) > before, "run 5: derived values published on, by receive time")
         k.check(r5.stop() == 0, "run 5: stopped cleanly")
+        topics5 = {t for t, _ in r5.messages()}
+        k.check(PREFIX + "energy_import_this_hour" in topics5 and not [t for t in topics5 if "capacity" in t],
+                "run 5: [capacity] enabled = no: energy values, no capacity_* topic")
         print("  example: last hour %s = %s kWh, top three %s, average %s kW, step %s"
               % (attrs1["energy_import_last_hour"][-1]["start"], vals1["energy_import_last_hour"][-1],
                  [h["kwh"] for h in attrs1["capacity_top3"][-1]["hours"]], vals1["capacity_average"][-1],
