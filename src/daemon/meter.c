@@ -235,6 +235,8 @@ static void handle_event(kmd_meter *m, const km_event *event)
         km_publish_result res = m->pub ? km_publisher_reading(m->pub, ev->reading) : KM_PUBLISH_DONE;
         if (res == KM_PUBLISH_HELD && !kmd_timer_pending(m->id_timer))
                 kmd_timer_arm(m->env->ev, &m->id_timer, (uint64_t)m->mc->meter.id_wait * USEC_PER_SEC, on_id_wait, m);
+        else if (res != KM_PUBLISH_HELD && m->pub && kmd_timer_pending(m->id_timer) && !km_publisher_waiting(m->pub))
+                kmd_timer_off(m->id_timer); /* the id came: no wake-up for nothing */
         if (res == KM_PUBLISH_IGNORED)
                 return;
         meter_alive(m);
