@@ -235,6 +235,8 @@ static void handle_event(kmd_meter *m, const km_event *event)
         km_publish_result res = m->pub ? km_publisher_reading(m->pub, ev->reading) : KM_PUBLISH_DONE;
         if (res == KM_PUBLISH_HELD && !kmd_timer_pending(m->id_timer))
                 kmd_timer_arm(m->env->ev, &m->id_timer, (uint64_t)m->mc->meter.id_wait * USEC_PER_SEC, on_id_wait, m);
+        else if (res != KM_PUBLISH_HELD && m->pub && kmd_timer_pending(m->id_timer) && !km_publisher_waiting(m->pub))
+                kmd_timer_off(m->id_timer); /* the id came: no wake-up for nothing */
         if (res == KM_PUBLISH_IGNORED)
                 return;
         meter_alive(m);
@@ -577,6 +579,13 @@ static int publisher_create(kmd_meter *m)
 {
         const km_config *c = m->env->cfg;
         const km_meter_config *mc = m->mc;
+        /* issue 13, derived values: per meter, with the publisher */
+        km_derived_options derived = {
+                .timezone = mc->meter.timezone,
+                .capacity = c->capacity.enabled,
+                .steps = &c->capacity.steps,
+                .state_dir = getenv("STATE_DIRECTORY"),
+        };
         km_publisher_options po = {
                 .prefix = c->mqtt.prefix,
                 .qos = c->mqtt.qos,
@@ -589,6 +598,7 @@ static int publisher_create(kmd_meter *m)
                 .section = mc->section,
                 .bridge_topic = m->env->bridge_topic,
                 .stale_after = mc->meter.stale_after,
+                .derived = &derived,
         };
         int r = km_publisher_new(&po, &m->pub);
         if (r < 0)
