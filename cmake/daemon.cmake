@@ -31,10 +31,11 @@ add_executable(kaifa-meterd
   ${PROJECT_SOURCE_DIR}/src/daemon/mqtt_link.c
   ${PROJECT_SOURCE_DIR}/src/daemon/outputs.c
   ${PROJECT_SOURCE_DIR}/src/daemon/publish.c
+  ${PROJECT_SOURCE_DIR}/src/daemon/derived.c
   ${PROJECT_SOURCE_DIR}/src/daemon/values.c)
 target_include_directories(kaifa-meterd PRIVATE ${PROJECT_SOURCE_DIR}/src)
 target_link_libraries(kaifa-meterd PRIVATE
-  km_sink_mqtt km_sink_homeassistant km_sink_postgresql km_sources km_sink_json km_util km_security kaifa_core
+  km_sink_mqtt km_sink_homeassistant km_sink_postgresql km_sources km_sink_json km_util km_security km_derived kaifa_core
   PkgConfig::LIBSYSTEMD PkgConfig::INIH PkgConfig::KMD_JSONC)
 
 # A daemon: sbin, where the systemd units (cmake/packaging.cmake) look for it.
@@ -48,9 +49,10 @@ if(KM_BUILD_TESTS)
     ${PROJECT_SOURCE_DIR}/tests/integration/daemon/unit_daemon.c
     ${PROJECT_SOURCE_DIR}/src/daemon/config.c
     ${PROJECT_SOURCE_DIR}/src/daemon/publish.c
+    ${PROJECT_SOURCE_DIR}/src/daemon/derived.c
     ${PROJECT_SOURCE_DIR}/src/daemon/values.c)
   target_include_directories(unit_daemon PRIVATE ${PROJECT_SOURCE_DIR}/src)
-  target_link_libraries(unit_daemon PRIVATE km_sink_mqtt km_sink_homeassistant km_sink_postgresql km_sources km_util km_security kaifa_core
+  target_link_libraries(unit_daemon PRIVATE km_sink_mqtt km_sink_homeassistant km_sink_postgresql km_sources km_util km_security km_derived kaifa_core
     PkgConfig::INIH PkgConfig::KMD_JSONC)
   add_test(NAME unit_daemon COMMAND unit_daemon)
   set_tests_properties(unit_daemon PROPERTIES LABELS "unit;daemon")
@@ -86,7 +88,8 @@ if(KM_BUILD_TESTS)
       "daemon_postgresql|test_postgresql.py|300"
       "daemon_security|test_security.py|300"
       "daemon_template_instances|test_template_instances.py|300"
-      "daemon_day_replay|test_day_replay.py|300")
+      "daemon_day_replay|test_day_replay.py|300"
+      "daemon_derived|test_derived.py|900")
     foreach(case ${KM_DAEMON_TEST_CASES})
       string(REPLACE "|" ";" f "${case}")
       list(GET f 0 name)
@@ -114,6 +117,8 @@ if(KM_BUILD_TESTS)
     set_tests_properties(daemon_template_instances PROPERTIES SKIP_RETURN_CODE 77)
     # The longest tests (30-50 s, mostly waiting): ctest -j starts them first.
     set_tests_properties(daemon_postgresql daemon_broker_outage PROPERTIES COST 50)
+    # about 90 s of simulated days through the daemon
+    set_tests_properties(daemon_derived PROPERTIES COST 90)
   endif()
   add_test(NAME daemon_demo
     COMMAND bash ${KM_DAEMON_TESTS}/demo.sh --check --daemon $<TARGET_FILE:kaifa-meterd>)

@@ -96,7 +96,7 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # The units' ExecReload=/bin/kill is procps's on Debian (not essential; a
 # minimal image lacks it and `systemctl reload` would fail). shlibdeps
 # appends the libraries to this.
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "procps")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "procps, tzdata")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "systemd")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "mosquitto, mosquitto-clients, postgresql")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA

@@ -79,6 +79,12 @@ void km_hdlc_finish(km_hdlc *h);
  * between frames, never flags) are reported in ret->skipped, also when the
  * result is KM_HDLC_NEED_MORE. */
 km_hdlc_result km_hdlc_next(km_hdlc *h, km_hdlc_out *ret);
+/* The same with the header written to *ret_header instead of
+ * ret->header (valid when ret->header_valid; scribbled on otherwise). The
+ * decoder has it parsed straight into its frame: copying the header out of
+ * a km_hdlc_out made the compiler store it field by field and reload it in
+ * wide words, a store-forwarding stall per frame. */
+km_hdlc_result km_hdlc_next_into(km_hdlc *h, km_hdlc_out *ret, km_hdlc_header *ret_header);
 
 /* Parses and checks one frame given without its flags (for tests and tools). */
 km_status km_hdlc_parse_frame(const uint8_t *frame, size_t n, bool ignore_checksum,

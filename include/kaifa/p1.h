@@ -123,7 +123,9 @@ km_status km_p1_parse(const char *telegram, size_t n, km_reading *ret);
 extern const km_framer_ops km_p1_framer_ops;
 
 /* km_p1_parse() for the decoder: telegrams from the P1 framer and decrypted
- * GCM content that starts with '/'. */
+ * GCM content that starts with '/'. The reading holds an earlier frame
+ * decoded by the decoder (or has n_known = 0): table look-ups of the codes
+ * it already holds are skipped, as km_apdu_decode_again() does. */
 km_status km_p1_decode_text(const uint8_t *text, size_t n, km_reading *ret_reading);
 
 /* Maker name for a three-letter P1 / FLAG identifier ("KFM" -> "Kaifa"),

@@ -38,7 +38,6 @@
 
 #define MAX_SINKS 3
 #define READ_CHUNK 65536
-#define OUT_BUFFER (1024 * 1024) /* stdio buffer of the output for batch input */
 #define PG_STALL_MS 10000     /* at the end: give up when no row went out for this long */
 #define PG_DRAIN_SLICE_MS 50  /* the stop flag is checked between slices */
 #define PG_STOP_DRAIN_MS 50   /* after SIGINT/SIGTERM: a stop takes at most 100 ms */
@@ -330,8 +329,10 @@ static int open_sinks(const decode_opts *o, decode_run *run)
                         return EX_CANTCREAT;
                 }
         }
+        /* Batch input: the sinks gather their text in pieces of about 256
+         * KiB themselves; stdio would only copy each piece once more. */
         if (run->batch)
-                setvbuf(run->out, NULL, _IOFBF, OUT_BUFFER);
+                setvbuf(run->out, NULL, _IONBF, 0);
         km_sink *s = NULL;
         int r;
         if (o->json) {

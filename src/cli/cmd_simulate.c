@@ -50,6 +50,7 @@ typedef struct sim_args {
         const char *meter_type;
         bool stats;
         bool p1;              /* --protocol p1: DSMR 5 telegrams instead of HDLC frames */
+        const char *timezone; /* --timezone: the clock in this zone's local time, DST included */
 } sim_args;
 
 typedef struct sim_out {
@@ -74,7 +75,11 @@ static void usage(FILE *f)
               "  --duration D        simulated time to run: 3600, 3600s, 90m, 1h, 2d (default: forever)\n"
               "  --start TIME        meter clock of the first frame, 2026-01-01T00:00:00\n"
               "                      (default: the local time now)\n"
-              "  --seed N            seed of the load model (default 1)\n"
+              "  --seed N            seed of the load model (default 1): the same seed and start\n"
+              "                      give the same frames\n"
+              "  --timezone ZONE     the meter's clock shows local time in ZONE (tzdata, e.g.\n"
+              "                      Europe/Oslo) with its DST changes; --start is then local\n"
+              "                      time there (default: a plain clock without DST)\n"
               "  --meter-id ID       16-digit meter id (default 7359992890941742)\n"
               "  --meter-type TYPE   meter type (default MA304H3E, or MA105H2E for 1 phase)\n"
               "  -o, --output FILE   write to FILE (truncated; a FIFO works) or - for stdout\n"
@@ -89,7 +94,7 @@ static void usage(FILE *f)
 }
 
 enum { OPT_PHASES = 256, OPT_SPEED, OPT_DURATION, OPT_START, OPT_SEED, OPT_METER_ID,
-       OPT_METER_TYPE, OPT_PTY, OPT_LINK, OPT_REPLAY, OPT_STATS, OPT_PROTOCOL };
+       OPT_METER_TYPE, OPT_PTY, OPT_LINK, OPT_REPLAY, OPT_STATS, OPT_PROTOCOL, OPT_TIMEZONE };
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -102,6 +107,18 @@ static int usage_error(const char *fmt, ...)
         va_end(ap);
         km_log_error("simulate: %s (see kaifa-meter simulate --help)", msg);
         return EX_USAGE;
+}
+
+/* A tzdata zone name: relative, no "..", a file under the zone directory. */
+static bool zone_exists(const char *name)
+{
+        if (!*name || name[0] == '/' || strstr(name, ".."))
+                return false;
+        const char *dir = getenv("TZDIR");
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", name);
+        struct stat st;
+        return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 /* Returns -1 to go on, or an exit code (0 after --help). */
@@ -121,6 +138,7 @@ static int parse_args(int argc, char **argv, sim_args *a)
                 {"replay", required_argument, NULL, OPT_REPLAY},
                 {"stats", no_argument, NULL, OPT_STATS},
                 {"protocol", required_argument, NULL, OPT_PROTOCOL},
+                {"timezone", required_argument, NULL, OPT_TIMEZONE},
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
@@ -187,6 +205,12 @@ static int parse_args(int argc, char **argv, sim_args *a)
                                 return usage_error("--protocol must be kfm or p1, not '%s'", optarg);
                         a->p1 = strcmp(optarg, "p1") == 0;
                         break;
+                case OPT_TIMEZONE:
+                        if (!zone_exists(optarg))
+                                return usage_error("--timezone: no zone '%s' in /usr/share/zoneinfo (try Europe/Oslo)",
+                                                   optarg);
+                        a->timezone = optarg;
+                        break;
                 case 'h':
                         usage(stdout);
                         return 0;
@@ -204,6 +228,8 @@ static int parse_args(int argc, char **argv, sim_args *a)
                 return usage_error("--link needs --pty");
         if (a->p1 && a->replay)
                 return usage_error("--protocol p1 simulates; --replay replays a capture as it is");
+        if (a->timezone && a->replay)
+                return usage_error("--timezone is for the simulated meter; --replay keeps the capture's clock");
         return -1;
 }
 
@@ -373,11 +399,8 @@ static void p1_values(const km_sim *sim, const km_kfm_values *v, int64_t t, p1_s
                       km_p1_sim_values *ret)
 {
         /* the slot's own time: a list 3 carries the freeze time instead */
-        struct tm tm;
-        time_t tt = (time_t)t;
-        gmtime_r(&tt, &tm);
         km_datetime now;
-        km_kfm_datetime(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, &now);
+        km_sim_clock(sim, t, &now);
         int tariff = now.hour >= 23 || now.hour < 7 ? 1 : 2;
         ps->import_wh[tariff - 1] += (uint64_t)(sim->energy[0] - ps->last_import);
         ps->export_wh[tariff - 1] += (uint64_t)(sim->energy[1] - ps->last_export);
@@ -437,11 +460,37 @@ static int run_model_p1(const sim_args *a, sim_out *o, km_sim *sim, int64_t firs
         return 0;
 }
 
+/* --timezone: TZ for the clock; --start (read as a plain wall clock) is
+ * local time there. The first of a time the autumn change shows twice;
+ * a time the spring change skips moves on by the hour mktime adds. */
+static int64_t zone_start(const sim_args *a)
+{
+        char tz[300];
+        snprintf(tz, sizeof tz, ":%s", a->timezone);
+        setenv("TZ", tz, 1);
+        tzset();
+        if (!a->have_start)
+                return (int64_t)time(NULL);
+        time_t wall = (time_t)a->start;
+        struct tm tm;
+        gmtime_r(&wall, &tm);
+        tm.tm_isdst = 1; /* summer time first: the earlier of a repeated hour */
+        struct tm want = tm;
+        time_t t = mktime(&tm);
+        if (tm.tm_hour != want.tm_hour || tm.tm_mday != want.tm_mday) {
+                tm = want;
+                tm.tm_isdst = 0;
+                t = mktime(&tm);
+        }
+        return (int64_t)t;
+}
+
 static int run_model(const sim_args *a, sim_out *o)
 {
         km_sim_options opt = {
                 .phases = a->phases,
-                .start = a->have_start ? a->start : local_now(),
+                .start = a->timezone ? zone_start(a) : a->have_start ? a->start : local_now(),
+                .local_time = a->timezone != NULL,
                 .seed = a->seed,
                 .meter_id = a->meter_id,
                 .meter_type = a->meter_type,

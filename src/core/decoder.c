@@ -342,7 +342,6 @@ static bool is_ciphered(uint8_t tag)
 
 static km_status decode_text(km_decoder *d, const uint8_t *text, size_t n)
 {
-        d->reading.n_known = 0;
         return km_p1_decode_text(text, n, &d->reading);
 }
 

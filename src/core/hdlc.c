@@ -199,7 +199,7 @@ static km_hdlc_result need_more(km_hdlc *h, km_hdlc_out *out)
         return KM_HDLC_NEED_MORE;
 }
 
-km_hdlc_result km_hdlc_next(km_hdlc *h, km_hdlc_out *out)
+km_hdlc_result km_hdlc_next_into(km_hdlc *h, km_hdlc_out *out, km_hdlc_header *hd)
 {
         out->skipped = 0;
         out->header_valid = false;
@@ -230,7 +230,7 @@ km_hdlc_result km_hdlc_next(km_hdlc *h, km_hdlc_out *out)
                 uint16_t crc = 0;
                 km_status status = KM_OK;
                 parse_result pr = parse_header(fr, avail < len ? avail : len, len, h->ignore_checksum,
-                                               &out->header, &crc, &status);
+                                               hd, &crc, &status);
                 if (pr == PARSE_FAIL)
                         return reject(h, out, fp, status, len);
                 if (pr == PARSE_NEED_MORE && avail >= len) /* addresses run past the frame */
@@ -241,13 +241,13 @@ km_hdlc_result km_hdlc_next(km_hdlc *h, km_hdlc_out *out)
                         return reject(h, out, fp, KM_ERR_TRUNCATED, len);
                 }
                 out->header_valid = true;
-                status = check_fcs(fr, len, &out->header, crc, h->ignore_checksum);
+                status = check_fcs(fr, len, hd, crc, h->ignore_checksum);
                 if (status != KM_OK)
                         return reject(h, out, fp, status, len);
-                out->header.closing_flag = avail > len && fr[len] == KM_HDLC_FLAG;
+                hd->closing_flag = avail > len && fr[len] == KM_HDLC_FLAG;
                 /* with checksums ignored, a damaged frame must at least end where
                  * its length says, or it would swallow the good frames after it */
-                if (!out->header.checksum_ok && !out->header.closing_flag) {
+                if (!hd->checksum_ok && !hd->closing_flag) {
                         if (avail == len && !h->eof)
                                 return need_more(h, out); /* the byte that tells is still to come */
                         if (avail > len)
@@ -259,6 +259,11 @@ km_hdlc_result km_hdlc_next(km_hdlc *h, km_hdlc_out *out)
                 h->pos = fp + 1 + len; /* the closing flag may open the next frame */
                 return KM_HDLC_FRAME;
         }
+}
+
+km_hdlc_result km_hdlc_next(km_hdlc *h, km_hdlc_out *out)
+{
+        return km_hdlc_next_into(h, out, &out->header);
 }
 
 km_status km_hdlc_parse_frame(const uint8_t *frame, size_t n, bool ignore_checksum, km_hdlc_header *ret)

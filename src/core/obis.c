@@ -134,15 +134,23 @@ static const km_obis_info obis_table[] = {
 
 #define N_ROWS (sizeof(obis_table) / sizeof(obis_table[0]))
 
+/* A code as one number that sorts as the code does (memcmp order). */
+static inline uint64_t code_key(const uint8_t o[6])
+{
+        return (uint64_t)o[0] << 40 | (uint64_t)o[1] << 32 | (uint64_t)o[2] << 24 | (uint64_t)o[3] << 16 |
+               (uint64_t)o[4] << 8 | o[5];
+}
+
 static const km_obis_info *find_exact(const uint8_t obis[6])
 {
+        uint64_t key = code_key(obis);
         size_t lo = 0, hi = N_ROWS;
         while (lo < hi) {
                 size_t mid = (lo + hi) / 2;
-                int c = memcmp(obis_table[mid].obis, obis, 6);
-                if (c == 0)
+                uint64_t k = code_key(obis_table[mid].obis);
+                if (k == key)
                         return &obis_table[mid];
-                if (c < 0)
+                if (k < key)
                         lo = mid + 1;
                 else
                         hi = mid;

@@ -34,22 +34,14 @@
 #include <string.h>
 
 #include "kaifa/frame.h"
+#include "crc16_slice.h"
+#include "crc16_arc_table.h"
 
 /* ---- CRC-16/ARC ---------------------------------------------------------- */
 
 static uint16_t crc16_arc_update(uint16_t crc, const uint8_t *p, size_t n)
 {
-        /* one nibble at a time: a 16-entry table of the reflected 0xA001 */
-        static const uint16_t nibble[16] = {
-                0x0000, 0xCC01, 0xD801, 0x1400, 0xF001, 0x3C00, 0x2800, 0xE401,
-                0xA001, 0x6C00, 0x7800, 0xB401, 0x5000, 0x9C01, 0x8801, 0x4400,
-        };
-        while (n--) {
-                crc ^= *p++;
-                crc = (uint16_t)((crc >> 4) ^ nibble[crc & 15]);
-                crc = (uint16_t)((crc >> 4) ^ nibble[crc & 15]);
-        }
-        return crc;
+        return km_crc16_slice8(crc16_arc_table, crc, p, n);
 }
 
 uint16_t km_crc16_arc(const uint8_t *data, size_t n)
@@ -224,12 +216,55 @@ static bool take_byte(km_p1 *p, uint8_t c)
         return true;
 }
 
+/* Bytes that take_byte() would only append to a telegram body past its
+ * maker flag: printable ASCII and line ends, but not '/' (a new telegram)
+ * or '!' (the end). */
+static const uint8_t plain_body[256] = {
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0, /* 0x00 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+        1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, /* 0x20 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x30 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x50 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, /* 0x70 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x80 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x90 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xa0 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xb0 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xc0 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xd0 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xe0 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xf0 */
+};
+
+/* The body's run of plain bytes at data, copied as take_byte() would one by
+ * one (so the framer's results do not depend on it); returns its length. */
+static size_t take_plain_run(km_p1 *p, const uint8_t *data, size_t n)
+{
+        size_t room = sizeof(p->buf) - p->len;
+        size_t m = n < room ? n : room;
+        char *dst = p->buf + p->len;
+        size_t i = 0;
+        while (i < m && plain_body[data[i]]) {
+                dst[i] = (char)data[i];
+                i++;
+        }
+        p->len += i;
+        return i;
+}
+
 size_t km_p1_push(km_p1 *p, const uint8_t *data, size_t n)
 {
         if (p->pending)
                 return 0;
         p->eof = false;
         for (size_t i = 0; i < n; i++) {
+                if (p->state == KM_P1_BODY && p->len > 3) {
+                        i += take_plain_run(p, data + i, n - i);
+                        if (i == n)
+                                break;
+                }
                 bool taken = take_byte(p, data[i]);
                 if (p->pending)
                         return taken ? i + 1 : i;
@@ -344,31 +379,85 @@ typedef struct object {
         span groups[MAX_GROUPS];
 } object;
 
+static bool same_code(const uint8_t a[6], const uint8_t b[6])
+{
+        uint32_t a4, b4;
+        uint16_t a2, b2;
+        memcpy(&a4, a, 4);
+        memcpy(&b4, b, 4);
+        memcpy(&a2, a + 4, 2);
+        memcpy(&b2, b + 4, 2);
+        return a4 == b4 && a2 == b2;
+}
+
+/* The slot's code and table entry. A meter sends its objects in the same
+ * order in every telegram, so the slot usually held this code in the
+ * previous one: the slots below r->n_known hold km_obis_lookup() of their
+ * code (lists.c keeps the same rule), and the look-up is skipped. A value
+ * kept without its table entry (look_up false) ends that run. */
+static void set_code(km_reading *r, size_t slot, const uint8_t obis[6], bool look_up)
+{
+        km_value *v = &r->values[slot];
+        if (!look_up) {
+                memcpy(v->obis, obis, 6);
+                v->info = NULL;
+                if (slot < r->n_known)
+                        r->n_known = slot;
+                return;
+        }
+        if (slot >= r->n_known || !same_code(v->obis, obis)) {
+                memcpy(v->obis, obis, 6);
+                v->info = km_obis_lookup(obis);
+        }
+        if (slot == r->n_known)
+                r->n_known = slot + 1;
+}
+
 static km_value *new_value(km_reading *r, const uint8_t obis[6], bool look_up)
 {
         if (r->n_values >= KM_READING_MAX_VALUES) {
                 r->n_dropped++;
                 return NULL;
         }
-        km_value *v = &r->values[r->n_values++];
-        memset(v, 0, sizeof(*v));
-        memcpy(v->obis, obis, 6);
-        v->info = look_up ? km_obis_lookup(obis) : NULL;
+        size_t slot = r->n_values++;
+        set_code(r, slot, obis, look_up);
+        km_value *v = &r->values[slot];
+        /* every field a kind reads is set by the code that sets the kind */
         v->kind = KM_VALUE_TEXT;
+        v->unit = KM_UNIT_NONE;
+        v->scaler = 0;
+        v->scaler_inline = false;
+        v->raw = 0;
+        v->real = 0;
+        v->text_len = 0;
+        v->text[0] = '\0';
+        v->has_captured = false;
+        v->text_hex = false;
+        v->log_entry = false;
         return v;
 }
 
-/* Reads a decimal 0..255; advances *p. */
+/* The value of a decimal digit, or a number above 9 for any other byte. */
+static inline unsigned digit_value(char c)
+{
+        return (unsigned)(uint8_t)c - '0';
+}
+
+/* Reads a decimal 0..255 of at most 3 digits (a 4th digit fails it);
+ * advances *p. */
 static bool read_byte_number(const char **p, const char *end, uint8_t *ret)
 {
-        unsigned v = 0;
         const char *s = *p;
-        while (s < end && *s >= '0' && *s <= '9' && s - *p < 3)
-                v = v * 10 + (unsigned)(*s++ - '0');
-        if (s == *p || v > 255 || (s < end && *s >= '0' && *s <= '9'))
+        size_t left = (size_t)(end - s), k = 0;
+        unsigned v = 0, d;
+        while (k < left && k < 4 && (d = digit_value(s[k])) <= 9) {
+                v = v * 10 + d;
+                k++;
+        }
+        if (k == 0 || k == 4 || v > 255)
                 return false;
         *ret = (uint8_t)v;
-        *p = s;
+        *p = s + k;
         return true;
 }
 
@@ -441,11 +530,9 @@ static bool parse_time(span g, bool want_bare, km_datetime *dt)
         return true;
 }
 
+/* p[0..n) is word (of n letters), in any case. */
 static bool same_word(const char *p, size_t n, const char *word)
 {
-        size_t k = strlen(word);
-        if (n != k)
-                return false;
         for (size_t i = 0; i < n; i++)
                 if (upper(p[i]) != upper(word[i]))
                         return false;
@@ -456,20 +543,23 @@ static bool same_word(const char *p, size_t n, const char *word)
  * value is held in (kW -> W: 3). False for an unknown unit. */
 static bool parse_unit(const char *p, size_t n, km_unit *ret, int *ret_exp)
 {
+#define UNIT(name, unit, exp) {name, sizeof(name) - 1, unit, exp}
         static const struct {
                 const char *name;
+                size_t len;
                 km_unit unit;
                 int exp;
         } units[] = {
-                {"kWh", KM_UNIT_KWH, 0},  {"Wh", KM_UNIT_WH, 0},        {"kW", KM_UNIT_W, 3},
-                {"W", KM_UNIT_W, 0},      {"kvarh", KM_UNIT_KVARH, 0},  {"varh", KM_UNIT_VARH, 0},
-                {"kvar", KM_UNIT_VAR, 3}, {"var", KM_UNIT_VAR, 0},      {"kVAh", KM_UNIT_KVAH, 0},
-                {"VAh", KM_UNIT_VAH, 0},  {"kVA", KM_UNIT_VA, 3},       {"VA", KM_UNIT_VA, 0},
-                {"V", KM_UNIT_V, 0},      {"A", KM_UNIT_A, 0},          {"m3", KM_UNIT_M3, 0},
-                {"GJ", KM_UNIT_GJ, 0},    {"s", KM_UNIT_SECOND, 0},     {"Hz", KM_UNIT_HZ, 0},
+                UNIT("kWh", KM_UNIT_KWH, 0),  UNIT("Wh", KM_UNIT_WH, 0),       UNIT("kW", KM_UNIT_W, 3),
+                UNIT("W", KM_UNIT_W, 0),      UNIT("kvarh", KM_UNIT_KVARH, 0), UNIT("varh", KM_UNIT_VARH, 0),
+                UNIT("kvar", KM_UNIT_VAR, 3), UNIT("var", KM_UNIT_VAR, 0),     UNIT("kVAh", KM_UNIT_KVAH, 0),
+                UNIT("VAh", KM_UNIT_VAH, 0),  UNIT("kVA", KM_UNIT_VA, 3),      UNIT("VA", KM_UNIT_VA, 0),
+                UNIT("V", KM_UNIT_V, 0),      UNIT("A", KM_UNIT_A, 0),         UNIT("m3", KM_UNIT_M3, 0),
+                UNIT("GJ", KM_UNIT_GJ, 0),    UNIT("s", KM_UNIT_SECOND, 0),    UNIT("Hz", KM_UNIT_HZ, 0),
         };
+#undef UNIT
         for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-                if (same_word(p, n, units[i].name)) {
+                if (n == units[i].len && same_word(p, n, units[i].name)) {
                         *ret = units[i].unit;
                         *ret_exp = units[i].exp;
                         return true;
@@ -678,6 +768,26 @@ static bool add_object(km_reading *r, const object *o)
         return false;
 }
 
+/* Bytes a group's text may hold: printable, not '(' or ')'. */
+static const uint8_t in_group[256] = {
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+        1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, /* 0x20 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x30 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x50 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, /* 0x70 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x80 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x90 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xa0 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xb0 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xc0 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xd0 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xe0 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xf0 */
+};
+
 /* Reads the groups of an object starting at p ('('); groups may be split
  * over lines. Returns the end, or NULL when they do not parse. */
 static const char *read_groups(const char *p, const char *end, object *o)
@@ -685,7 +795,7 @@ static const char *read_groups(const char *p, const char *end, object *o)
         o->n_groups = 0;
         while (p < end && *p == '(') {
                 const char *q = p + 1;
-                while (q < end && *q != ')' && *q != '(' && is_printable(*q))
+                while (q < end && in_group[(uint8_t)*q])
                         q++;
                 if (q >= end || *q != ')' || o->n_groups == MAX_GROUPS)
                         return NULL; /* also a line end or a byte that is no text */
@@ -750,11 +860,12 @@ static void reading_reset(km_reading *r)
         r->has_clock = false;
         r->n_values = 0;
         r->n_dropped = 0;
-        r->n_known = 0;
         r->n_unparsed = 0;
 }
 
-km_status km_p1_parse(const char *telegram, size_t n, km_reading *ret)
+/* km_p1_parse() into a reading whose slots below n_known hold their codes'
+ * table entries (see set_code()). */
+static km_status parse_again(const char *telegram, size_t n, km_reading *ret)
 {
         object o;
         reading_reset(ret);
@@ -788,6 +899,12 @@ km_status km_p1_parse(const char *telegram, size_t n, km_reading *ret)
         }
         ret->list_name = list_name_of(ret);
         return parsed || ret->n_unparsed == 0 ? KM_OK : KM_ERR_MALFORMED;
+}
+
+km_status km_p1_parse(const char *telegram, size_t n, km_reading *ret)
+{
+        ret->n_known = 0; /* ret may be new: nothing in it can be trusted */
+        return parse_again(telegram, n, ret);
 }
 
 /* ---- the pipeline's view ------------------------------------------------- */
@@ -848,5 +965,5 @@ const km_framer_ops km_p1_framer_ops = {
  * decrypted GCM content that starts with '/'. */
 km_status km_p1_decode_text(const uint8_t *text, size_t n, km_reading *ret_reading)
 {
-        return km_p1_parse((const char *)text, n, ret_reading);
+        return parse_again((const char *)text, n, ret_reading);
 }

@@ -38,7 +38,7 @@ static void hdlc_finish(void *state)
 static km_frame_result hdlc_next(void *state, km_frame *f)
 {
         km_hdlc_out out;
-        km_hdlc_result r = km_hdlc_next(state, &out);
+        km_hdlc_result r = km_hdlc_next_into(state, &out, &f->link.hdlc);
         f->skipped = out.skipped;
         if (r == KM_HDLC_NEED_MORE)
                 return KM_FRAME_NEED_MORE;
@@ -49,8 +49,6 @@ static km_frame_result hdlc_next(void *state, km_frame *f)
         f->header_valid = out.header_valid;
         f->has_sequence = false;
         f->sequence = 0;
-        if (out.header_valid)
-                f->link.hdlc = out.header;
         if (r == KM_HDLC_REJECT) {
                 f->status = out.status;
                 f->payload = NULL;
@@ -60,10 +58,10 @@ static km_frame_result hdlc_next(void *state, km_frame *f)
                 return KM_FRAME_REJECT;
         }
         f->status = KM_OK;
-        f->payload = out.header.info;
-        f->payload_len = out.header.info_len;
-        f->more = out.header.segmented;
-        f->opens = has_llc(out.header.info, out.header.info_len);
+        f->payload = f->link.hdlc.info;
+        f->payload_len = f->link.hdlc.info_len;
+        f->more = f->link.hdlc.segmented;
+        f->opens = has_llc(f->link.hdlc.info, f->link.hdlc.info_len);
         return KM_FRAME_GOOD;
 }
 

@@ -25,6 +25,7 @@
 #include <libgen.h>
 #include <unistd.h>
 
+#include "derived/localtime.h"
 #include "util/log.h"
 
 /* Drop-in files read after the main file, at most */
@@ -62,6 +63,7 @@ typedef where key_lines[64];
 
 struct parse_ctx {
         km_config *cfg;
+        bool defaults;    /* the parsers are setting the defaults, not a file's values */
         const char *name; /* file name for messages */
         FILE *file;       /* reading a file, or */
         const char *text; /* reading a string */
@@ -249,6 +251,35 @@ static const char *parse_transport(parse_ctx *c, const char *value, void *field,
 const char *km_meter_list_name(km_meter_list l)
 {
         return l ? l->name : "auto";
+}
+
+/* [meter] timezone: a tzdata zone that exists here. */
+static const char *parse_timezone(parse_ctx *c, const char *value, void *field, const void *arg)
+{
+        (void)arg;
+        int r = km_tz_check(value);
+        /* the default without tzdata: the daemon says so at start and
+         * publishes no derived values; a zone written in the file must exist */
+        if (r == -ENOENT && c->defaults)
+                return set_string(field, value);
+        if (r == -EINVAL)
+                return msg(c, "'%s' is not a time zone name (a tzdata name such as Europe/Oslo)", value);
+        if (r < 0)
+                return msg(c, "no time zone '%s' in /usr/share/zoneinfo (install tzdata, or use a name such as "
+                              "Europe/Oslo)", value);
+        return set_string(field, value);
+}
+
+/* [capacity] steps: "0-2, 2-5, ..." in kW, ascending and contiguous. */
+static const char *parse_cap_steps(parse_ctx *c, const char *value, void *field, const void *arg)
+{
+        (void)arg;
+        int bad;
+        if (km_cap_parse_steps(value, &c->cfg->capacity.steps, &bad) < 0)
+                return msg(c, "step %d of '%s' is not right: give kW ranges 'low-high' separated by commas, "
+                              "ascending, each starting where the one before ends (at most %d)",
+                           bad, value, KM_CAP_MAX_STEPS);
+        return set_string(field, value);
 }
 
 /* "auto" or a family of the decoder's table, which names the choices. */
@@ -608,8 +639,9 @@ static const char *parse_port(parse_ctx *c, const char *value, void *field, cons
 
 /* ---- the tables ------------------------------------------------------- */
 
-static const char *const sections[] = {"serial", "meter", "mqtt", "homeassistant", "postgresql", "file", "log"};
-#define SECTION_LIST "[serial] [meter] [meter.NAME] [mqtt] [homeassistant] [postgresql] [file] [log]"
+static const char *const sections[] = {"serial", "meter", "capacity", "mqtt", "homeassistant", "postgresql", "file",
+                                       "log"};
+#define SECTION_LIST "[serial] [meter] [meter.NAME] [capacity] [mqtt] [homeassistant] [postgresql] [file] [log]"
 #define METER_SECTION_PREFIX "meter."
 
 
@@ -641,6 +673,9 @@ static const key_def keys[] = {
         {"meter", "key", parse_key_hex, 0, NULL, ""},
         {"meter", "auth_key", parse_key_hex, 0, "auth", ""},
         {"meter", "key_file", parse_key_file, M(meter.key_file), NULL, ""},
+        {"meter", "timezone", parse_timezone, M(meter.timezone), NULL, "Europe/Oslo"},
+        {"capacity", "enabled", parse_bool, F(capacity.enabled), NULL, "yes"},
+        {"capacity", "steps", parse_cap_steps, F(capacity.steps_text), NULL, KM_CAP_STEPS_DEFAULT},
         {"mqtt", "host", parse_nonempty, F(mqtt.host), NULL, "localhost"},
         {"mqtt", "port", parse_int, F(mqtt.port), &r_port, ""},
         {"mqtt", "client_id", parse_client_id, F(mqtt.client_id), NULL, ""},
@@ -1049,14 +1084,18 @@ static void check_combinations(parse_ctx *c)
 /* The defaults of the keys of one kind (shared, or one meter's). */
 static int apply_defaults(parse_ctx *c, bool meter_keys, char *base)
 {
+        c->defaults = true;
         for (size_t i = 0; i < N_KEYS; i++) {
                 if (is_meter_key(i) != meter_keys)
                         continue;
                 if (!keys[i].def[0] && keys[i].parse != parse_nonempty && keys[i].parse != parse_port)
                         continue; /* not set */
-                if (keys[i].parse(c, keys[i].def, base + keys[i].offset, keys[i].arg))
+                if (keys[i].parse(c, keys[i].def, base + keys[i].offset, keys[i].arg)) {
+                        c->defaults = false;
                         return -ENOMEM;
+                }
         }
+        c->defaults = false;
         return 0;
 }
 
@@ -1248,7 +1287,8 @@ int km_config_load_string(const char *name, const char *text, km_config *ret_cfg
 
 static void meter_config_free(km_meter_config *m)
 {
-        char **strings[] = {&m->section, &m->serial.port, &m->meter.name, &m->meter.id, &m->meter.key_file};
+        char **strings[] = {&m->section,    &m->serial.port,    &m->meter.name,
+                            &m->meter.id,   &m->meter.key_file, &m->meter.timezone};
         explicit_bzero(&m->meter.key, sizeof(m->meter.key));
         for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
                 free(*strings[i]);
@@ -1273,7 +1313,7 @@ void km_config_free(km_config *cfg)
                 &cfg->homeassistant.discovery_prefix,
                 &cfg->postgresql.conninfo, &cfg->postgresql.dbname, &cfg->postgresql.user,
                 &cfg->postgresql.host, &cfg->postgresql.port, &cfg->postgresql.password_file,
-                &cfg->postgresql.table, &cfg->file.path,
+                &cfg->postgresql.table, &cfg->file.path, &cfg->capacity.steps_text,
         };
         for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
                 if (*strings[i] && strings[i] == &cfg->mqtt.password)
@@ -1355,6 +1395,7 @@ static void dump_meter(const km_meter_config *m, FILE *f)
                 kv(f, "key", m->meter.key.has_ek ? "********" : NULL);
                 kv(f, "auth_key", m->meter.key.has_ak ? "********" : NULL);
         }
+        kv(f, "timezone", m->meter.timezone);
 }
 
 void km_config_dump(const km_config *cfg, FILE *f)
@@ -1364,6 +1405,9 @@ void km_config_dump(const km_config *cfg, FILE *f)
                         fprintf(f, "\n");
                 dump_meter(&cfg->meters[i], f);
         }
+        fprintf(f, "\n[capacity]\n");
+        kv(f, "enabled", cfg->capacity.enabled ? "yes" : "no");
+        kv(f, "steps", cfg->capacity.steps_text);
         fprintf(f, "\n[mqtt]\n");
         kv(f, "host", cfg->mqtt.host);
         if (cfg->mqtt.port)

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "derived/capacity.h"
 #include "security/keyring.h"
 #include "sources/source.h"
 
@@ -56,6 +57,7 @@ typedef struct km_meter_config {
                 km_key key;
                 char *key_file;
                 bool key_from_credentials;
+                char *timezone;  /* tzdata name: places the hours of the derived values */
         } meter;
 } km_meter_config;
 
@@ -69,6 +71,12 @@ typedef struct km_config {
          * per [meter.NAME] section, in the order first seen. */
         km_meter_config *meters;
         size_t n_meters;
+
+        struct {
+                bool enabled;      /* the capacity tariff figures */
+                char *steps_text;  /* as written */
+                km_cap_steps steps;
+        } capacity;
 
         struct {
                 char *host;

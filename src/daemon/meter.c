@@ -579,6 +579,13 @@ static int publisher_create(kmd_meter *m)
 {
         const km_config *c = m->env->cfg;
         const km_meter_config *mc = m->mc;
+        /* issue 13, derived values: per meter, with the publisher */
+        km_derived_options derived = {
+                .timezone = mc->meter.timezone,
+                .capacity = c->capacity.enabled,
+                .steps = &c->capacity.steps,
+                .state_dir = getenv("STATE_DIRECTORY"),
+        };
         km_publisher_options po = {
                 .prefix = c->mqtt.prefix,
                 .qos = c->mqtt.qos,
@@ -591,6 +598,7 @@ static int publisher_create(kmd_meter *m)
                 .section = mc->section,
                 .bridge_topic = m->env->bridge_topic,
                 .stale_after = mc->meter.stale_after,
+                .derived = &derived,
         };
         int r = km_publisher_new(&po, &m->pub);
         if (r < 0)

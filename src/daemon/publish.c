@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "daemon/derived.h"
 #include "daemon/values.h"
 #include "sinks/homeassistant.h"
 #include "util/log.h"
@@ -30,6 +31,9 @@ typedef struct slot {
         const km_obis_info *info;
         const char *unit;         /* static symbol */
         const char *device_class; /* static, may be NULL */
+        const char *state_class;  /* static, may be NULL */
+        bool derived;             /* a derived value (daemon/derived.h), not the meter's */
+        bool hourly_cycle;        /* derived: state class total, a new cycle each hour */
         bool diagnostic;
         bool announced;
 } slot;
@@ -56,6 +60,8 @@ struct km_publisher {
         slot slots[MAX_SLOTS];
         size_t n_slots;
 
+        km_derived *derived; /* NULL: no derived values */
+
         km_reading *held; /* ring of MAX_HELD */
         size_t held_start, held_count;
         unsigned long long published;
@@ -81,6 +87,17 @@ int km_publisher_new(const km_publisher_options *opt, km_publisher **ret)
         p->discovery = opt->discovery;
         p->legacy_reactive = opt->legacy_reactive;
         p->list = opt->list;
+        if (opt->derived) {
+                int r = km_derived_new(opt->derived, &p->derived);
+                if (r == -ENOENT) /* only the default zone may be missing (config.c) */
+                        km_log_warning("no derived values: time zone %s is not in /usr/share/zoneinfo "
+                                       "(install tzdata, or set [meter] timezone)",
+                                       opt->derived->timezone);
+                else if (r < 0) {
+                        km_publisher_free(p);
+                        return r;
+                }
+        }
         if (!p->prefix || !p->discovery_prefix || !p->held || (opt->device_name && !p->device_name) || !p->section ||
             (opt->configured_id && !p->configured_id) || (opt->bridge_topic && !p->bridge_topic)) {
                 km_publisher_free(p);
@@ -101,6 +118,7 @@ void km_publisher_free(km_publisher *p)
         free(p->section);
         free(p->bridge_topic);
         free(p->held);
+        km_derived_free(p->derived);
         free(p);
 }
 
@@ -187,12 +205,15 @@ static const char *slot_text(km_publisher *p, const char *key)
 
 /* Values a meter sends with every list expire once it has been silent for
  * stale_after; hourly energy registers get an hour more; identification
- * (diagnostic) does not expire. */
+ * (diagnostic) does not expire; derived values, the slowest of which
+ * change once an hour, get the hour too. */
 static int expire_after(const km_publisher *p, const slot *s)
 {
         if (s->diagnostic || p->stale_after <= 0)
                 return 0;
-        if (s->info && s->info->state_class && strcmp(s->info->state_class, "total_increasing") == 0)
+        if (s->derived) /* the slowest are booked once an hour */
+                return 3600 + p->stale_after;
+        if (s->state_class && strcmp(s->state_class, "total_increasing") == 0)
                 return 3600 + p->stale_after;
         return p->stale_after;
 }
@@ -203,6 +224,9 @@ static void announce(km_publisher *p, slot *s)
                 return;
         char state_topic[KM_TOPIC_MAX];
         snprintf(state_topic, sizeof(state_topic), "%s/%s/%s", p->prefix, p->meter_id, s->key);
+        char attr_topic[KM_TOPIC_MAX + 16];
+        bool attributes = p->derived && km_derived_attributes(p->derived, s->key);
+        snprintf(attr_topic, sizeof(attr_topic), "%s/attributes", state_topic);
         km_ha_device dev = {
                 .meter_id = p->meter_id,
                 .manufacturer = p->maker ? p->maker : "Unknown",
@@ -216,8 +240,11 @@ static void announce(km_publisher *p, slot *s)
                 .state_topic = state_topic,
                 .unit = s->unit,
                 .device_class = s->device_class,
-                .state_class = s->info ? s->info->state_class : NULL,
+                .state_class = s->state_class,
                 .diagnostic = s->diagnostic,
+                .json_attributes_topic = attributes ? attr_topic : NULL,
+                /* the hour's start, from the attributes published before each value */
+                .last_reset_value_template = s->hourly_cycle ? "{{ state_attr(entity_id, 'start') }}" : NULL,
                 .expire_after = expire_after(p, s),
                 .legacy_reactive = p->legacy_reactive,
         };
@@ -257,6 +284,7 @@ static slot *update_slot(km_publisher *p, const km_value *v, const char *key, co
         s->info = v->info;
         s->unit = numeric ? km_value_unit(v) : NULL;
         s->device_class = v->info ? v->info->device_class : NULL;
+        s->state_class = v->info ? v->info->state_class : NULL;
         /* Home Assistant's timestamp class needs a time zone; the meter may not send one */
         if (v->kind == KM_VALUE_DATETIME && v->datetime.deviation == KM_DEVIATION_UNSPECIFIED)
                 s->device_class = NULL;
@@ -285,6 +313,65 @@ static const char *mbus_device_class(const km_reading *r, const km_value *v, con
                         return "water";
         }
         return v->unit == KM_UNIT_M3 ? dc : NULL;
+}
+
+/* ---- derived values (daemon/derived.h) ---------------------------------- */
+
+static uint64_t monotonic_usec(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void publish_attributes(km_publisher *p, const char *key, const char *json)
+{
+        char topic[KM_TOPIC_MAX];
+        snprintf(topic, sizeof(topic), "%s/%s/%s/attributes", p->prefix, p->meter_id, key);
+        publish(p, topic, json, true);
+}
+
+/* A derived value's slot: classes from the derived module, not the OBIS table. */
+static slot *derived_slot(km_publisher *p, const km_derived_out *o, bool *ret_new)
+{
+        slot *s = find_slot(p, o->key);
+        *ret_new = false;
+        if (!s) {
+                if (p->n_slots >= MAX_SLOTS)
+                        return NULL;
+                s = &p->slots[p->n_slots++];
+                memset(s, 0, sizeof(*s));
+                snprintf(s->key, sizeof(s->key), "%s", o->key);
+                *ret_new = true;
+        }
+        snprintf(s->payload, sizeof(s->payload), "%s", o->payload);
+        s->numeric = o->unit != NULL;
+        s->unit = o->unit;
+        s->device_class = o->device_class;
+        s->state_class = o->state_class;
+        s->derived = true;
+        s->hourly_cycle = o->hourly_cycle;
+        return s;
+}
+
+static void publish_derived(km_publisher *p, const km_reading *r)
+{
+        if (!p->derived)
+                return;
+        km_derived_out out[KM_DERIVED_MAX_OUT];
+        size_t n = km_derived_reading(p->derived, p->meter_id, r, monotonic_usec(), out);
+        char topic[KM_TOPIC_MAX];
+        for (size_t i = 0; i < n; i++) {
+                bool is_new;
+                slot *s = derived_slot(p, &out[i], &is_new);
+                /* attributes first: Home Assistant reads them with the state */
+                if (out[i].attributes)
+                        publish_attributes(p, out[i].key, out[i].attributes);
+                snprintf(topic, sizeof(topic), "%s/%s/%s", p->prefix, p->meter_id, out[i].key);
+                publish(p, topic, out[i].payload, true);
+                if (s && (is_new || !s->announced))
+                        announce(p, s);
+        }
 }
 
 static json_object *state_document(km_publisher *p)
@@ -339,6 +426,7 @@ static void publish_reading(km_publisher *p, const km_reading *r)
                 if (s && (is_new || !s->announced))
                         announce(p, s);
         }
+        publish_derived(p, r);
         if (device_changed)
                 announce_all(p);
         json_object *doc = state_document(p);
@@ -486,6 +574,9 @@ static void republish_latest(km_publisher *p)
         if (p->n_slots == 0)
                 return;
         for (size_t i = 0; i < p->n_slots; i++) {
+                const char *attributes = p->derived ? km_derived_attributes(p->derived, p->slots[i].key) : NULL;
+                if (attributes)
+                        publish_attributes(p, p->slots[i].key, attributes);
                 snprintf(topic, sizeof(topic), "%s/%s/%s", p->prefix, p->meter_id, p->slots[i].key);
                 publish(p, topic, p->slots[i].payload, true);
         }

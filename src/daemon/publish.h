@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "daemon/config.h"
+#include "daemon/derived.h"
 #include "kaifa/reading.h"
 #include "sinks/mqtt.h"
 
@@ -36,6 +37,7 @@ typedef struct km_publisher_options {
         const char *section;       /* the meter's section name, "meter" for [serial] + [meter] */
         const char *bridge_topic;  /* the service's availability (its last will) */
         int stale_after;           /* seconds; Home Assistant's expire_after follows from it */
+        const km_derived_options *derived; /* energy per hour/day, capacity tariff; NULL: none */
 } km_publisher_options;
 
 /* Copies the option strings. */

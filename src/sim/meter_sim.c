@@ -124,11 +124,14 @@ static void fill_values(km_sim *s, int list, km_kfm_values *v)
         }
 }
 
-static void wall_clock(int64_t t, km_datetime *ret)
+void km_sim_clock(const km_sim *s, int64_t t, km_datetime *ret)
 {
         time_t tt = (time_t)t;
         struct tm tm;
-        gmtime_r(&tt, &tm);
+        if (s->opt.local_time)
+                localtime_r(&tt, &tm);
+        else
+                gmtime_r(&tt, &tm);
         km_kfm_datetime(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
                         tm.tm_sec, ret);
 }
@@ -145,11 +148,11 @@ int64_t km_sim_next(km_sim *s, km_kfm_values *ret_values)
         fill_values(s, list, ret_values);
         if (list == 3) {
                 /* header and clock carry the freeze time, xx:00:00 */
-                wall_clock(s->frozen_at, &ret_values->clock);
+                km_sim_clock(s, s->frozen_at, &ret_values->clock);
                 ret_values->meter_clock = ret_values->clock;
                 memcpy(ret_values->energy, s->frozen, sizeof s->frozen);
         } else {
-                wall_clock(t, &ret_values->clock);
+                km_sim_clock(s, t, &ret_values->clock);
         }
 
         /* the registers count what flows until the next slot */

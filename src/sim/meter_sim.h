@@ -7,12 +7,16 @@
  * xx:00:00 (protocol.md section i). So one simulated hour is 1800 frames.
  * The load follows a seeded random walk, and the energy registers integrate
  * the powers, so the same seed and start always give the same frames.
- * Time is a plain wall clock (no time zone, no DST), seconds since
- * 1970-01-01T00:00:00 as timegm() counts them.
+ * Time is seconds since the epoch. The meter's clock shows it either as a
+ * plain wall clock (no time zone, no DST: timegm()'s reading) or, with
+ * local_time, in the process's time zone (TZ) the way a meter set to local
+ * time shows it: 02:00-03:00 twice on the autumn DST day, never on the
+ * spring one. The lists keep to the real hours either way.
  */
 #ifndef KM_SIM_METER_SIM_H
 #define KM_SIM_METER_SIM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "sim/kfm_encode.h"
@@ -23,6 +27,7 @@ typedef struct km_sim_options {
         uint64_t seed;
         const char *meter_id;   /* NULL: a fixed 16-digit id */
         const char *meter_type; /* NULL: "MA304H3E" (3-phase) or "MA105H2E" (1-phase) */
+        bool local_time;        /* the clock in TZ's local time (see above) */
 } km_sim_options;
 
 typedef struct km_sim {
@@ -43,6 +48,9 @@ void km_sim_init(km_sim *s, const km_sim_options *opt);
 /* The frame for the slot at s->t: fills ret_values (whose text pointers
  * stay valid while s lives) and moves on by 2 s. Returns the slot's time. */
 int64_t km_sim_next(km_sim *s, km_kfm_values *ret_values);
+
+/* The meter's clock at t (plain or local, per the options). */
+void km_sim_clock(const km_sim *s, int64_t t, km_datetime *ret_dt);
 
 /* Parses "2026-01-01T00:00:00" (or with a space, or without seconds) as a
  * wall clock. Returns 0 or -EINVAL. */

@@ -170,6 +170,8 @@ int km_ha_config(const char *discovery_prefix, const km_ha_availability *avail, 
         add_str(c, "device_class", device_class);
         add_str(c, "state_class", e->state_class);
         add_str(c, "unit_of_measurement", e->unit);
+        add_str(c, "json_attributes_topic", e->json_attributes_topic);
+        add_str(c, "last_reset_value_template", e->last_reset_value_template);
         int precision = km_ha_display_precision(e->unit, e->device_class);
         if (precision >= 0)
                 json_object_object_add(c, "suggested_display_precision", json_object_new_int(precision));

@@ -29,6 +29,10 @@ typedef struct km_ha_entity {
         int expire_after;         /* seconds; 0 = the value does not expire */
         bool legacy_reactive;     /* kvarh without the reactive_energy class
                                    * (Home Assistant before 2025.6 rejects it) */
+        const char *json_attributes_topic; /* NULL for none */
+        /* with state_class total: where the current cycle's start is read
+         * (a template; NULL for none) */
+        const char *last_reset_value_template;
 } km_ha_entity;
 
 /* Where availability is read: every topic must say "online" (mode all):

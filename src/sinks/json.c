@@ -37,6 +37,9 @@ struct builder {
         void (*begin_array)(builder *b, const char *key);
         void (*end)(builder *b);                    /* of an object or array */
         void (*string)(builder *b, const char *key, const char *s, size_t n);
+        /* a string that needs no escape: the program's own words and the
+         * texts of its tables (unit_sinks checks them) */
+        void (*constant)(builder *b, const char *key, const char *s);
         void (*integer)(builder *b, const char *key, int64_t v);
         void (*boolean)(builder *b, const char *key, bool v);
         void (*null)(builder *b, const char *key);
@@ -50,6 +53,11 @@ struct builder {
 static void add_str(builder *b, const char *key, const char *s)
 {
         b->string(b, key, s, strlen(s));
+}
+
+static void add_const(builder *b, const char *key, const char *s)
+{
+        b->constant(b, key, s);
 }
 
 /* At most 8 bytes, as the original tool's header fields. */
@@ -134,10 +142,10 @@ static uint16_t key_class(const km_value *v, size_t i)
 static void describe_item(builder *b, const km_reading *r, const km_value *v, size_t first)
 {
         if (v->info)
-                add_str(b, "description", v->info->description);
+                add_const(b, "description", v->info->description);
         b->obis(b, "obis_code", v->obis);
         if (v->unit != KM_UNIT_NONE && (v->kind == KM_VALUE_NUMBER || v->kind == KM_VALUE_FLOAT))
-                add_str(b, "unit", km_unit_symbol_compat(v->unit));
+                add_const(b, "unit", km_unit_symbol_compat(v->unit));
         describe_value(b, v);
         if (v->kind == KM_VALUE_TEXT && v->text_hex)
                 b->string(b, "decoded", v->text, v->text_len);
@@ -250,12 +258,12 @@ static void describe_security(builder *b, const km_security_info *sec)
 {
         b->begin(b, "security");
         if (sec->mode == KM_CIPHER_PILOT_ECB) {
-                add_str(b, "cipher", "aes-128-ecb-pilot-2017");
+                add_const(b, "cipher", "aes-128-ecb-pilot-2017");
                 b->boolean(b, "authenticated", false);
                 b->end(b);
                 return;
         }
-        add_str(b, "cipher", sec->encrypted ? "aes-128-gcm" : "none");
+        add_const(b, "cipher", sec->encrypted ? "aes-128-gcm" : "none");
         add_hex(b, "system_title", sec->system_title, KM_SYSTEM_TITLE_LEN);
         if (sec->maker[0])
                 add_str(b, "system_title_maker", sec->maker);
@@ -269,7 +277,7 @@ static void describe_header(builder *b, const km_event *ev, const km_reading *r)
 {
         const km_frame *f = ev->frame;
         b->begin(b, "header");
-        add_str(b, "transport", km_transport_name(ev->transport));
+        add_const(b, "transport", km_transport_name(ev->transport));
         if (f && f->header_valid && f->transport == KM_TRANSPORT_HDLC)
                 describe_hdlc(b, &f->link.hdlc);
         else if (f && f->header_valid && f->transport == KM_TRANSPORT_MBUS)
@@ -286,7 +294,7 @@ static void describe_header(builder *b, const km_event *ev, const km_reading *r)
         if (r && f && f->payload_kind == KM_PAYLOAD_APDU) {
                 uint8_t id[4] = {(uint8_t)(r->invoke_id >> 24), (uint8_t)(r->invoke_id >> 16),
                                  (uint8_t)(r->invoke_id >> 8), (uint8_t)r->invoke_id};
-                add_str(b, "apdu_tag", "0f");
+                add_const(b, "apdu_tag", "0f");
                 add_hex(b, "apdu_invoke_id_and_priority", id, 4);
         }
         if (ev->security)
@@ -323,7 +331,7 @@ static void describe_other(builder *b, const km_event *ev)
         if (ev->kind == KM_EVENT_SEGMENT) /* a good frame; its APDU continues in the next one */
                 b->boolean(b, "segment", true);
         else
-                add_str(b, "rejected", km_status_name(ev->reject));
+                add_const(b, "rejected", km_status_name(ev->reject));
         describe_frame_hex(b, ev);
         b->end(b);
 }
@@ -372,6 +380,11 @@ static void sw_end(builder *b)
 static void sw_string(builder *b, const char *key, const char *s, size_t n)
 {
         km_jw_string(SW(b), key, s, n);
+}
+
+static void sw_constant(builder *b, const char *key, const char *s)
+{
+        km_jw_const(SW(b), key, s, strlen(s));
 }
 
 static void sw_integer(builder *b, const char *key, int64_t v)
@@ -444,8 +457,8 @@ static void sw_hex(builder *b, const char *key, const uint8_t *p, size_t n, bool
 bool km_json_render(const km_event *ev, const km_json_options *opt, km_textbuf *out)
 {
         stream_builder sb = {
-                .b = {sw_begin, sw_begin_array, sw_end, sw_string, sw_integer, sw_boolean, sw_null, sw_number,
-                      sw_clock, sw_obis, sw_hex},
+                .b = {sw_begin, sw_begin_array, sw_end, sw_string, sw_constant, sw_integer, sw_boolean, sw_null,
+                      sw_number, sw_clock, sw_obis, sw_hex},
         };
         km_jw_init(&sb.w, out, !opt->compact);
         if (!describe(&sb.b, ev, opt))
@@ -509,6 +522,11 @@ static void jc_end(builder *b)
 static void jc_string(builder *b, const char *key, const char *s, size_t n)
 {
         jc_add(b, key, json_object_new_string_len(s, (int)n));
+}
+
+static void jc_constant(builder *b, const char *key, const char *s)
+{
+        jc_add(b, key, json_object_new_string(s));
 }
 
 static void jc_integer(builder *b, const char *key, int64_t v)
@@ -581,8 +599,8 @@ static void jc_hex(builder *b, const char *key, const uint8_t *p, size_t n, bool
 char *km_json_render_jsonc(const km_event *ev, const km_json_options *opt)
 {
         jsonc_builder jb = {
-                .b = {jc_begin, jc_begin_array, jc_end, jc_string, jc_integer, jc_boolean, jc_null, jc_number,
-                      jc_clock, jc_obis, jc_hex},
+                .b = {jc_begin, jc_begin_array, jc_end, jc_string, jc_constant, jc_integer, jc_boolean, jc_null,
+                      jc_number, jc_clock, jc_obis, jc_hex},
         };
         if (!describe(&jb.b, ev, opt))
                 return NULL;

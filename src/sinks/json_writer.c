@@ -109,29 +109,34 @@ static void quoted(km_textbuf *b, const char *s, size_t n)
 }
 
 /* What comes before a member's value: separator, indent, key (none in an
- * array). */
+ * array). Keys need no escape (see km_jw_begin()): they are copied. */
 static void member(km_jw *w, const char *key)
 {
         if (w->depth == 0)
                 return; /* the top-level value */
         km_textbuf *b = w->out;
-        if (!km_textbuf_reserve(b, 2 + 2 * (size_t)w->depth))
+        size_t k = w->in_array[w->depth] ? 0 : strlen(key);
+        if (!km_textbuf_reserve(b, 6 + 2 * (size_t)w->depth + k))
                 return;
+        char *p = b->p + b->len;
         if (w->has_members[w->depth])
-                b->p[b->len++] = ',';
+                *p++ = ',';
         w->has_members[w->depth] = true;
         if (w->pretty) {
-                b->p[b->len++] = '\n';
-                memset(b->p + b->len, ' ', 2 * (size_t)w->depth);
-                b->len += 2 * (size_t)w->depth;
+                *p++ = '\n';
+                memset(p, ' ', 2 * (size_t)w->depth);
+                p += 2 * (size_t)w->depth;
         }
-        if (w->in_array[w->depth])
-                return;
-        quoted(b, key, strlen(key));
-        if (w->pretty)
-                km_textbuf_put(b, ": ", 2);
-        else
-                km_textbuf_putc(b, ':');
+        if (!w->in_array[w->depth]) {
+                *p++ = '"';
+                memcpy(p, key, k);
+                p += k;
+                *p++ = '"';
+                *p++ = ':';
+                if (w->pretty)
+                        *p++ = ' ';
+        }
+        b->len = (size_t)(p - b->p);
 }
 
 static void open_level(km_jw *w, const char *key, char bracket, bool array)
@@ -170,6 +175,19 @@ void km_jw_string(km_jw *w, const char *key, const char *s, size_t n)
 {
         member(w, key);
         quoted(w->out, s, n);
+}
+
+void km_jw_const(km_jw *w, const char *key, const char *s, size_t n)
+{
+        member(w, key);
+        km_textbuf *b = w->out;
+        if (!km_textbuf_reserve(b, n + 2))
+                return;
+        char *p = b->p + b->len;
+        p[0] = '"';
+        memcpy(p + 1, s, n);
+        p[n + 1] = '"';
+        b->len += n + 2;
 }
 
 void km_jw_int(km_jw *w, const char *key, int64_t v)

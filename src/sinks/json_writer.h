@@ -32,13 +32,18 @@ typedef struct km_jw {
 void km_jw_init(km_jw *w, km_textbuf *out, bool pretty);
 
 /* Opens an object: the top-level one, a member, or an array element (key
- * NULL for the first and the last; every key is ignored inside an array). */
+ * NULL for the first and the last; every key is ignored inside an array).
+ * Keys are written as they are: they must need no escape (the JSON sink's
+ * keys are its own words, OBIS table names and OBIS codes). */
 void km_jw_begin(km_jw *w, const char *key);
 void km_jw_end(km_jw *w);
 /* Opens an array (closed by km_jw_end()); json-c lays it out as an object. */
 void km_jw_begin_array(km_jw *w, const char *key);
 
 void km_jw_string(km_jw *w, const char *key, const char *s, size_t n);
+/* A string that needs no escape (a constant of the program or of its
+ * tables), copied as it is. */
+void km_jw_const(km_jw *w, const char *key, const char *s, size_t n);
 void km_jw_int(km_jw *w, const char *key, int64_t v);
 /* A number already formatted as JSON wants it. */
 void km_jw_raw(km_jw *w, const char *key, const char *text, size_t n);

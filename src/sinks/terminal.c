@@ -55,7 +55,10 @@ static void put_value(km_textbuf *b, const km_value *v, size_t width)
         int exp = 0;
         km_unit u = v->kind == KM_VALUE_NUMBER || v->kind == KM_VALUE_FLOAT ? km_unit_display(v->unit, &exp)
                                                                              : KM_UNIT_NONE;
-        if (v->kind == KM_VALUE_DATETIME) {
+        if (v->kind == KM_VALUE_TEXT && km_text_is_clean(v->text, v->text_len)) {
+                km_textbuf_pad_n(b, v->text, v->text_len, width); /* clean text holds no NUL */
+                return;
+        } else if (v->kind == KM_VALUE_DATETIME) {
                 km_fmt_iso8601(shown, &v->datetime);
         } else if (v->kind == KM_VALUE_TEXT || exp != 0) {
                 km_value_display(v, shown, sizeof(shown));
@@ -129,7 +132,8 @@ static int terminal_reading(km_sink *s, const km_event *ev)
         for (size_t i = 0; i < r->n_values; i++) {
                 const km_value *v = &r->values[i];
                 char code[KM_OBIS_STR_MAX];
-                km_fmt_obis(code, v->obis);
+                if (v->log_entry || !v->info) /* the code stands in for the name */
+                        km_fmt_obis(code, v->obis);
                 if (v->log_entry) { /* P1: one entry of the log printed just before */
                         km_textbuf_put(b, "    ", 4);
                         km_textbuf_pad(b, code, 26);

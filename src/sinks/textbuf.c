@@ -32,7 +32,11 @@ void km_textbuf_free(km_textbuf *b)
 
 void km_textbuf_pad(km_textbuf *b, const char *s, size_t width)
 {
-        size_t n = strlen(s);
+        km_textbuf_pad_n(b, s, strlen(s), width);
+}
+
+void km_textbuf_pad_n(km_textbuf *b, const char *s, size_t n, size_t width)
+{
         size_t total = n < width ? width : n;
         if (!km_textbuf_reserve(b, total))
                 return;
@@ -41,28 +45,41 @@ void km_textbuf_pad(km_textbuf *b, const char *s, size_t width)
         b->len += total;
 }
 
-/* Decimal digits of v, right-aligned, at least width of them. */
+/* "00" "01" ... "99": two digits per step. */
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                     "25262728293031323334353637383940414243444546474849"
+                                     "50515253545556575859606162636465666768697071727374"
+                                     "75767778798081828384858687888990919293949596979899";
+
+static inline size_t count_digits(uint64_t v)
+{
+        size_t d = 1;
+        for (uint64_t t = 10; d < 20 && v >= t; t *= 10)
+                d++;
+        return d;
+}
+
+/* Decimal digits of v, right-aligned, at least width of them (from the
+ * last digit backwards, two at a time). */
 static inline size_t put_u64(char *buf, uint64_t v, int width)
 {
-        if (v < 100 && width <= 2) { /* dates and OBIS codes: the common case */
-                size_t n = 0;
-                if (v >= 10 || width == 2)
-                        buf[n++] = (char)('0' + v / 10);
-                buf[n++] = (char)('0' + v % 10);
-                buf[n] = '\0';
-                return n;
+        size_t d = count_digits(v);
+        size_t n = width > 0 && (size_t)width > d ? (size_t)width : d;
+        char *p = buf + n;
+        *p = '\0';
+        while (v >= 100) {
+                p -= 2;
+                memcpy(p, digit_pairs + 2 * (v % 100), 2);
+                v /= 100;
         }
-        char tmp[24];
-        size_t n = 0;
-        do {
-                tmp[n++] = (char)('0' + v % 10);
-                v /= 10;
-        } while (v);
-        while (n < (size_t)width)
-                tmp[n++] = '0';
-        for (size_t i = 0; i < n; i++)
-                buf[i] = tmp[n - 1 - i];
-        buf[n] = '\0';
+        if (v >= 10) {
+                p -= 2;
+                memcpy(p, digit_pairs + 2 * v, 2);
+        } else {
+                *--p = (char)('0' + v);
+        }
+        while (p > buf)
+                *--p = '0';
         return n;
 }
 
@@ -112,6 +129,13 @@ size_t km_fmt_decimal(char *buf, int64_t raw, int scaler)
 
 size_t km_fmt_value_g15(char *buf, const km_value *v)
 {
+        if (v->kind == KM_VALUE_NUMBER) { /* the common cases without a double */
+                if (v->scaler == 0 && v->raw > -1000000000000000LL && v->raw < 1000000000000000LL)
+                        return km_fmt_i64(buf, v->raw); /* exact as a double, no exponent */
+                size_t n = km_fmt_decimal(buf, v->raw, v->scaler);
+                if (n)
+                        return n;
+        }
         double x = km_value_number(v);
         if (isfinite(x) && fabs(x) < 1e15 && x == (double)(int64_t)x)
                 return km_fmt_i64(buf, (int64_t)x);
@@ -122,31 +146,65 @@ size_t km_fmt_value_g15(char *buf, const km_value *v)
         return r > 0 ? (size_t)r : 0;
 }
 
+/* Decimal digits of a byte. */
+static inline size_t put_u8(char *buf, unsigned v)
+{
+        if (v >= 100) {
+                buf[0] = (char)('0' + v / 100);
+                memcpy(buf + 1, digit_pairs + 2 * (v % 100), 2);
+                return 3;
+        }
+        if (v >= 10) {
+                memcpy(buf, digit_pairs + 2 * v, 2);
+                return 2;
+        }
+        buf[0] = (char)('0' + v);
+        return 1;
+}
+
 size_t km_fmt_obis(char *buf, const uint8_t o[6])
 {
         static const char sep[6] = {'-', ':', '.', '.', '.', '\0'};
         size_t n = 0;
         for (int i = 0; i < 6; i++) {
-                n += put_u64(buf + n, o[i], 0);
+                n += put_u8(buf + n, o[i]);
                 buf[n++] = sep[i];
         }
         return n - 1;
 }
 
+/* "%02u" of a byte */
+static inline size_t put_2(char *buf, unsigned v)
+{
+        if (v < 100) {
+                memcpy(buf, digit_pairs + 2 * v, 2);
+                return 2;
+        }
+        return put_u8(buf, v);
+}
+
 /* "YYYY-MM-DD" sep "hh:mm:ss" */
 static size_t put_date_time(char *buf, const km_datetime *dt, char sep, unsigned second)
 {
-        size_t n = put_u64(buf, dt->year, 4);
+        size_t n;
+        if (dt->year >= 1000 && dt->year < 10000) {
+                memcpy(buf, digit_pairs + 2 * (dt->year / 100), 2);
+                memcpy(buf + 2, digit_pairs + 2 * (dt->year % 100), 2);
+                n = 4;
+        } else {
+                n = put_u64(buf, dt->year, 4);
+        }
         buf[n++] = '-';
-        n += put_u64(buf + n, dt->month, 2);
+        n += put_2(buf + n, dt->month);
         buf[n++] = '-';
-        n += put_u64(buf + n, dt->day, 2);
+        n += put_2(buf + n, dt->day);
         buf[n++] = sep;
-        n += put_u64(buf + n, dt->hour, 2);
+        n += put_2(buf + n, dt->hour);
         buf[n++] = ':';
-        n += put_u64(buf + n, dt->minute, 2);
+        n += put_2(buf + n, dt->minute);
         buf[n++] = ':';
-        n += put_u64(buf + n, second, 2);
+        n += put_2(buf + n, second);
+        buf[n] = '\0';
         return n;
 }
 

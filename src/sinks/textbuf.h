@@ -49,6 +49,8 @@ static inline void km_textbuf_putc(km_textbuf *b, char c)
 
 /* s, then spaces up to width: "%-*s". */
 void km_textbuf_pad(km_textbuf *b, const char *s, size_t width);
+/* The same for the n bytes at s. */
+void km_textbuf_pad_n(km_textbuf *b, const char *s, size_t n, size_t width);
 
 /* Formatters into buf; each returns the length written (buf is NUL-terminated). */
 #define KM_FMT_NUMBER_MAX 40

@@ -3,6 +3,8 @@
  *
  * - the printf-free formatters (sinks/textbuf.c) against snprintf with the
  *   format each one stands for, over many values and the edges;
+ * - the texts the streaming writer copies without escaping (keys, the OBIS
+ *   table, units, transports, statuses) need no escape;
  * - the JSON sink's streaming writer against the same document built with
  *   json-c objects and printed by json_object_to_json_string_ext(), byte
  *   for byte, compact and pretty, with and without --hex and rejected
@@ -215,6 +217,32 @@ static void test_json_captures(void **state)
         km_textbuf_free(&run.buf);
 }
 
+/* The streaming writer copies keys and the texts of the program's tables
+ * without looking for bytes to escape (json.c add_const): none may hold one. */
+static void assert_needs_no_escape(const char *s)
+{
+        for (const char *p = s; *p; p++)
+                if ((unsigned char)*p < 0x20 || *p == '"' || *p == '\\')
+                        fail_msg("\"%s\" needs a JSON escape", s);
+}
+
+static void test_json_constants(void **state)
+{
+        (void)state;
+        size_t count = 0;
+        const km_obis_info *table = km_obis_table(&count);
+        for (size_t i = 0; i < count; i++) {
+                assert_needs_no_escape(table[i].name);
+                assert_needs_no_escape(table[i].description);
+        }
+        for (int u = 0; u < KM_UNIT_COUNT_; u++)
+                assert_needs_no_escape(km_unit_symbol_compat((km_unit)u));
+        for (int t = 0; t < KM_TRANSPORT_COUNT_; t++)
+                assert_needs_no_escape(km_transport_name((km_transport)t));
+        for (int i = 0; i < KM_STATUS_COUNT_; i++)
+                assert_needs_no_escape(km_status_name((km_status)-i));
+}
+
 static void test_json_made_up(void **state)
 {
         (void)state;
@@ -296,6 +324,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_numbers),
                 cmocka_unit_test(test_dates_codes_hex),
+                cmocka_unit_test(test_json_constants),
                 cmocka_unit_test(test_json_made_up),
                 cmocka_unit_test(test_json_captures),
         };

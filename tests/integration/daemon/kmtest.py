@@ -328,6 +328,18 @@ def daemon_config(port_path, broker_port, extra=""):
             "[log]\nlevel = debug\n" % (port_path, broker_port, os.getpid(), extra))
 
 
+# The derived values (issue 13, tests/integration/daemon/test_derived.py),
+# published beside the meter's own under <prefix>/<id>/.
+DERIVED = ("energy_import_this_hour", "energy_export_this_hour", "energy_import_last_hour",
+           "energy_export_last_hour", "energy_import_today", "energy_export_today", "capacity_top3",
+           "capacity_average", "capacity_average_projected", "capacity_step", "capacity_headroom")
+
+
+def is_derived(name):
+    """A derived value's topic level (or its /attributes)."""
+    return name.split("/")[0] in DERIVED
+
+
 def split_frames(data):
     """Cuts a capture into HDLC frames (flag to flag, both flags included)
     using the 11-bit length field; bytes between frames are dropped."""

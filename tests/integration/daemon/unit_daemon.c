@@ -230,7 +230,7 @@ static void test_discovery(void)
         km_ha_device dev = {"6970631400000233", "Kaifa", "MA304T4", NULL, "KFM_001"};
         km_ha_origin origin = {"kaifa-meterd", "1.2.3", NULL};
         km_ha_entity e = {"energy_active_cum_import", "kaifa/6970631400000233/energy_active_cum_import", "kWh",
-                          "energy", "total_increasing", false, 0, false};
+                          "energy", "total_increasing", false, 0, false, NULL, NULL};
         char *topic = NULL, *json = NULL;
         km_ha_availability avail = {"kaifa/bridge/kmd/status", "kaifa/6970631400000233/status"};
         e.expire_after = 3660;
@@ -279,7 +279,7 @@ static const char *reactive_energy_class(bool legacy, char *precision, size_t si
         km_ha_availability avail = {"kaifa/bridge/kmd/status", "kaifa/6970631400000233/status"};
         km_ha_entity e = {"energy_reactive_cum_import", "kaifa/6970631400000233/energy_reactive_cum_import",
                           km_unit_symbol(info ? info->unit : KM_UNIT_NONE), info ? info->device_class : NULL,
-                          info ? info->state_class : NULL, false, 3660, legacy};
+                          info ? info->state_class : NULL, false, 3660, legacy, NULL, NULL};
         char *topic = NULL, *json = NULL;
         snprintf(got, sizeof(got), "(no config)");
         snprintf(precision, size, "(none)");

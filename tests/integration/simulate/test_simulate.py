@@ -217,6 +217,22 @@ def test_signal_blocked_write():
         os.close(slave)
 
 
+def test_timezone_dst():
+    """--timezone Europe/Oslo over the autumn change: the hourly list comes
+    every real hour, so the 02:00:00 stamp twice; --start is local time."""
+    r = subprocess.run([KM, "simulate", "--timezone", "Europe/Oslo", "--start", "2026-10-25T00:30:00",
+                        "--duration", "4h", "--speed", "0", "--seed", "5"], capture_output=True, timeout=30)
+    dec = subprocess.run([KM, "parse-file", "--compact", "-"], input=r.stdout, capture_output=True, timeout=60)
+    readings = [json.loads(l) for l in dec.stdout.decode().splitlines() if l.strip()]
+    hourly = [x["notification_time"][:19] for x in readings if "energy_active_cum_import" in x["data"]]
+    check(hourly == ["2026-10-25 01:00:00", "2026-10-25 02:00:00", "2026-10-25 02:00:00", "2026-10-25 03:00:00"],
+          "timezone: the hourly lists of 25 October 2026 00:30-04:30 local (%s)" % hourly)
+    check(readings and readings[0]["notification_time"].startswith("2026-10-25 00:30:00"),
+          "timezone: the first frame at the --start local time")
+    bad = subprocess.run([KM, "simulate", "--timezone", "Europe/Atlantis"], capture_output=True, timeout=10)
+    check(bad.returncode == 64 and b"no zone 'Europe/Atlantis'" in bad.stderr, "timezone: unknown zone exits 64")
+
+
 def test_usage():
     for args in (["--phases", "2"], ["--duration", "soon"], ["--speed", "-1"], ["--start", "x"],
                  ["--bogus"], ["--pty", "--output", "x"], ["extra"]):
@@ -234,6 +250,7 @@ def main():
         test_replay()
         test_replay_stats()
         test_signal_blocked_write()
+        test_timezone_dst()
         test_usage()
     finally:
         for p in children:
