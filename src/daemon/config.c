@@ -758,6 +758,8 @@ static const char *known_keys(const char *section, char *buf, size_t size)
 /* ---- inih glue -------------------------------------------------------- */
 
 static void vfail_at(parse_ctx *c, int file, int line, const char *fmt, va_list ap)
+        __attribute__((format(printf, 4, 0)));
+static void vfail_at(parse_ctx *c, int file, int line, const char *fmt, va_list ap)
 {
         if (c->err_line || c->err[0])
                 return; /* the first problem wins */
