@@ -198,7 +198,10 @@ def day_and_latency(args, work, broker, notify):
     daemon = sim = sub = None
     try:
         pty.start()
-        daemon = k.Daemon(work, config(pty.meter, broker), env={"NOTIFY_SOCKET": notify.path}, preexec=daemon_limits)
+        # stale_after past the idle window: the one "offline" a silent meter
+        # causes (a log line, a message, STATUS=) is not the steady state
+        daemon = k.Daemon(work, config(pty.meter, broker, "[meter]\nstale_after = 3600\n"),
+                          env={"NOTIFY_SOCKET": notify.path}, preexec=daemon_limits)
         daemon.start()
         if not notify.wait_line(lambda l: l == "READY=1", 10):
             raise RuntimeError("kaifa-meterd did not send READY=1: " + daemon.logtext()[-300:])
@@ -255,7 +258,7 @@ def day_and_latency(args, work, broker, notify):
         # the silent meter: no input, no watchdog
         sub.stop()
         sub = None
-        time.sleep(1)  # the last frame's messages go out
+        time.sleep(6)  # the last frame's messages and the STATUS= after them (at most every 5 s) go out
         c0 = context_switches(pid)
         time.sleep(args.idle_seconds)  # the measurement window, not a synchronisation
         c = context_switches(pid) - c0
