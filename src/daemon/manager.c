@@ -25,7 +25,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +58,6 @@ typedef struct kmd {
         sd_event_source *status_timer;
         uint64_t status_usec; /* when STATUS= was last sent */
         char last_status[512];
-        uint64_t queue_peak; /* most messages outstanding since the last trim */
         bool stopping;
         sd_event_source *stop_timer;
 } kmd;
@@ -118,29 +116,13 @@ static void status_text(kmd *d, char *buf, size_t size)
         kmd_outputs_status(d->out, buf, size);
 }
 
-/* A burst (a replay at full speed, a broker back after an outage) leaves
- * libmosquitto's freed packets as holes in the heap: once the queue is
- * empty again the pages go back to the system. */
-static void trim_after_burst(kmd *d, const km_mqtt_stats *ms)
-{
-        if (ms->queued > d->queue_peak)
-                d->queue_peak = ms->queued;
-        if (d->queue_peak >= 1000 && ms->queued == 0 && ms->waiting == 0) {
-                malloc_trim(0);
-                d->queue_peak = 0;
-        }
-}
-
 static void status_send(kmd *d)
 {
         char status[512];
         status_text(d, status, sizeof(status));
         d->status_usec = kmd_now_usec();
         kmd_link_log_drops(d->link);
-        const char *state;
-        km_mqtt_stats ms;
-        kmd_link_status(d->link, &state, &ms);
-        trim_after_burst(d, &ms);
+
         if (strcmp(status, d->last_status) != 0) {
                 sd_notifyf(0, "STATUS=%s", status);
                 snprintf(d->last_status, sizeof(d->last_status), "%s", status);
