@@ -52,7 +52,7 @@ if(KM_BUILD_TESTS)
     ${PROJECT_SOURCE_DIR}/src/daemon/derived.c
     ${PROJECT_SOURCE_DIR}/src/daemon/values.c)
   target_include_directories(unit_daemon PRIVATE ${PROJECT_SOURCE_DIR}/src)
-  target_link_libraries(unit_daemon PRIVATE km_sink_mqtt km_sink_homeassistant km_sink_postgresql km_sources km_util km_security km_derived kaifa_core
+  target_link_libraries(unit_daemon PRIVATE km_sink_mqtt km_sink_homeassistant km_sink_postgresql km_sources km_sink_json km_util km_security km_derived kaifa_core
     PkgConfig::INIH PkgConfig::KMD_JSONC)
   add_test(NAME unit_daemon COMMAND unit_daemon)
   set_tests_properties(unit_daemon PROPERTIES LABELS "unit;daemon")
@@ -77,6 +77,7 @@ if(KM_BUILD_TESTS)
       "daemon_pty_reopen|test_pty_reopen.py|300"
       "daemon_identity|test_identity.py|300"
       "daemon_meters|test_meters.py|300"
+      "daemon_qos|test_qos.py|300"
       "daemon_stale|test_stale.py|300"
       "daemon_two_services|test_two_services.py|300"
       "daemon_hints|test_hints.py|300"

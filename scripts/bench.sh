@@ -18,7 +18,7 @@ trap 'rm -rf "$work"' EXIT
 
 cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DKM_BUILD_TESTS=OFF -DKM_BUILD_BENCH=ON >"$work/cmake.log" 2>&1 ||
 	{ cat "$work/cmake.log" >&2; exit 1; }
-cmake --build "$build" -j2 --target kaifa-bench kaifa-meter >"$work/build.log" 2>&1 ||
+cmake --build "$build" -j2 --target kaifa-bench kaifa-meter pty-floor >"$work/build.log" 2>&1 ||
 	{ tail -n 30 "$work/build.log" >&2; exit 1; }
 bench=$build/bench/kaifa-bench
 cli=$build/src/kaifa-meter
@@ -112,11 +112,13 @@ fi
 # silent, and one daemon reading 1000 meters over tcp:// (scripts/bench_daemon.py).
 if cmake --build "$build" -j2 --target kaifa-meterd >"$work/build-daemon.log" 2>&1 &&
 	command -v mosquitto >/dev/null && command -v socat >/dev/null && command -v python3 >/dev/null; then
-	python3 "$here/scripts/bench_daemon.py" --daemon "$build/kaifa-meterd" --cli "$cli" 2>"$work/daemon.err" ||
+	python3 "$here/scripts/bench_daemon.py" --daemon "$build/kaifa-meterd" --cli "$cli" \
+		--floor "$build/bench/pty-floor" 2>"$work/daemon.err" ||
 		{ row daemon_bench "failed: $(tail -n 1 "$work/daemon.err")"; }
 else
 	why="not measured (needs kaifa-meterd built, mosquitto, socat and python3)"
-	for n in daemon_cpu_s_per_day daemon_private_kb daemon_idle_wakeups_per_min latency_p99_ms fleet_meters fleet_cpu_pct; do
+	for n in daemon_cpu_s_per_day daemon_private_kb daemon_idle_wakeups_per_min latency_p99_ms \
+		daemon_floor_cpu_s_per_day fleet_meters fleet_cpu_pct fleet_start_cpu_s; do
 		row "$n" "$why"
 	done
 fi

@@ -688,6 +688,7 @@ static const key_def keys[] = {
         {"mqtt", "keyfile", parse_pem_file, F(mqtt.keyfile), NULL, ""},
         {"mqtt", "keepalive", parse_int, F(mqtt.keepalive), &r_keepalive, "60"},
         {"mqtt", "qos", parse_int, F(mqtt.qos), &r_qos, "1"},
+        {"mqtt", "measurement_qos", parse_int, F(mqtt.measurement_qos), &r_qos, "0"},
         {"mqtt", "prefix", parse_topic, F(mqtt.prefix), NULL, "kaifa"},
         {"mqtt", "queue_limit", parse_int, F(mqtt.queue_limit), &r_queue, "10000"},
         {"homeassistant", "discovery", parse_bool, F(homeassistant.discovery), NULL, "yes"},
@@ -1427,6 +1428,7 @@ void km_config_dump(const km_config *cfg, FILE *f)
         kv(f, "keyfile", cfg->mqtt.keyfile);
         kv_int(f, "keepalive", cfg->mqtt.keepalive);
         kv_int(f, "qos", cfg->mqtt.qos);
+        kv_int(f, "measurement_qos", cfg->mqtt.measurement_qos);
         kv(f, "prefix", cfg->mqtt.prefix);
         kv_int(f, "queue_limit", cfg->mqtt.queue_limit);
         fprintf(f, "\n[homeassistant]\n");

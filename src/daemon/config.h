@@ -91,6 +91,7 @@ typedef struct km_config {
                 char *keyfile;
                 int keepalive;
                 int qos;
+                int measurement_qos; /* momentary values, repeated within seconds */
                 char *prefix;
                 int queue_limit;
         } mqtt;

@@ -249,9 +249,14 @@ static void on_event(const km_event *ev, void *userdata)
         handle_event(userdata, ev);
 }
 
+/* One piece of input: its frames' messages leave in one batch. */
 static void feed(kmd_meter *m, const uint8_t *buf, size_t n)
 {
+        if (m->mqtt)
+                km_mqtt_batch_begin(m->mqtt);
         km_decoder_feed(m->dec, buf, n, on_event, m);
+        if (m->mqtt)
+                km_mqtt_batch_end(m->mqtt);
 }
 
 /* A fresh decoder for the configured transport. */
@@ -589,6 +594,7 @@ static int publisher_create(kmd_meter *m)
         km_publisher_options po = {
                 .prefix = c->mqtt.prefix,
                 .qos = c->mqtt.qos,
+                .measurement_qos = c->mqtt.measurement_qos,
                 .discovery = c->homeassistant.discovery,
                 .discovery_prefix = c->homeassistant.discovery_prefix,
                 .legacy_reactive = c->homeassistant.legacy_reactive,

@@ -439,6 +439,7 @@ bool kmd_link_settings_changed(const km_config *a, const km_config *b)
                         return true;
         return port_of(a) != port_of(b) || km_config_mqtt_tls(a) != km_config_mqtt_tls(b) ||
                a->mqtt.keepalive != b->mqtt.keepalive || a->mqtt.qos != b->mqtt.qos ||
+               a->mqtt.measurement_qos != b->mqtt.measurement_qos ||
                a->mqtt.queue_limit != b->mqtt.queue_limit || a->homeassistant.discovery != b->homeassistant.discovery ||
                a->homeassistant.legacy_reactive != b->homeassistant.legacy_reactive;
 }

@@ -7,7 +7,6 @@
 #include "daemon/publish.h"
 
 #include <errno.h>
-#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,8 @@
 #include "daemon/derived.h"
 #include "daemon/values.h"
 #include "sinks/homeassistant.h"
+#include "sinks/json_writer.h"
+#include "sinks/textbuf.h"
 #include "util/log.h"
 
 #define MAX_SLOTS 96
@@ -36,11 +37,16 @@ typedef struct slot {
         bool hourly_cycle;        /* derived: state class total, a new cycle each hour */
         bool diagnostic;
         bool announced;
+        /* a momentary value, sent at measurement_qos. A topic keeps one QoS:
+         * libmosquitto holds QoS 1 messages back while 20 are unacknowledged
+         * and sends QoS 0 at once, so a topic sent both ways could end with
+         * an older payload retained. */
+        bool measurement;
 } slot;
 
 struct km_publisher {
         char *prefix;
-        int qos;
+        int qos, measurement_qos;
         bool discovery;
         char *discovery_prefix;
         bool legacy_reactive;
@@ -61,6 +67,8 @@ struct km_publisher {
         size_t n_slots;
 
         km_derived *derived; /* NULL: no derived values */
+
+        km_textbuf doc; /* the state document, reused from reading to reading */
 
         km_reading *held; /* ring of MAX_HELD */
         size_t held_start, held_count;
@@ -84,6 +92,7 @@ int km_publisher_new(const km_publisher_options *opt, km_publisher **ret)
         p->stale_after = opt->stale_after;
         p->available = true;
         p->qos = opt->qos;
+        p->measurement_qos = opt->measurement_qos;
         p->discovery = opt->discovery;
         p->legacy_reactive = opt->legacy_reactive;
         p->list = opt->list;
@@ -117,6 +126,7 @@ void km_publisher_free(km_publisher *p)
         free(p->configured_id);
         free(p->section);
         free(p->bridge_topic);
+        km_textbuf_free(&p->doc);
         free(p->held);
         km_derived_free(p->derived);
         free(p);
@@ -176,15 +186,20 @@ static void publish_failed(km_publisher *p, const char *topic, int r)
                failure_text(r));
 }
 
-static void publish(km_publisher *p, const char *topic, const char *payload, bool keep)
+static void publish_with(km_publisher *p, const char *topic, const char *payload, int qos, bool keep)
 {
         if (!p->mqtt)
                 return;
-        int r = km_mqtt_publish(p->mqtt, topic, payload, p->qos, true, keep);
+        int r = km_mqtt_publish(p->mqtt, topic, payload, qos, true, keep);
         if (r == 0)
                 p->published++;
         else
                 publish_failed(p, topic, r);
+}
+
+static void publish(km_publisher *p, const char *topic, const char *payload, bool keep)
+{
+        publish_with(p, topic, payload, p->qos, keep);
 }
 
 /* ---- slots and discovery ------------------------------------------------ */
@@ -374,26 +389,56 @@ static void publish_derived(km_publisher *p, const km_reading *r)
         }
 }
 
-static json_object *state_document(km_publisher *p)
+/* Every value's latest payload in one JSON object, written into the
+ * publisher's reused buffer (no allocation once it has grown); NULL when
+ * out of memory. Numbers go as the payload text, as their topics have them. */
+static const char *state_document(km_publisher *p)
 {
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "meter_id", json_object_new_string(p->meter_id));
-        json_object_object_add(o, "list", json_object_new_string(p->list_name));
         char now[32];
         time_t t = time(NULL);
         struct tm tm;
         gmtime_r(&t, &tm);
         strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        json_object_object_add(o, "received", json_object_new_string(now));
+        km_jw w;
+        p->doc.len = 0;
+        p->doc.failed = false;
+        km_jw_init(&w, &p->doc, false);
+        km_jw_begin(&w, NULL);
+        km_jw_string(&w, "meter_id", p->meter_id, strlen(p->meter_id));
+        km_jw_string(&w, "list", p->list_name, strlen(p->list_name));
+        km_jw_const(&w, "received", now, strlen(now));
         for (size_t i = 0; i < p->n_slots; i++) {
                 const slot *s = &p->slots[i];
                 if (strcmp(s->key, "meter_id") == 0)
                         continue;
-                json_object *v = s->numeric ? json_object_new_double_s(strtod(s->payload, NULL), s->payload)
-                                            : json_object_new_string(s->payload);
-                json_object_object_add(o, s->key, v);
+                if (s->numeric)
+                        km_jw_raw(&w, s->key, s->payload, strlen(s->payload));
+                else
+                        km_jw_string(&w, s->key, s->payload, strlen(s->payload));
         }
-        return o;
+        km_jw_end(&w);
+        km_textbuf_putc(&p->doc, '\0');
+        return p->doc.failed ? NULL : p->doc.p;
+}
+
+/* At measurement_qos always: it goes with every frame (see slot.measurement). */
+static void publish_state_document(km_publisher *p, bool keep)
+{
+        char topic[KM_TOPIC_MAX];
+        const char *doc = state_document(p);
+        if (!doc)
+                return;
+        snprintf(topic, sizeof(topic), "%s/%s/state", p->prefix, p->meter_id);
+        publish_with(p, topic, doc, p->measurement_qos, keep);
+}
+
+/* Momentary values are sent again within seconds: one lost on a broken
+ * connection is replaced by the next (and the latest goes out again on the
+ * reconnect), so they can go at measurement_qos, without an
+ * acknowledgement each. Registers and text go at qos. */
+static bool is_measurement(const km_value *v)
+{
+        return v->info && v->info->state_class && strcmp(v->info->state_class, "measurement") == 0;
 }
 
 static void publish_reading(km_publisher *p, const km_reading *r)
@@ -415,25 +460,28 @@ static void publish_reading(km_publisher *p, const km_reading *r)
                 bool energy = v->info && v->info->state_class && strcmp(v->info->state_class, "total_increasing") == 0;
                 keep |= energy;
                 slot *s = find_slot(p, key);
-                if (s && (strcmp(key, "meter_type") == 0 || strcmp(key, "obis_version") == 0) &&
-                    strcmp(s->payload, payload) != 0)
+                bool same = s && strcmp(s->payload, payload) == 0;
+                if (s && !same && (strcmp(key, "meter_type") == 0 || strcmp(key, "obis_version") == 0))
                         device_changed = true;
+                /* identification (id, type, firmware) never expires in Home
+                 * Assistant and is retained: sent when it changes and after
+                 * each connect, not with every list */
+                if (same && s->diagnostic && (s->announced || !p->discovery))
+                        continue;
                 s = update_slot(p, v, key, payload, numeric, &is_new);
-                if (s)
+                if (s) {
                         s->device_class = mbus_device_class(r, v, s->device_class);
+                        s->measurement = is_measurement(v);
+                }
                 snprintf(topic, sizeof(topic), "%s/%s/%s", p->prefix, p->meter_id, key);
-                publish(p, topic, payload, energy);
+                publish_with(p, topic, payload, is_measurement(v) ? p->measurement_qos : p->qos, energy);
                 if (s && (is_new || !s->announced))
                         announce(p, s);
         }
         publish_derived(p, r);
         if (device_changed)
                 announce_all(p);
-        json_object *doc = state_document(p);
-        snprintf(topic, sizeof(topic), "%s/%s/state", p->prefix, p->meter_id);
-        publish(p, topic, json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
-                keep);
-        json_object_put(doc);
+        publish_state_document(p, keep);
 }
 
 static void hold(km_publisher *p, const km_reading *r)
@@ -577,14 +625,11 @@ static void republish_latest(km_publisher *p)
                 const char *attributes = p->derived ? km_derived_attributes(p->derived, p->slots[i].key) : NULL;
                 if (attributes)
                         publish_attributes(p, p->slots[i].key, attributes);
-                snprintf(topic, sizeof(topic), "%s/%s/%s", p->prefix, p->meter_id, p->slots[i].key);
-                publish(p, topic, p->slots[i].payload, true);
+                const slot *s = &p->slots[i];
+                snprintf(topic, sizeof(topic), "%s/%s/%s", p->prefix, p->meter_id, s->key);
+                publish_with(p, topic, s->payload, s->measurement ? p->measurement_qos : p->qos, true);
         }
-        json_object *doc = state_document(p);
-        snprintf(topic, sizeof(topic), "%s/%s/state", p->prefix, p->meter_id);
-        publish(p, topic, json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
-                true);
-        json_object_put(doc);
+        publish_state_document(p, true);
 }
 
 void km_publisher_connected(km_publisher *p)

@@ -27,7 +27,8 @@ typedef struct km_publisher km_publisher;
 
 typedef struct km_publisher_options {
         const char *prefix;
-        int qos;
+        int qos;             /* registers, identification, discovery, availability */
+        int measurement_qos; /* momentary values (power, voltage, current) */
         bool discovery;
         const char *discovery_prefix;
         bool legacy_reactive;    /* discovery: kvarh without the reactive_energy class */

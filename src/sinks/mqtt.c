@@ -35,6 +35,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -60,6 +62,9 @@ struct km_mqtt {
         km_mqtt_stats stats;
         const char *last_reason;
         bool closing; /* km_mqtt_disconnect() called: the close is not a failure */
+        bool batching;          /* between km_mqtt_batch_begin() and _end() */
+        bool parked;            /* hand_over() put a message back to wait */
+        int corked_fd;          /* the socket TCP_CORK was set on, or -1 */
         bool tls_hostname;      /* since the connect: libmosquitto logged a host name mismatch */
         bool tls_untrusted;     /* ... OpenSSL's "certificate verify failed" */
         char tls_other[96];     /* ... another OpenSSL reason ("wrong version number") */
@@ -175,8 +180,11 @@ static void pending_flush(km_mqtt *m)
 {
         while (m->head && !pending_must_wait(m, m->head->qos)) {
                 pending *e = pending_pop(m);
+                m->parked = false;
                 hand_over(m, e->topic, e->payload, e->qos, true);
                 pending_free(e);
+                if (m->parked)
+                        break; /* the connection is going: the rest waits for the next */
         }
 }
 
@@ -334,6 +342,7 @@ int km_mqtt_new(const km_mqtt_options *opt, const km_mqtt_handlers *h, void *use
         if (h)
                 m->h = *h;
         m->userdata = userdata;
+        m->corked_fd = -1;
         m->mosq = mosquitto_new(opt->client_id, true, m);
         if (!m->mosq) {
                 int e = errno ? -errno : -ENOMEM;
@@ -527,9 +536,40 @@ const char *km_mqtt_state_name(km_mqtt_state s)
         return "?";
 }
 
+/* libmosquitto writes every packet with a write() of its own. On a TCP
+ * socket each write is a segment, and on loopback or a LAN the broker is
+ * woken for each: a frame of 15 values costs 15 trips through the network
+ * stack and 15 wake-ups of mosquitto. Corked, the packets of one batch wait
+ * in the socket buffer (the writes stay, each a copy) and leave together
+ * when the batch ends. Corked only once something is written: a batch that
+ * publishes nothing costs no system call. On a socket that is not TCP the
+ * option fails, and nothing changes. */
+static void cork(km_mqtt *m, bool on)
+{
+        int fd = on ? mosquitto_socket(m->mosq) : m->corked_fd;
+        int v = on;
+        if (fd < 0 || setsockopt(fd, IPPROTO_TCP, TCP_CORK, &v, sizeof(v)) < 0)
+                fd = -1;
+        m->corked_fd = on ? fd : -1;
+}
+
+void km_mqtt_batch_begin(km_mqtt *m)
+{
+        m->batching = true;
+}
+
+void km_mqtt_batch_end(km_mqtt *m)
+{
+        m->batching = false;
+        if (m->corked_fd >= 0)
+                cork(m, false);
+}
+
 /* Gives a message to libmosquitto. Returns 0 or a negative errno. */
 static int hand_over(km_mqtt *m, const char *topic, const char *payload, int qos, bool retain)
 {
+        if (m->batching && m->corked_fd < 0 && m->state == KM_MQTT_CONNECTED)
+                cork(m, true);
         int rc = mosquitto_publish(m->mosq, NULL, topic, (int)strlen(payload), payload, qos, retain);
         if (rc == MOSQ_ERR_SUCCESS)
                 sent(m);
@@ -539,6 +579,15 @@ static int hand_over(km_mqtt *m, const char *topic, const char *payload, int qos
                 if (qos > 0)
                         m->stats.queued++;
                 return 0;
+        }
+        if (qos == 0 && retain && (rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_ERRNO)) {
+                /* state at QoS 0 the connection did not take (it broke before
+                 * we heard): it waits for the next connect like any state
+                 * made while the broker is away, newest per topic */
+                int r = pending_put(m, topic, payload, qos);
+                m->parked = r == 0;
+                if (r == 0)
+                        return 0;
         }
         m->stats.dropped++;
         return errno_of(rc);

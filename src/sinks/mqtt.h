@@ -114,6 +114,11 @@ int km_mqtt_publish(km_mqtt *m, const char *topic, const char *payload, int qos,
 
 int km_mqtt_subscribe(km_mqtt *m, const char *topic, int qos);
 
+/* The messages published between these two leave the socket together
+ * (TCP_CORK): a frame's values cost the broker one wake-up, not one each. */
+void km_mqtt_batch_begin(km_mqtt *m);
+void km_mqtt_batch_end(km_mqtt *m);
+
 /* Sends DISCONNECT (the will is not sent); the socket closes when written. */
 int km_mqtt_disconnect(km_mqtt *m);
 
