@@ -21,7 +21,7 @@ if(KM_BUILD_TESTS)
 
   find_package(Python3 COMPONENTS Interpreter)
   if(Python3_Interpreter_FOUND)
-    foreach(t initdb parse_file outage queue)
+    foreach(t initdb parse_file outage queue nolib)
       add_test(NAME pg_${t}
         COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tests/integration/pg/test_pg.py ${t}
                 $<TARGET_FILE:kaifa-meter> ${PROJECT_SOURCE_DIR}/tests/data/captures
