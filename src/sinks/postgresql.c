@@ -12,7 +12,7 @@
  * counted; any other error is treated like a lost connection and retried.
  *
  * libpq itself is not linked but loaded with dlopen() the first time a sink
- * (or initdb, or a conninfo check) needs it: it brings some 25 libraries
+ * (or initdb, or a conninfo check) needs it: it brings about 20 libraries
  * (Kerberos, LDAP, GnuTLS, ...) whose start-up code and text a daemon without
  * [postgresql] would otherwise page in (about 3 MB of private memory) and
  * every CLI run would load. libpq-fe.h still gives the types; every call goes
@@ -63,7 +63,8 @@ static int pq_load(char *err, size_t err_size)
                 return 0;
         void *lib = dlopen(LIBPQ_SONAME, RTLD_NOW | RTLD_LOCAL);
         if (!lib) {
-                snprintf(err, err_size, "%s", dlerror());
+                const char *why = dlerror();
+                snprintf(err, err_size, "%s", why ? why : LIBPQ_SONAME ": cannot load");
                 return -ELIBACC;
         }
         const char *missing = NULL;
