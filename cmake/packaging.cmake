@@ -97,7 +97,11 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # minimal image lacks it and `systemctl reload` would fail). shlibdeps
 # appends the libraries to this.
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "procps, tzdata")
-set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "systemd")
+# libpq5: the PostgreSQL output loads libpq.so.5 with dlopen() only when it
+# is configured (cmake/postgresql.cmake), so shlibdeps does not see it. It is
+# an optional output (docs/daemon.md, docs/outputs.md): a Recommends, which
+# apt installs by default; without it the output says to install libpq5.
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "systemd, libpq5")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "mosquitto, mosquitto-clients, postgresql")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
   "${KM_PKG_SOURCE_DIR}/packaging/debian/postinst"

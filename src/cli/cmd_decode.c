@@ -349,7 +349,8 @@ static int open_sinks(const decode_opts *o, decode_run *run)
         if (o->pg.table) {
                 r = km_sink_postgresql_open(&o->pg, &run->pg);
                 if (r < 0) {
-                        km_log_error("PostgreSQL: %s", strerror(-r));
+                        if (r != -ELIBACC) /* else the sink said what to install */
+                                km_log_error("PostgreSQL: %s", strerror(-r));
                         return r == -EINVAL ? EX_USAGE : EX_UNAVAILABLE;
                 }
                 if (add_sink(run, run->pg) < 0)

@@ -116,6 +116,8 @@ int km_cmd_initdb(int argc, char **argv)
                 return EX_UNAVAILABLE;
         case -EINVAL:
                 return EX_USAGE;
+        case -ELIBACC: /* libpq is not installed */
+                return EX_UNAVAILABLE;
         case -EIO:
                 return EX_IOERR;
         default:

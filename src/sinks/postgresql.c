@@ -10,9 +10,17 @@
  * of the queue, so nothing is lost unless the queue overflows. Rows the
  * server refuses for their data (SQLSTATE classes 22, 23) are dropped and
  * counted; any other error is treated like a lost connection and retried.
+ *
+ * libpq itself is not linked but loaded with dlopen() the first time a sink
+ * (or initdb, or a conninfo check) needs it: it brings about 20 libraries
+ * (Kerberos, LDAP, GnuTLS, ...) whose start-up code and text a daemon without
+ * [postgresql] would otherwise page in (about 3 MB of private memory) and
+ * every CLI run would load. libpq-fe.h still gives the types; every call goes
+ * through the table pq (pq.PQexec(...)).
  */
 #include "sinks/postgresql.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
@@ -23,6 +31,68 @@
 #include <unistd.h>
 
 #include "util/log.h"
+
+/* ---- libpq, loaded on first use ---------------------------------------- */
+
+#define LIBPQ_SONAME "libpq.so.5"
+
+/* Every libpq function this file calls. */
+#define PQ_FUNCTIONS(X)                                                                            \
+        X(PQclear) X(PQconnectPoll) X(PQconnectStartParams) X(PQconnectdbParams)                   \
+        X(PQconninfoFree) X(PQconninfoParse) X(PQconsumeInput) X(PQdb) X(PQerrorMessage)           \
+        X(PQescapeIdentifier) X(PQexec) X(PQexecParams) X(PQfinish) X(PQflush) X(PQfreemem)        \
+        X(PQgetResult) X(PQgetvalue) X(PQisBusy) X(PQnotifies) X(PQntuples)                        \
+        X(PQresultErrorField) X(PQresultErrorMessage) X(PQresultStatus) X(PQsendQueryParams)       \
+        X(PQsetNoticeProcessor) X(PQsetnonblocking) X(PQsocket) X(PQstatus) X(PQuser)
+
+/* Filled once by pq_load() and never emptied (libpq stays loaded). The sinks
+ * are opened from one thread only (the daemon's loop, the CLI's main). */
+static struct {
+#define PQ_POINTER(name) __typeof__(name) *name;
+        PQ_FUNCTIONS(PQ_POINTER)
+#undef PQ_POINTER
+} pq;
+static bool pq_loaded;
+
+/* Loads libpq and resolves pq. Returns 0, or -ELIBACC with dlerror()'s
+ * reason in err. A failure is not remembered: once libpq5 is installed the
+ * next attempt (the daemon's SIGHUP) succeeds. */
+static int pq_load(char *err, size_t err_size)
+{
+        if (pq_loaded)
+                return 0;
+        void *lib = dlopen(LIBPQ_SONAME, RTLD_NOW | RTLD_LOCAL);
+        if (!lib) {
+                const char *why = dlerror();
+                snprintf(err, err_size, "%s", why ? why : LIBPQ_SONAME ": cannot load");
+                return -ELIBACC;
+        }
+        const char *missing = NULL;
+        /* POSIX makes dlsym()'s void * convertible to a function pointer. */
+#define PQ_RESOLVE(name)                                                                           \
+        if (!missing && !(pq.name = (__typeof__(pq.name))dlsym(lib, #name)))                       \
+                missing = #name;
+        PQ_FUNCTIONS(PQ_RESOLVE)
+#undef PQ_RESOLVE
+        if (missing) {
+                snprintf(err, err_size, "%s has no %s (too old?)", LIBPQ_SONAME, missing);
+                memset(&pq, 0, sizeof pq);
+                dlclose(lib);
+                return -ELIBACC;
+        }
+        pq_loaded = true;
+        return 0;
+}
+
+/* pq_load(), and the one line that says what to do when it fails. */
+static int pq_need(void)
+{
+        char why[256];
+        int r = pq_load(why, sizeof why);
+        if (r < 0)
+                km_log_error("PostgreSQL output needs libpq: install the libpq5 package (%s)", why);
+        return r;
+}
 
 #define N_PARAMS 21
 #define N_NUMBERS 14
@@ -262,7 +332,7 @@ static pg_row *queue_push(pg_sink *s)
 /* The INSERT, with the table name quoted by the server's rules. */
 static char *insert_statement(PGconn *conn, const char *table)
 {
-        char *quoted = PQescapeIdentifier(conn, table, strlen(table));
+        char *quoted = pq.PQescapeIdentifier(conn, table, strlen(table));
         if (!quoted)
                 return NULL;
         static const char head[] = "INSERT INTO ";
@@ -275,7 +345,7 @@ static char *insert_statement(PGconn *conn, const char *table)
                 strcat(sql, quoted);
                 strcat(sql, tail);
         }
-        PQfreemem(quoted);
+        pq.PQfreemem(quoted);
         return sql;
 }
 
@@ -293,13 +363,13 @@ static void schedule_retry(pg_sink *s, bool immediately)
 static void drop_connection(pg_sink *s, const char *what, bool immediately)
 {
         char line[256];
-        const char *err = one_line(s->conn ? PQerrorMessage(s->conn) : NULL, line, sizeof line);
+        const char *err = one_line(s->conn ? pq.PQerrorMessage(s->conn) : NULL, line, sizeof line);
         if (!s->failing)
                 km_log_warning("postgresql: %s: %s; %zu rows queued, retrying", what, err, s->count);
         else
                 km_log_debug("postgresql: %s: %s", what, err);
         s->failing = true;
-        PQfinish(s->conn);
+        pq.PQfinish(s->conn);
         s->conn = NULL;
         s->state = ST_WAIT;
         s->want_write = false;
@@ -319,12 +389,12 @@ static void on_notice(void *arg, const char *message)
 
 static void start_connect(pg_sink *s)
 {
-        s->conn = PQconnectStartParams(s->keys, s->values, 1);
-        if (!s->conn || PQstatus(s->conn) == CONNECTION_BAD) {
+        s->conn = pq.PQconnectStartParams(s->keys, s->values, 1);
+        if (!s->conn || pq.PQstatus(s->conn) == CONNECTION_BAD) {
                 drop_connection(s, "cannot connect", false);
                 return;
         }
-        PQsetNoticeProcessor(s->conn, on_notice, NULL);
+        pq.PQsetNoticeProcessor(s->conn, on_notice, NULL);
         s->fd_generation++;
         s->state = ST_CONNECTING;
         s->polling = PGRES_POLLING_WRITING;
@@ -333,7 +403,7 @@ static void start_connect(pg_sink *s)
 
 static void connected(pg_sink *s)
 {
-        if (PQsetnonblocking(s->conn, 1) != 0) {
+        if (pq.PQsetnonblocking(s->conn, 1) != 0) {
                 drop_connection(s, "cannot make the connection non-blocking", false);
                 return;
         }
@@ -349,16 +419,16 @@ static void connected(pg_sink *s)
                 km_log_debug("postgresql: connected again, retrying the insert");
         else if (s->failing)
                 km_log_info("postgresql: connected to database %s as %s again, writing %zu queued rows",
-                            PQdb(s->conn), PQuser(s->conn), s->count);
+                            pq.PQdb(s->conn), pq.PQuser(s->conn), s->count);
         else
-                km_log_info("postgresql: connected to database %s as %s", PQdb(s->conn), PQuser(s->conn));
+                km_log_info("postgresql: connected to database %s as %s", pq.PQdb(s->conn), pq.PQuser(s->conn));
         s->failing = false;
 }
 
 /* Non-blocking readiness check of the connection's socket. */
 static bool ready(pg_sink *s, short events)
 {
-        struct pollfd p = {.fd = PQsocket(s->conn), .events = events};
+        struct pollfd p = {.fd = pq.PQsocket(s->conn), .events = events};
         if (p.fd < 0)
                 return false;
         return poll(&p, 1, 0) == 1 && (p.revents & (events | POLLERR | POLLHUP));
@@ -373,7 +443,7 @@ static bool step_connecting(pg_sink *s)
         short ev = s->polling == PGRES_POLLING_READING ? POLLIN : POLLOUT;
         if (!ready(s, ev))
                 return false;
-        s->polling = PQconnectPoll(s->conn);
+        s->polling = pq.PQconnectPoll(s->conn);
         s->fd_generation++; /* libpq may open another socket while trying the next address */
         if (s->polling == PGRES_POLLING_OK)
                 connected(s);
@@ -403,13 +473,13 @@ static bool send_head(pg_sink *s)
         }
         params[16] = row->meter_ts2[0] ? row->meter_ts2 : NULL;
 
-        if (!PQsendQueryParams(s->conn, s->insert_sql, N_PARAMS, NULL, params, NULL, NULL, 0)) {
+        if (!pq.PQsendQueryParams(s->conn, s->insert_sql, N_PARAMS, NULL, params, NULL, NULL, 0)) {
                 drop_connection(s, "cannot send", true);
                 return true;
         }
         s->state = ST_BUSY;
         s->deadline = now_ms() + QUERY_TIMEOUT_MS;
-        int f = PQflush(s->conn);
+        int f = pq.PQflush(s->conn);
         if (f < 0)
                 drop_connection(s, "cannot send", true);
         s->want_write = f == 1;
@@ -420,13 +490,13 @@ static bool send_head(pg_sink *s)
 static bool step_ready(pg_sink *s)
 {
         if (ready(s, POLLIN)) {
-                if (!PQconsumeInput(s->conn) || PQstatus(s->conn) == CONNECTION_BAD) {
+                if (!pq.PQconsumeInput(s->conn) || pq.PQstatus(s->conn) == CONNECTION_BAD) {
                         drop_connection(s, "connection lost", true);
                         return true;
                 }
                 PGnotify *n;
-                while ((n = PQnotifies(s->conn)))
-                        PQfreemem(n);
+                while ((n = pq.PQnotifies(s->conn)))
+                        pq.PQfreemem(n);
         }
         if (s->count == 0)
                 return false;
@@ -435,7 +505,7 @@ static bool step_ready(pg_sink *s)
 
 static bool data_error(const PGresult *res)
 {
-        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        const char *state = pq.PQresultErrorField(res, PG_DIAG_SQLSTATE);
         return state && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0);
 }
 
@@ -444,7 +514,7 @@ static bool data_error(const PGresult *res)
 static bool handle_result(pg_sink *s, PGresult *res, bool *retry)
 {
         char line[256];
-        ExecStatusType st = PQresultStatus(res);
+        ExecStatusType st = pq.PQresultStatus(res);
         if (st == PGRES_COMMAND_OK) {
                 queue_pop(s);
                 s->stats.inserted++;
@@ -453,7 +523,7 @@ static bool handle_result(pg_sink *s, PGresult *res, bool *retry)
                 s->insert_failing = false;
                 return true;
         }
-        const char *err = one_line(PQresultErrorMessage(res), line, sizeof line);
+        const char *err = one_line(pq.PQresultErrorMessage(res), line, sizeof line);
         if (data_error(res)) {
                 km_log_warning("postgresql: row refused, dropped: %s", err);
                 queue_pop(s);
@@ -475,26 +545,26 @@ static bool step_busy(pg_sink *s)
                 return true;
         }
         if (s->want_write && ready(s, POLLOUT)) {
-                int f = PQflush(s->conn);
+                int f = pq.PQflush(s->conn);
                 if (f < 0) {
                         drop_connection(s, "cannot send", true);
                         return true;
                 }
                 s->want_write = f == 1;
         }
-        if (ready(s, POLLIN) && !PQconsumeInput(s->conn)) {
+        if (ready(s, POLLIN) && !pq.PQconsumeInput(s->conn)) {
                 drop_connection(s, "connection lost", true);
                 return true;
         }
         bool retry = false;
-        while (!PQisBusy(s->conn)) {
-                PGresult *res = PQgetResult(s->conn);
+        while (!pq.PQisBusy(s->conn)) {
+                PGresult *res = pq.PQgetResult(s->conn);
                 if (!res) {
-                        if (PQstatus(s->conn) == CONNECTION_BAD) {
+                        if (pq.PQstatus(s->conn) == CONNECTION_BAD) {
                                 drop_connection(s, "connection lost", true);
                         } else if (retry) {
                                 /* an error that is not the row's fault: start over later */
-                                PQfinish(s->conn);
+                                pq.PQfinish(s->conn);
                                 s->conn = NULL;
                                 s->state = ST_WAIT;
                                 s->stats.connected = false;
@@ -506,9 +576,9 @@ static bool step_busy(pg_sink *s)
                         return true;
                 }
                 handle_result(s, res, &retry);
-                PQclear(res);
+                pq.PQclear(res);
         }
-        if (PQstatus(s->conn) == CONNECTION_BAD) {
+        if (pq.PQstatus(s->conn) == CONNECTION_BAD) {
                 drop_connection(s, "connection lost", true);
                 return true;
         }
@@ -573,7 +643,7 @@ static void pg_close(km_sink *sink)
         if (s->stats.dropped)
                 km_log_warning("postgresql: %llu rows were dropped because the queue was full",
                                (unsigned long long)s->stats.dropped);
-        PQfinish(s->conn);
+        pq.PQfinish(s->conn);
         for (size_t i = 0; i < sizeof s->strings / sizeof s->strings[0]; i++)
                 free(s->strings[i]);
         free(s->table);
@@ -585,7 +655,7 @@ static void pg_close(km_sink *sink)
 int km_sink_postgresql_fd(km_sink *sink)
 {
         pg_sink *s = pg(sink);
-        return s->conn && s->state != ST_WAIT ? PQsocket(s->conn) : -1;
+        return s->conn && s->state != ST_WAIT ? pq.PQsocket(s->conn) : -1;
 }
 
 uint64_t km_sink_postgresql_fd_generation(km_sink *sink)
@@ -727,6 +797,9 @@ int km_sink_postgresql_open(const km_pg_options *opt, km_sink **ret_sink)
 {
         if (!table_name_valid(opt->table))
                 return -EINVAL;
+        int r = pq_need();
+        if (r < 0)
+                return r;
         pg_sink *s = calloc(1, sizeof *s);
         if (!s)
                 return -ENOMEM;
@@ -735,7 +808,7 @@ int km_sink_postgresql_open(const km_pg_options *opt, km_sink **ret_sink)
         s->retry_max_ms = 1000 * (opt->retry_max_s ? opt->retry_max_s : KM_PG_RETRY_MAX_DEFAULT);
         s->backoff_ms = BACKOFF_FIRST_MS;
         s->state = ST_WAIT;
-        int r = build_params(s, opt);
+        r = build_params(s, opt);
         if (r == 0 && !(s->table = strdup(opt->table)))
                 r = -ENOMEM;
         if (r == 0)
@@ -758,39 +831,42 @@ int km_pg_initdb(const km_pg_options *opt, FILE *msg)
                 km_log_error("a table name of 1 to 63 characters is needed");
                 return -EINVAL;
         }
+        int r = pq_need();
+        if (r < 0)
+                return r;
         pg_sink params = {0};
-        int r = build_params(&params, opt);
+        r = build_params(&params, opt);
         if (r < 0) {
                 km_log_error("cannot read the password file %s: %s", opt->password_file, strerror(-r));
                 return r;
         }
         char *quoted = NULL, *create = NULL;
-        PGconn *conn = PQconnectdbParams(params.keys, params.values, 1);
+        PGconn *conn = pq.PQconnectdbParams(params.keys, params.values, 1);
         if (!conn) {
                 r = -ENOMEM;
                 goto out;
         }
-        if (PQstatus(conn) != CONNECTION_OK) {
+        if (pq.PQstatus(conn) != CONNECTION_OK) {
                 km_log_error("cannot connect to PostgreSQL: %s",
-                     one_line(PQerrorMessage(conn), line, sizeof line));
+                     one_line(pq.PQerrorMessage(conn), line, sizeof line));
                 r = -ECONNREFUSED;
                 goto out;
         }
-        quoted = PQescapeIdentifier(conn, opt->table, strlen(opt->table));
+        quoted = pq.PQescapeIdentifier(conn, opt->table, strlen(opt->table));
         if (!quoted) {
                 r = -ENOMEM;
                 goto out;
         }
         const char *exists_params[1] = {quoted};
-        PGresult *res = PQexecParams(conn, "SELECT to_regclass($1) IS NOT NULL", 1, NULL,
+        PGresult *res = pq.PQexecParams(conn, "SELECT to_regclass($1) IS NOT NULL", 1, NULL,
                                      exists_params, NULL, NULL, 0);
-        bool exists = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
-                      strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-        bool checked = PQresultStatus(res) == PGRES_TUPLES_OK;
+        bool exists = pq.PQresultStatus(res) == PGRES_TUPLES_OK && pq.PQntuples(res) == 1 &&
+                      strcmp(pq.PQgetvalue(res, 0, 0), "t") == 0;
+        bool checked = pq.PQresultStatus(res) == PGRES_TUPLES_OK;
         if (!checked)
                 km_log_error("cannot look for table %s: %s", quoted,
-                             one_line(PQresultErrorMessage(res), line, sizeof line));
-        PQclear(res);
+                             one_line(pq.PQresultErrorMessage(res), line, sizeof line));
+        pq.PQclear(res);
         if (!checked) {
                 r = -EIO;
                 goto out;
@@ -806,19 +882,19 @@ int km_pg_initdb(const km_pg_options *opt, FILE *msg)
                 goto out;
         }
         snprintf(create, size, "CREATE TABLE IF NOT EXISTS %s (" TABLE_DEFINITION ")", quoted);
-        res = PQexec(conn, create);
-        if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+        res = pq.PQexec(conn, create);
+        if (pq.PQresultStatus(res) == PGRES_COMMAND_OK) {
                 fprintf(msg, "Created table %s.\n", quoted);
         } else {
                 km_log_error("cannot create table %s: %s", quoted,
-                             one_line(PQresultErrorMessage(res), line, sizeof line));
+                             one_line(pq.PQresultErrorMessage(res), line, sizeof line));
                 r = -EIO;
         }
-        PQclear(res);
+        pq.PQclear(res);
 out:
-        PQfinish(conn);
+        pq.PQfinish(conn);
         free(create);
-        PQfreemem(quoted);
+        pq.PQfreemem(quoted);
         for (size_t i = 0; i < sizeof params.strings / sizeof params.strings[0]; i++)
                 free(params.strings[i]);
         return r;
@@ -826,16 +902,19 @@ out:
 
 int km_pg_conninfo_check(const char *conninfo, char *err, size_t err_size)
 {
+        char why[256];
+        if (pq_load(why, sizeof why) < 0)
+                return 0; /* not checkable here; opening the sink says what is missing */
         char *msg = NULL;
-        PQconninfoOption *opts = PQconninfoParse(conninfo, &msg);
+        PQconninfoOption *opts = pq.PQconninfoParse(conninfo, &msg);
         if (opts) {
-                PQconninfoFree(opts);
+                pq.PQconninfoFree(opts);
                 return 0;
         }
         if (err_size > 0) {
                 snprintf(err, err_size, "%s", msg ? msg : "out of memory");
                 err[strcspn(err, "\n")] = '\0';
         }
-        PQfreemem(msg);
+        pq.PQfreemem(msg);
         return -EINVAL;
 }

@@ -15,7 +15,9 @@
  * (see km_sink_postgresql_fd_generation()).
  * A CLI drains at exit: process() until idle(), bounded in time.
  *
- * This is the only file of the project that includes libpq-fe.h.
+ * This is the only file of the project that includes libpq-fe.h. libpq is
+ * not linked: postgresql.c loads it (dlopen) the first time it is needed,
+ * so programs that write no rows never map it or the libraries it brings.
  */
 #ifndef KM_SINK_POSTGRESQL_H
 #define KM_SINK_POSTGRESQL_H
@@ -62,7 +64,8 @@ typedef struct km_pg_stats {
 
 /* Creates the sink. Connecting starts at once but does not wait: a server
  * that is down is not an error here. Returns 0, -EINVAL (no table, bad
- * options), -ENOMEM, or the negative errno of reading password_file. */
+ * options), -ENOMEM, -ELIBACC (libpq cannot be loaded; one line saying what
+ * to install is logged), or the negative errno of reading password_file. */
 int km_sink_postgresql_open(const km_pg_options *opt, km_sink **ret_sink);
 
 /* The socket to watch, or -1 while there is none (waiting to retry). */
@@ -97,13 +100,15 @@ void km_sink_postgresql_stats(km_sink *s, km_pg_stats *ret_stats);
 int km_sink_postgresql_drain(km_sink *s, int timeout_ms);
 
 /* Checks a libpq connection string or URI without connecting. Returns 0, or
- * -EINVAL with libpq's reason (one line) in err. */
+ * -EINVAL with libpq's reason (one line) in err. Returns 0 unchecked when
+ * libpq cannot be loaded: opening the sink then says what is missing. */
 int km_pg_conninfo_check(const char *conninfo, char *err, size_t err_size);
 
 /* Creates the table if it is missing (blocking; for `kaifa-meter initdb`)
  * and writes one line to msg saying which happened. Returns 0 when the table
  * exists afterwards, -ECONNREFUSED when the server cannot be reached, -EIO
- * for an SQL error, -EINVAL for bad options; errors are logged (one line). */
+ * for an SQL error, -EINVAL for bad options, -ELIBACC when libpq cannot be
+ * loaded; errors are logged (one line). */
 int km_pg_initdb(const km_pg_options *opt, FILE *msg);
 
 #endif

@@ -153,6 +153,12 @@ def t_cpack(args):
     print("Depends:", depends.strip())
     for lib in ("libc6", "libserialport0", "libjson-c5"):
         check(lib in depends, f"shlibdeps did not add {lib}: {depends}")
+    # libpq is loaded with dlopen() for the PostgreSQL output: not linked,
+    # so named by hand
+    recommends = run(["dpkg-deb", "-f", deb, "Recommends"]).stdout
+    check("libpq5" in depends_names(recommends) and "libpq5" not in depends_names(depends),
+          f"libpq5 must be recommended (dlopen), not a dependency: Depends {depends.strip()}, "
+          f"Recommends {recommends.strip()}")
     with tempfile.TemporaryDirectory() as ctl:
         run(["dpkg-deb", "--control", deb, ctl])
         with open(os.path.join(ctl, "conffiles")) as f:

@@ -273,8 +273,9 @@ class NotifyListener:
 
 
 class Daemon:
-    def __init__(self, work, config_text, env=None, name="daemon", preexec=None):
+    def __init__(self, work, config_text, env=None, name="daemon", preexec=None, wrap=None):
         self.work = work
+        self.wrap = wrap or []  # argv prefix, e.g. to run it in another namespace
         self.conf = work.file(name + ".conf")
         self.logpath = work.file(name + ".log")
         with open(self.conf, "w") as f:
@@ -294,7 +295,7 @@ class Daemon:
 
     def start(self):
         self.log = open(self.logpath, "w")
-        self.proc = subprocess.Popen([DAEMON, "-c", self.conf], stdout=self.log, stderr=self.log, env=self.env,
+        self.proc = subprocess.Popen(self.wrap + [DAEMON, "-c", self.conf], stdout=self.log, stderr=self.log, env=self.env,
                                      preexec_fn=self._preexec)
 
     def alive(self):

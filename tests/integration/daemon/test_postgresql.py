@@ -16,7 +16,12 @@ socket only), a real mosquitto and a socat pty:
 - SIGHUP with the same file keeps the connection; SIGHUP with another table
   writes the next frames there;
 - SIGTERM exits 0 within 1 s; with the server down and rows queued it
-  waits about 0.5 s for the server, logs the rows not written, and exits.
+  waits about 0.5 s for the server, logs the rows not written, and exits;
+- libpq is loaded only for [postgresql]: not in /proc/PID/maps of a daemon
+  without it, mapped once a SIGHUP adds it; a daemon whose libpq cannot be
+  loaded (tests/integration/pg/nolibpq.py) logs one line saying to install
+  libpq5 and goes on publishing to MQTT (that part is skipped where unshare
+  is not allowed).
 Exit 77 (skipped) when no PostgreSQL server binaries are installed."""
 import os
 import re
@@ -29,6 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "pg"))
 import kmtest as k  # noqa: E402
+import nolibpq  # noqa: E402
 import pgserver  # noqa: E402
 
 CLI = os.environ.get("KM_CLI")
@@ -89,6 +95,52 @@ def check_capture_rows(srv, readings):
             "the list 3 row: energy_act_pos 801652 Wh, meter id %s (%s)" % (k.METER_ID, l3))
 
 
+def running(daemon):
+    return bool(k.wait_for(lambda: "running (config" in daemon.logtext(), 5))
+
+
+def check_lazy_libpq(work, srv, broker, frames):
+    """libpq is mapped only when [postgresql] is configured; without it the
+    daemon runs on without PostgreSQL."""
+    pty = k.Pty(work, "meter0")
+    pty.start()
+    daemon = k.Daemon(work, k.daemon_config(pty.meter, broker.port), name="daemon0")
+    try:
+        daemon.start()
+        k.check(running(daemon), "a daemon without [postgresql] runs")
+        k.check(not nolibpq.mapped(daemon.proc.pid), "without [postgresql] libpq is not in /proc/PID/maps")
+        with open(daemon.conf, "w") as f:
+            f.write(k.daemon_config(pty.meter, broker.port) + pg_config(srv, "readings"))
+        daemon.signal(signal.SIGHUP)
+        k.check(bool(k.wait_for(lambda: "postgresql: connected to database power" in daemon.logtext(), 5)),
+                "SIGHUP adding [postgresql]: the daemon loads libpq and connects")
+        k.check(nolibpq.mapped(daemon.proc.pid), "and libpq is in /proc/PID/maps now")
+        daemon.stop()
+
+        without = nolibpq.prefix()
+        if not without:
+            print("skipped: a daemon without libpq (needs unshare and user namespaces)")
+            return
+        daemon = k.Daemon(work, k.daemon_config(pty.meter, broker.port) + pg_config(srv, "readings"),
+                          name="daemon-nolib", wrap=without)
+        daemon.start()
+        k.check(running(daemon), "a daemon with [postgresql] but no libpq runs")
+        pty.write(b"".join(frames[0:20]), chunk=1024, pause=0.01)
+        topic = "kaifa/%s/power_active_import" % k.METER_ID
+        k.check(bool(k.wait_for(lambda: topic in broker.retained(["kaifa/#"], 1), 5)),
+                "and publishes to MQTT")
+        log = daemon.logtext()
+        lines = [l for l in log.splitlines() if "install the libpq5 package" in l]
+        k.check(len(lines) == 1 and "PostgreSQL output needs libpq" in lines[0] and daemon.alive(),
+                "one line says PostgreSQL output needs libpq5 installed (%s)" % lines)
+        k.check("postgresql: cannot start" in log and "postgresql: connected" not in log,
+                "no PostgreSQL output until SIGHUP")
+        rc, _ = daemon.stop()
+        k.check(rc == 0, "and SIGTERM exits 0 (%s)" % rc)
+    finally:
+        k.cleanup(daemon, pty)
+
+
 def main():
     k.need(k.DAEMON, CLI, "mosquitto", "mosquitto_sub", "socat", "psql")
     if not pgserver.find_bindir():
@@ -110,6 +162,8 @@ def main():
         k.check(rc == 0 and out == 'Created table "readings".', "kaifa-meter initdb makes the table (%s)" % out)
 
         broker.start()
+        check_lazy_libpq(work, srv, broker, frames)
+        k.check(count(srv, "readings") == 0, "no rows from those daemons")
         pty.start()
         conf = k.daemon_config(pty.meter, broker.port) + pg_config(srv, "readings")
         daemon = k.Daemon(work, conf, env={"NOTIFY_SOCKET": notify.path})

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Integration tests of the PostgreSQL output against a real server.
 
-Usage: test_pg.py initdb|parse_file|outage|queue KAIFA_METER CAPTURES_DIR [PG_QUEUE_CLIENT]
+Usage: test_pg.py initdb|parse_file|outage|queue|nolib KAIFA_METER CAPTURES_DIR [PG_QUEUE_CLIENT]
 
 initdb      `kaifa-meter initdb` creates the table with the original tool's
             columns and types, says so, and says so again the second time;
@@ -21,6 +21,12 @@ queue       The sink driven directly (pg_queue_client) with a queue of 5 rows
             a stopped one): no call blocks, the oldest rows are dropped and
             counted, the row in flight is kept, and all kept rows arrive once
             the server is thawed.
+nolib       As on a machine without libpq (nolibpq.py: libpq.so.5 is
+            /dev/null in a private mount namespace): parse-file without
+            PostgreSQL decodes as usual (libpq is loaded only for the
+            PostgreSQL output, not linked); with --dbname, and initdb, exit
+            69 with one line that says to install libpq5. Skipped (77) where
+            unshare is not allowed.
 Exit 77 (skipped) when no PostgreSQL server binaries are installed.
 """
 import json
@@ -32,6 +38,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nolibpq  # noqa: E402
 import pgserver  # noqa: E402
 
 MODE, KM, CAPTURES = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -355,9 +362,34 @@ def test_queue(srv):
             client.wait()
 
 
+def test_nolib(srv, without):
+    cap = os.path.join(CAPTURES, "smidsrod", "KFM_001", "MA304H3E-1-ok.bin")
+    want = km(["parse-file", cap, "--json", "--compact"])
+    r = subprocess.run(without + [KM, "parse-file", cap, "--json", "--compact"], capture_output=True,
+                       text=True, timeout=60)
+    check(r.returncode == 0 and r.stdout == want.stdout and want.stdout.count("\n") == 14,
+          "without libpq, parse-file without PostgreSQL decodes the 14 frames as usual (%d: %s)"
+          % (r.returncode, r.stderr.strip()))
+    msg = "PostgreSQL output needs libpq: install the libpq5 package"
+    for what, args in (("parse-file --dbname", ["parse-file", cap] + db_args(srv, "readings")),
+                       ("initdb", ["initdb"] + db_args(srv, "readings"))):
+        r = subprocess.run(without + [KM] + args, capture_output=True, text=True, timeout=60)
+        lines = (r.stdout + r.stderr).strip().splitlines()
+        check(r.returncode == 69 and len(lines) == 1 and msg in lines[0],
+              "without libpq, %s: exit 69, one line that says to install libpq5 (%d: %s)"
+              % (what, r.returncode, lines))
+    check(srv.psql("SELECT to_regclass('readings') IS NULL", DB) == [["t"]], "and no table was made")
+
+
 def main():
     tests = {"initdb": test_initdb, "parse_file": test_parse_file, "outage": test_outage,
              "queue": test_queue}
+    if MODE == "nolib":
+        without = nolibpq.prefix()
+        if not without:
+            print("cannot hide libpq here (needs unshare and user namespaces): skipped")
+            return 77
+        tests["nolib"] = lambda srv: test_nolib(srv, without)
     if MODE not in tests:
         print("unknown test %s" % MODE)
         return 2
