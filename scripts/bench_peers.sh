@@ -48,10 +48,10 @@ cli=""
 build=""
 while [ $# -gt 0 ]; do
 	case $1 in
-	--kaifa-meter) kaifa_meter_dir=$2; shift 2 ;;
-	--ams-han-decoder) ams_han_decoder_dir=$2; shift 2 ;;
-	--amshan) amshan_dir=$2; shift 2 ;;
-	--cli) cli=$2; shift 2 ;;
+	--kaifa-meter) kaifa_meter_dir=${2:?"--kaifa-meter needs a directory"}; shift 2 ;;
+	--ams-han-decoder) ams_han_decoder_dir=${2:?"--ams-han-decoder needs a directory"}; shift 2 ;;
+	--amshan) amshan_dir=${2:?"--amshan needs a directory"}; shift 2 ;;
+	--cli) cli=${2:?"--cli needs a path"}; shift 2 ;;
 	-h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
 	-*) echo "bench_peers.sh: unknown option $1" >&2; exit 64 ;;
 	*) build=$1; shift ;;
