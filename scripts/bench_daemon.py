@@ -54,6 +54,7 @@ import select
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -280,6 +281,12 @@ def day_and_latency(args, work, broker, notify):
         k.cleanup(sub, daemon, pty)
 
 
+def read_until(sub, stop):
+    """Reads the subscriber's lines until stop is set."""
+    while not stop.is_set():
+        sub.read(0.2)
+
+
 def rchar(pid):
     with open("/proc/%d/io" % pid) as f:
         for line in f:
@@ -449,6 +456,10 @@ async def fleet_run(args, work, broker, notify):
         start_cpu = cpu_seconds(pid) - s0
         warm = fleet.sent
         count0 = sub.count
+        # the subscriber is read all along: a full pipe would make the broker
+        # drop QoS 0 messages to it, and the count would be of the reader
+        reading = threading.Event()
+        reader = asyncio.create_task(asyncio.to_thread(read_until, sub, reading))
         c0, w0 = cpu_seconds(pid), time.monotonic()
         await fleet.send(args.fleet_seconds)
         c1, w1 = cpu_seconds(pid), time.monotonic()
@@ -457,9 +468,15 @@ async def fleet_run(args, work, broker, notify):
         # counted too, but a topic's waiting messages are merged (newest
         # wins) when the broker falls behind, so fewer may arrive
         await asyncio.to_thread(k.wait_for, lambda: (decoded(notify) or 0) >= sent, 20)
+        reading.set()
+        await reader
         await asyncio.to_thread(sub.drain)
         got = sub.count - count0
         status = decoded(notify) or 0
+        if status < sent:
+            print("# frames lost; the daemon's last STATUS= and log lines:\n# %s\n%s" % (
+                [l for _, l in notify.lines() if l.startswith("STATUS=")][-1:],
+                "\n".join("# " + l for l in daemon.logtext().splitlines() if "marked offline" not in l)[-3000:]), file=sys.stderr)
         pct = 100.0 * (c1 - c0) / (w1 - w0)
         return (n, "%.1f %% (goal <= 10; %.2f CPU s in %.0f s after the start; %d frames sent, %d decoded "
                    "(STATUS=), %d lost; %d state documents at a subscriber, %d MQTT messages dropped; %d fds open, "

@@ -78,10 +78,7 @@ int km_derived_new(const km_derived_options *opt, km_derived **ret)
                         free(d);
                         return -ENOMEM;
                 }
-        } else {
-                km_log_notice("derived values: $STATE_DIRECTORY is not set: their state is kept in memory only "
-                              "(a restart starts this hour, today and the month's capacity figures over)");
-        }
+        } /* else in memory only: the manager says so once, not once per meter */
         km_energy_init(&d->e);
         *ret = d;
         return 0;

@@ -438,6 +438,10 @@ int km_daemon_run(km_config *cfg, const char *config_path)
                 km_log_info("%zu meters", d->n_meters);
         status_send(d);
         sd_notify(0, "READY=1");
+        const char *state_dir = getenv("STATE_DIRECTORY");
+        if (!state_dir || !*state_dir)
+                km_log_notice("derived values: $STATE_DIRECTORY is not set: their state is kept in memory only "
+                              "(a restart starts this hour, today and the month's capacity figures over)");
         km_log_info("running (config %s)", config_path);
         r = sd_event_loop(d->ev);
         if (r < 0) {
