@@ -290,7 +290,9 @@ def main():
                     for r in sent]
             got = [(r[0][:19].replace("T", " "), float(r[1]) if r[1] != "" else None) for r in rows]
             k.check(len(rows) == writer.written, "one row per frame: %d rows, %d frames" % (len(rows), writer.written))
-            k.check(got == want, "the rows are the frames, in order, none twice")
+            first = next((i for i, (g, w) in enumerate(zip(got, want)) if g != w), min(len(got), len(want)))
+            k.check(got == want, "the rows are the frames, in order, none twice (first difference at row %d: "
+                    "got %s, want %s)" % (first, got[first:first + 3], want[first:first + 3]))
 
         rc, took = daemon.stop()
         k.check(rc == 0, "SIGTERM: exit 0 (%s, %.2f s)" % (rc, took))
