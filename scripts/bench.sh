@@ -13,6 +13,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build-bench}
 data=$here/tests/data/captures
+# shellcheck source=scripts/bench_stream.sh
+. "$here/scripts/bench_stream.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -67,11 +69,7 @@ row allocations_per_frame "$(awk '/^allocations:/ { for (i = 1; i <= NF; i++) if
 
 # The command line end to end: the three long nordbo captures x 12 (14 MB),
 # output to a file; input MB per wall second, best of 3, and CPU seconds.
-nordbo=$data/nordbo
-for i in $(seq 12); do
-	cat "$nordbo/han-data-MA304H3E-2017-01-20_1202-1608.bin" "$nordbo/han-data-MA304T4-2017-01-23_0835-1258.bin" \
-		"$nordbo/han-data-MA304T3-2017-01-23_1303-1557.bin"
-done >"$work/stream.bin"
+bench_stream "$data" "$work/stream.bin"
 bytes=$(stat -c %s "$work/stream.bin")
 cli_run() { # cli_run NAME ARGS...
 	local name=$1 best="" cpu=""

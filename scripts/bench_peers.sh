@@ -63,6 +63,8 @@ python=${KM_PEER_PYTHON:-/usr/bin/python3}
 runs=${KM_PEER_RUNS:-1}
 chunk=${KM_PEER_AMSHAN_CHUNK:-4096}
 data=$here/tests/data/captures
+# shellcheck source=scripts/bench_stream.sh
+. "$here/scripts/bench_stream.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -84,11 +86,7 @@ row machine_cpus "$(nproc) cpus"
 row load_avg_1min "$load1 (at start)"
 
 # The stream of bench.sh's cli_json_mb_s and cli_text_mb_s, byte for byte.
-nordbo=$data/nordbo
-for _ in $(seq 12); do
-	cat "$nordbo/han-data-MA304H3E-2017-01-20_1202-1608.bin" "$nordbo/han-data-MA304T4-2017-01-23_0835-1258.bin" \
-		"$nordbo/han-data-MA304T3-2017-01-23_1303-1557.bin"
-done >"$work/stream.bin"
+bench_stream "$data" "$work/stream.bin"
 bytes=$(stat -c %s "$work/stream.bin")
 mb=$(echo "$bytes / 1000000" | bc -l)
 "$cli" parse-file "$work/stream.bin" --stats >/dev/null 2>"$work/ours.txt"

@@ -469,12 +469,13 @@ static void publish_reading(km_publisher *p, const km_reading *r)
                 if (same && s->diagnostic && (s->announced || !p->discovery))
                         continue;
                 s = update_slot(p, v, key, payload, numeric, &is_new);
+                bool measurement = is_measurement(v);
                 if (s) {
                         s->device_class = mbus_device_class(r, v, s->device_class);
-                        s->measurement = is_measurement(v);
+                        s->measurement = measurement;
                 }
                 snprintf(topic, sizeof(topic), "%s/%s/%s", p->prefix, p->meter_id, key);
-                publish_with(p, topic, payload, is_measurement(v) ? p->measurement_qos : p->qos, energy);
+                publish_with(p, topic, payload, measurement ? p->measurement_qos : p->qos, energy);
                 if (s && (is_new || !s->announced))
                         announce(p, s);
         }
