@@ -367,7 +367,10 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
 
 static int setup(kmd *d)
 {
-        int r = sd_event_default(&d->ev);
+        /* sd_event_new, not sd_event_default: the default loop checks with
+         * gettid() on every iteration that it runs in its own thread, one
+         * system call per frame for nothing in a single-threaded daemon. */
+        int r = sd_event_new(&d->ev);
         if (r < 0)
                 return r;
         int sigs[] = {SIGTERM, SIGINT};
