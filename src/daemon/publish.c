@@ -204,6 +204,20 @@ static void publish(km_publisher *p, const char *topic, const char *payload, boo
 
 /* ---- slots and discovery ------------------------------------------------ */
 
+/* "<prefix>/<meter id>/<key>" into buf (KM_TOPIC_MAX): the topic of every
+ * value, built for each value of each frame, so without printf. */
+static const char *value_topic(const km_publisher *p, const char *key, char *buf)
+{
+        size_t n = km_copy_str(buf, KM_TOPIC_MAX, p->prefix);
+        if (n + 1 < KM_TOPIC_MAX)
+                buf[n++] = '/';
+        n += km_copy_str(buf + n, KM_TOPIC_MAX - n, p->meter_id);
+        if (n + 1 < KM_TOPIC_MAX)
+                buf[n++] = '/';
+        km_copy_str(buf + n, KM_TOPIC_MAX - n, key);
+        return buf;
+}
+
 static slot *find_slot(km_publisher *p, const char *key)
 {
         for (size_t i = 0; i < p->n_slots; i++)
@@ -238,7 +252,7 @@ static void announce(km_publisher *p, slot *s)
         if (!p->discovery || !p->mqtt || km_mqtt_get_state(p->mqtt) != KM_MQTT_CONNECTED || !p->meter_id[0])
                 return;
         char state_topic[KM_TOPIC_MAX];
-        snprintf(state_topic, sizeof(state_topic), "%s/%s/%s", p->prefix, p->meter_id, s->key);
+        value_topic(p, s->key, state_topic);
         char attr_topic[KM_TOPIC_MAX + 16];
         bool attributes = p->derived && km_derived_attributes(p->derived, s->key);
         snprintf(attr_topic, sizeof(attr_topic), "%s/attributes", state_topic);
@@ -291,10 +305,10 @@ static slot *update_slot(km_publisher *p, const km_value *v, const char *key, co
                         return NULL;
                 s = &p->slots[p->n_slots++];
                 memset(s, 0, sizeof(*s));
-                snprintf(s->key, sizeof(s->key), "%s", key);
+                km_copy_str(s->key, sizeof(s->key), key);
                 *ret_new = true;
         }
-        snprintf(s->payload, sizeof(s->payload), "%s", payload);
+        km_copy_str(s->payload, sizeof(s->payload), payload);
         s->numeric = numeric;
         s->info = v->info;
         s->unit = numeric ? km_value_unit(v) : NULL;
@@ -356,10 +370,10 @@ static slot *derived_slot(km_publisher *p, const km_derived_out *o, bool *ret_ne
                         return NULL;
                 s = &p->slots[p->n_slots++];
                 memset(s, 0, sizeof(*s));
-                snprintf(s->key, sizeof(s->key), "%s", o->key);
+                km_copy_str(s->key, sizeof(s->key), o->key);
                 *ret_new = true;
         }
-        snprintf(s->payload, sizeof(s->payload), "%s", o->payload);
+        km_copy_str(s->payload, sizeof(s->payload), o->payload);
         s->numeric = o->unit != NULL;
         s->unit = o->unit;
         s->device_class = o->device_class;
@@ -382,11 +396,29 @@ static void publish_derived(km_publisher *p, const km_reading *r)
                 /* attributes first: Home Assistant reads them with the state */
                 if (out[i].attributes)
                         publish_attributes(p, out[i].key, out[i].attributes);
-                snprintf(topic, sizeof(topic), "%s/%s/%s", p->prefix, p->meter_id, out[i].key);
+                value_topic(p, out[i].key, topic);
                 publish(p, topic, out[i].payload, true);
                 if (s && (is_new || !s->announced))
                         announce(p, s);
         }
+}
+
+/* strftime's "%Y-%m-%dT%H:%M:%SZ" of t into buf (>= 32 bytes), without
+ * strftime (once per frame); returns the length. */
+static size_t utc_timestamp(time_t t, char *buf)
+{
+        struct tm tm;
+        if (!gmtime_r(&t, &tm))
+                return km_copy_str(buf, 32, "1970-01-01T00:00:00Z");
+        const int field[6] = {tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec};
+        static const char after[6] = {'-', '-', 'T', ':', ':', 'Z'};
+        size_t n = 0;
+        for (int i = 0; i < 6; i++) {
+                n += km_fmt_uint_pad(buf + n, (unsigned)field[i], i == 0 ? 4 : 2);
+                buf[n++] = after[i];
+        }
+        buf[n] = '\0';
+        return n;
 }
 
 /* Every value's latest payload in one JSON object, written into the
@@ -395,10 +427,7 @@ static void publish_derived(km_publisher *p, const km_reading *r)
 static const char *state_document(km_publisher *p)
 {
         char now[32];
-        time_t t = time(NULL);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        size_t now_len = utc_timestamp(time(NULL), now);
         km_jw w;
         p->doc.len = 0;
         p->doc.failed = false;
@@ -406,7 +435,7 @@ static const char *state_document(km_publisher *p)
         km_jw_begin(&w, NULL);
         km_jw_string(&w, "meter_id", p->meter_id, strlen(p->meter_id));
         km_jw_string(&w, "list", p->list_name, strlen(p->list_name));
-        km_jw_const(&w, "received", now, strlen(now));
+        km_jw_const(&w, "received", now, now_len);
         for (size_t i = 0; i < p->n_slots; i++) {
                 const slot *s = &p->slots[i];
                 if (strcmp(s->key, "meter_id") == 0)
@@ -428,7 +457,7 @@ static void publish_state_document(km_publisher *p, bool keep)
         const char *doc = state_document(p);
         if (!doc)
                 return;
-        snprintf(topic, sizeof(topic), "%s/%s/state", p->prefix, p->meter_id);
+        value_topic(p, "state", topic);
         publish_with(p, topic, doc, p->measurement_qos, keep);
 }
 
@@ -448,7 +477,7 @@ static void publish_reading(km_publisher *p, const km_reading *r)
         if (r->maker)
                 p->maker = r->maker;
         if (r->list_name)
-                snprintf(p->list_name, sizeof(p->list_name), "%s", r->list_name);
+                km_copy_str(p->list_name, sizeof(p->list_name), r->list_name);
         for (size_t i = 0; i < r->n_values; i++) {
                 const km_value *v = &r->values[i];
                 char key[KM_KEY_MAX], payload[KM_PAYLOAD_MAX];
@@ -474,7 +503,7 @@ static void publish_reading(km_publisher *p, const km_reading *r)
                         s->device_class = mbus_device_class(r, v, s->device_class);
                         s->measurement = measurement;
                 }
-                snprintf(topic, sizeof(topic), "%s/%s/%s", p->prefix, p->meter_id, key);
+                value_topic(p, key, topic);
                 publish_with(p, topic, payload, measurement ? p->measurement_qos : p->qos, energy);
                 if (s && (is_new || !s->announced))
                         announce(p, s);
@@ -627,7 +656,7 @@ static void republish_latest(km_publisher *p)
                 if (attributes)
                         publish_attributes(p, p->slots[i].key, attributes);
                 const slot *s = &p->slots[i];
-                snprintf(topic, sizeof(topic), "%s/%s/%s", p->prefix, p->meter_id, s->key);
+                value_topic(p, s->key, topic);
                 publish_with(p, topic, s->payload, s->measurement ? p->measurement_qos : p->qos, true);
         }
         publish_state_document(p, true);

@@ -5,6 +5,8 @@
  */
 #include "daemon/values.h"
 
+#include "sinks/textbuf.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,7 +14,7 @@
 const char *km_value_key(const km_value *v, char *buf, size_t size)
 {
         if (v->info && v->info->name)
-                snprintf(buf, size, "%s", v->info->name);
+                km_copy_str(buf, size, v->info->name);
         else
                 km_obis_format(v->obis, buf, size);
         return buf;
@@ -27,7 +29,14 @@ const char *km_decimal_format(long long raw, int exp, char *buf, size_t size)
         bool neg = raw < 0;
         unsigned long long mag = neg ? 0ULL - (unsigned long long)raw : (unsigned long long)raw;
         char digits[24];
-        int len = snprintf(digits, sizeof(digits), "%llu", mag);
+        int len = 0;
+        for (unsigned long long m = mag; len == 0 || m; m /= 10) /* backwards, */
+                digits[len++] = (char)('0' + m % 10);
+        for (int i = 0; i < len / 2; i++) { /* then turned round */
+                char c = digits[i];
+                digits[i] = digits[len - 1 - i];
+                digits[len - 1 - i] = c;
+        }
         if (mag == 0) {
                 neg = false;
                 exp = 0;
@@ -65,7 +74,7 @@ const char *km_decimal_format(long long raw, int exp, char *buf, size_t size)
                         n = point; /* and a lone point */
         }
         out[n] = '\0';
-        snprintf(buf, size, "%s", out);
+        km_copy_str(buf, size, out);
         return buf;
 }
 

@@ -271,6 +271,11 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
                         m->h.disconnected(m->userdata, m->last_reason);
                 return;
         }
+        /* The log callback is for the TLS handshake's reasons. Once connected
+         * it only costs: libmosquitto formats a DEBUG line into a malloc'd
+         * buffer for every PUBLISH when a callback is set (a fifth of the
+         * daemon's instructions per frame, callgrind), and on_log drops it. */
+        mosquitto_log_callback_set(mosq, NULL);
         m->state = KM_MQTT_CONNECTED;
         m->stats.connects++;
         pending_flush(m);
@@ -354,7 +359,6 @@ int km_mqtt_new(const km_mqtt_options *opt, const km_mqtt_handlers *h, void *use
         mosquitto_disconnect_callback_set(m->mosq, on_disconnect);
         mosquitto_publish_callback_set(m->mosq, on_publish);
         mosquitto_message_callback_set(m->mosq, on_message);
-        mosquitto_log_callback_set(m->mosq, on_log);
         int rc = MOSQ_ERR_SUCCESS;
         if (opt->username)
                 rc = mosquitto_username_pw_set(m->mosq, opt->username, opt->password);
@@ -416,6 +420,8 @@ int km_mqtt_connect(km_mqtt *m, const char **ret_reason)
         m->closing = false;
         m->tls_hostname = m->tls_untrusted = false;
         m->tls_other[0] = '\0';
+        /* listen to libmosquitto's log only until the CONNACK (see on_connect) */
+        mosquitto_log_callback_set(m->mosq, on_log);
         int rc = mosquitto_connect_async(m->mosq, m->opt.host, m->opt.port, m->opt.keepalive);
         if (rc != MOSQ_ERR_SUCCESS) {
                 m->state = KM_MQTT_DISCONNECTED;
@@ -593,16 +599,22 @@ static int hand_over(km_mqtt *m, const char *topic, const char *payload, int qos
         return errno_of(rc);
 }
 
+/* MOSQ_ERR_SUCCESS, or why the broker would refuse the topic: the check
+ * mosquitto_publish() makes, for a message that waits instead. */
+static int topic_check(const char *topic)
+{
+        if (mosquitto_validate_utf8(topic, (int)strlen(topic)) != MOSQ_ERR_SUCCESS)
+                return MOSQ_ERR_MALFORMED_UTF8;
+        if (mosquitto_pub_topic_check(topic) != MOSQ_ERR_SUCCESS)
+                return MOSQ_ERR_INVAL;
+        return MOSQ_ERR_SUCCESS;
+}
+
+/* A message handed over at once is checked by mosquitto_publish() (hand_over
+ * counts the refusal); one that waits is checked here, so a topic the broker
+ * would refuse fails now, not when it is sent. */
 int km_mqtt_publish(km_mqtt *m, const char *topic, const char *payload, int qos, bool retain, bool keep)
 {
-        /* a topic the broker would refuse fails now, not when it is sent */
-        int bad = mosquitto_validate_utf8(topic, (int)strlen(topic)) != MOSQ_ERR_SUCCESS ? MOSQ_ERR_MALFORMED_UTF8
-                  : mosquitto_pub_topic_check(topic) != MOSQ_ERR_SUCCESS                   ? MOSQ_ERR_INVAL
-                                                                                           : MOSQ_ERR_SUCCESS;
-        if (bad != MOSQ_ERR_SUCCESS) {
-                m->stats.dropped++;
-                return errno_of(bad);
-        }
         if (retain && keep && m->state == KM_MQTT_CONNECTED && m->stats.queued < 2 * (uint64_t)m->opt.queue_limit) {
                 /* availability and the like: now, past any backlog (a stop
                  * says offline before DISCONNECT); an older waiting payload
@@ -614,6 +626,11 @@ int km_mqtt_publish(km_mqtt *m, const char *topic, const char *payload, int qos,
                 /* state: the newest per topic waits while the broker cannot take it */
                 if (!pending_must_wait(m, qos) && !m->head)
                         return hand_over(m, topic, payload, qos, true);
+                int bad = topic_check(topic);
+                if (bad != MOSQ_ERR_SUCCESS) {
+                        m->stats.dropped++;
+                        return errno_of(bad);
+                }
                 int r = pending_put(m, topic, payload, qos);
                 if (r < 0)
                         m->stats.dropped++;

@@ -47,6 +47,19 @@ static inline void km_textbuf_putc(km_textbuf *b, char c)
         b->p[b->len++] = c;
 }
 
+/* snprintf(dst, size, "%s", src) without printf's cost (it shows in the
+ * daemon's instructions per frame): copies what fits, NUL-terminates, and
+ * returns the length copied. */
+static inline size_t km_copy_str(char *dst, size_t size, const char *src)
+{
+        if (size == 0)
+                return 0;
+        size_t n = strnlen(src, size - 1);
+        memcpy(dst, src, n);
+        dst[n] = '\0';
+        return n;
+}
+
 /* s, then spaces up to width: "%-*s". */
 void km_textbuf_pad(km_textbuf *b, const char *s, size_t width);
 /* The same for the n bytes at s. */

@@ -339,6 +339,16 @@ int main(void)
         decimal(100, -2, "1");
         decimal(950, -3, "0.95");
         decimal(-9223372036854775807LL - 1, 0, "-9223372036854775808");
+        decimal(9223372036854775807LL, -18, "9.223372036854775807");
+        decimal(7, 0, "7");
+        decimal(10, 0, "10");
+        decimal(1000000, -6, "1");
+        {
+                /* a short buffer keeps what fits, as snprintf did */
+                char small[5];
+                km_decimal_format(801652, -3, small, sizeof(small));
+                check(strcmp(small, "801.") == 0, "801652 x 10^-3 into 5 bytes = 801.", small);
+        }
 
         friendly("power_active_import", "Power active import");
         friendly("phase_voltage_l1", "Phase voltage L1");
