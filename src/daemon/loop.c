@@ -39,6 +39,14 @@ int kmd_timer_arm(sd_event *ev, sd_event_source **s, uint64_t delay, sd_event_ti
         return kmd_timer_arm_at(ev, s, kmd_now_usec() + delay, cb, userdata);
 }
 
+int kmd_timer_arm_lazy(sd_event *ev, sd_event_source **s, uint64_t usec, sd_event_time_handler_t cb, void *userdata)
+{
+        uint64_t armed;
+        if (kmd_timer_pending(*s) && sd_event_source_get_time(*s, &armed) >= 0 && armed <= usec)
+                return 0;
+        return kmd_timer_arm_at(ev, s, usec, cb, userdata);
+}
+
 bool kmd_timer_pending(sd_event_source *s)
 {
         int enabled = SD_EVENT_OFF;

@@ -32,6 +32,12 @@ int kmd_timer_arm(sd_event *ev, sd_event_source **s, uint64_t delay, sd_event_ti
 /* The same at an absolute CLOCK_MONOTONIC time. */
 int kmd_timer_arm_at(sd_event *ev, sd_event_source **s, uint64_t usec, sd_event_time_handler_t cb, void *userdata);
 
+/* kmd_timer_arm_at() for a deadline that moves later most of the time (a
+ * timer pushed back by every frame): a timer armed at usec or earlier is
+ * left where it is, so it may fire early, and its handler must then arm it
+ * again for the real deadline. What it saves is sd-event's re-sort of its
+ * timer queue on every frame. */
+int kmd_timer_arm_lazy(sd_event *ev, sd_event_source **s, uint64_t usec, sd_event_time_handler_t cb, void *userdata);
 bool kmd_timer_pending(sd_event_source *s);
 
 /* Turns a timer off without freeing it. */

@@ -79,6 +79,7 @@ struct kmd_meter {
         km_publisher *pub;
         int64_t last_frame;            /* realtime seconds of the last good frame */
         sd_event_source *stale_timer;  /* fires stale_after after the last good frame */
+        uint64_t stale_due;            /* CLOCK_MONOTONIC usec: that moment (the timer may be armed earlier) */
         bool stale;                    /* marked offline: no good frame for stale_after */
         sd_event_source *id_timer;     /* fires id_wait after the first reading without an id */
 };
@@ -104,6 +105,11 @@ static int on_stale(sd_event_source *s, uint64_t usec, void *userdata)
         (void)s;
         (void)usec;
         kmd_meter *m = userdata;
+        if (kmd_now_usec() < m->stale_due) {
+                /* frames came since it was armed (kmd_timer_arm_lazy) */
+                kmd_timer_arm_at(m->env->ev, &m->stale_timer, m->stale_due, on_stale, m);
+                return 0;
+        }
         if (m->stale || !m->pub || !km_publisher_meter_id(m->pub)[0])
                 return 0;
         m->stale = true;
@@ -122,7 +128,8 @@ static void meter_alive(kmd_meter *m)
                 km_log_notice("%s: frames again; meter %s online", port(m), km_publisher_meter_id(m->pub));
                 km_publisher_set_available(m->pub, true);
         }
-        kmd_timer_arm(m->env->ev, &m->stale_timer, (uint64_t)m->mc->meter.stale_after * USEC_PER_SEC, on_stale, m);
+        m->stale_due = kmd_now_usec() + (uint64_t)m->mc->meter.stale_after * USEC_PER_SEC;
+        kmd_timer_arm_lazy(m->env->ev, &m->stale_timer, m->stale_due, on_stale, m);
 }
 
 static int on_id_wait(sd_event_source *s, uint64_t usec, void *userdata)

@@ -4,6 +4,7 @@ once no good frame came for [meter] stale_after, and "online" again with the
 next frame, with one log line each way. The service's own availability
 (<prefix>/bridge/<client id>/status, its last will) says online meanwhile."""
 import os
+import time
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -28,11 +29,19 @@ def main():
         k.check(bool(k.wait_for(lambda: broker.retained(["kaifa/#"], 1).get(status) == "online", 10, 0.2)),
                 "status online after frames")
         k.check(broker.retained(["kaifa/#"], 1).get(bridge) == "online", "bridge status online")
-        k.check(bool(k.wait_for(lambda: broker.retained(["kaifa/#"], 1).get(status) == "offline", 12, 0.5)),
+        # frames on for longer than stale_after: the timer armed by the first
+        # fires early and must wait again for stale_after after the last
+        for f in frames[6:12]:
+            pty.write(f, pause=0)
+            time.sleep(1.2)  # the meter's pace, not a synchronisation
+        last_frame = time.monotonic()
+        k.check(bool(k.wait_for(lambda: broker.retained(["kaifa/#"], 1).get(status) == "offline", 12, 0.25)),
                 "status offline after stale_after (5 s) without a frame")
+        k.check(time.monotonic() - last_frame >= 4.5, "offline no sooner than stale_after after the last frame "
+                "(%.1f s)" % (time.monotonic() - last_frame))
         k.check(daemon.logtext().count("marked offline") == 1, "one log line when it goes offline")
         k.check(broker.retained(["kaifa/#"], 1).get(bridge) == "online", "the bridge stays online")
-        pty.write(b"".join(frames[6:8]), pause=0.01)
+        pty.write(b"".join(frames[12:14]), pause=0.01)
         k.check(bool(k.wait_for(lambda: broker.retained(["kaifa/#"], 1).get(status) == "online", 10, 0.2)),
                 "online again with the next frame")
         k.check(daemon.logtext().count("online") >= 1 and daemon.logtext().count("frames again; meter") == 1,
