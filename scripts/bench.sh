@@ -110,13 +110,17 @@ fi
 # silent, and one daemon reading 1000 meters over tcp:// (scripts/bench_daemon.py).
 if cmake --build "$build" -j2 --target kaifa-meterd >"$work/build-daemon.log" 2>&1 &&
 	command -v mosquitto >/dev/null && command -v socat >/dev/null && command -v python3 >/dev/null; then
+	cost=()
+	# instructions and system calls per frame: figures that do not move with the host
+	command -v callgrind_control >/dev/null && command -v strace >/dev/null && cost=(--cost)
 	python3 "$here/scripts/bench_daemon.py" --daemon "$build/kaifa-meterd" --cli "$cli" \
-		--floor "$build/bench/pty-floor" 2>"$work/daemon.err" ||
+		--floor "$build/bench/pty-floor" "${cost[@]}" 2>"$work/daemon.err" ||
 		{ row daemon_bench "failed: $(tail -n 1 "$work/daemon.err")"; }
 else
 	why="not measured (needs kaifa-meterd built, mosquitto, socat and python3)"
 	for n in daemon_cpu_s_per_day daemon_private_kb daemon_idle_wakeups_per_min latency_p99_ms \
-		daemon_floor_cpu_s_per_day fleet_meters fleet_cpu_pct fleet_start_cpu_s; do
+		daemon_floor_cpu_s_per_day daemon_instructions_per_frame daemon_syscalls_per_frame \
+		fleet_meters fleet_cpu_pct fleet_start_cpu_s; do
 		row "$n" "$why"
 	done
 fi

@@ -281,6 +281,93 @@ def day_and_latency(args, work, broker, notify):
         k.cleanup(sub, daemon, pty)
 
 
+COST_SPEED = 50  # slow enough for the daemon under callgrind or strace
+
+
+def measured_hour(args, work, broker, notify, name, wrap, start):
+    """A fresh daemon (argv prefix wrap) on one simulated hour (1,800 frames)
+    written at COST_SPEED times real time; start(pid) runs once it is READY
+    and returns what to call after the last frame is decoded. Returns
+    (frames written, all decoded, what that call returned)."""
+    notify.messages.clear()
+    pty = k.Pty(work, name=name)
+    daemon = None
+    try:
+        pty.start()
+        daemon = k.Daemon(work, config(pty.meter, broker, "[meter]\nstale_after = 3600\n"),
+                          env={"NOTIFY_SOCKET": notify.path}, name=name, wrap=wrap, preexec=daemon_limits)
+        daemon.start()
+        if not notify.wait_line(lambda l: l == "READY=1", 60):
+            raise RuntimeError("kaifa-meterd did not send READY=1: " + daemon.logtext()[-300:])
+        finish = start(daemon.proc.pid)
+        sim = subprocess.run([args.cli, "simulate", "--speed", str(COST_SPEED), "--duration", "1h",
+                              "--start", "2026-01-01T00:00:00", "--stats", "-o", pty.feeder],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600)
+        m = re.search(r"frames written: (\d+)", sim.stderr.decode())
+        sent = int(m.group(1)) if m else 0
+        ok = k.wait_for(lambda: decoded(notify) == sent, 60)
+        return sent, ok, finish()
+    finally:
+        if daemon:
+            daemon.stop(30)
+        k.cleanup(pty)
+
+
+def instructions_per_frame(args, work, broker, notify):
+    """User-space instructions per frame, counted by callgrind from READY=1
+    to the last frame: the daemon's own work, the same on any x86_64 machine
+    whatever else it is doing (CPU seconds on a VM are not)."""
+    out = work.file("callgrind.out")
+
+    def start(pid):
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "check": True, "timeout": 60}
+        subprocess.run(["callgrind_control", "--instr=on", str(pid)], **quiet)
+        return lambda: subprocess.run(["callgrind_control", "--dump", str(pid)], **quiet)
+    wrap = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--callgrind-out-file=" + out]
+    sent, ok, _ = measured_hour(args, work, broker, notify, "callgrind", wrap, start)
+    totals = 0
+    for name in os.listdir(os.path.dirname(out)):
+        if name.startswith("callgrind.out."):  # the dump (.1); callgrind.out at exit holds the stop
+            with open(os.path.join(os.path.dirname(out), name)) as f:
+                totals += sum(int(l.split()[1]) for l in f if l.startswith("totals:"))
+    if ok and sent and totals:
+        row("daemon_instructions_per_frame", "%.0f (no goal; callgrind, user space, %d frames of one simulated hour "
+            "at %dx, from READY=1 to the last frame decoded)" % (totals / sent, sent, COST_SPEED))
+    else:
+        row("daemon_instructions_per_frame", "not measured (%d frames written, all decoded: %s)" % (sent, ok))
+
+
+def syscalls_per_frame(args, work, broker, notify):
+    """System calls per frame (strace -c attached from READY=1 to the last
+    frame), with the most frequent beside: what the kernel is asked."""
+    out = work.file("strace.out")
+    holder = {}
+
+    def start(pid):
+        holder["proc"] = subprocess.Popen(["strace", "-c", "-f", "-o", out, "-p", str(pid)],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        holder["proc"].stderr.readline()  # "strace: Process N attached"
+
+        def finish():
+            holder["proc"].send_signal(2)
+            holder["proc"].wait(60)
+        return finish
+    sent, ok, _ = measured_hour(args, work, broker, notify, "strace", [], start)
+    calls = {}
+    with open(out) as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) >= 5 and fields[0][0].isdigit() and fields[-1] != "total":
+                calls[fields[-1]] = int(fields[3])
+    total = sum(calls.values())
+    if ok and sent and total:
+        top = sorted(calls.items(), key=lambda kv: -kv[1])[:6]
+        row("daemon_syscalls_per_frame", "%.2f (no goal; strace -c, %d frames at %dx: %s)" % (
+            total / sent, sent, COST_SPEED, ", ".join("%s %.2f" % (n, c / sent) for n, c in top)))
+    else:
+        row("daemon_syscalls_per_frame", "not measured (%d frames written, all decoded: %s)" % (sent, ok))
+
+
 def read_until(sub, stop):
     """Reads the subscriber's lines until stop is set."""
     while not stop.is_set():
@@ -498,6 +585,8 @@ def main():
     ap.add_argument("--no-fleet", action="store_true")
     ap.add_argument("--floor", help="pty-floor (bench/pty_floor.c): also measure daemon_floor_cpu_s_per_day")
     ap.add_argument("--fleet-only", action="store_true")
+    ap.add_argument("--cost", action="store_true",
+                    help="also daemon_instructions_per_frame (valgrind) and daemon_syscalls_per_frame (strace)")
     ap.add_argument("--day-speed", type=float, default=float(os.environ.get("KM_BENCH_DAY_SPEED", "500")))
     ap.add_argument("--idle-seconds", type=int, default=int(os.environ.get("KM_BENCH_IDLE_SECONDS", "20")))
     ap.add_argument("--latency-frames", type=int, default=1000)
@@ -518,6 +607,9 @@ def main():
             day_and_latency(args, work, broker, notify)
             if args.floor:
                 floor_day(args, work)
+            if args.cost:
+                instructions_per_frame(args, work, broker, notify)
+                syscalls_per_frame(args, work, broker, notify)
         if not args.no_fleet:
             notify.messages.clear()
             r = asyncio.run(fleet_run(args, work, broker, notify))

@@ -10,7 +10,10 @@
 #                              systemd, dpkg-dev, man-db, ...
 #   scripts/deps.sh --demo     also what scripts/demo.sh runs: mosquitto,
 #                              mosquitto-clients, socat
-#   scripts/deps.sh --print [--test|--demo]
+#   scripts/deps.sh --bench    also what scripts/bench.sh measures with: the
+#                              demo's programs, time, bc, valgrind (callgrind)
+#                              and strace
+#   scripts/deps.sh --print [--test|--demo|--bench]
 #                              list the packages instead of installing them
 set -euo pipefail
 
@@ -31,6 +34,9 @@ DEMO=(mosquitto mosquitto-clients socat)
 #   valgrind, systemd (systemd-analyze, systemctl), dpkg-dev and file (cpack's
 #   .deb and its library dependencies, dpkg-deb), man-db (man -l), procps
 #   (ps, kill), util-linux (unshare, setpriv, runuser), mount.
+# scripts/bench.sh: /usr/bin/time and bc (the CLI lines), callgrind_control
+# and strace (instructions and system calls per frame of the daemon).
+BENCH=("${DEMO[@]}" time bc valgrind strace)
 TEST=(
   "${DEMO[@]}" postgresql openssl
   clang libclang-rt-dev valgrind
@@ -43,6 +49,7 @@ for arg in "$@"; do
   case "$arg" in
     --test) want+=("${TEST[@]}") ;;
     --demo) want+=("${DEMO[@]}") ;;
+    --bench) want+=("${BENCH[@]}") ;;
     --print) print=1 ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "deps.sh: unknown argument '$arg' (try --help)" >&2; exit 64 ;;
