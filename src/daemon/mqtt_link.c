@@ -112,8 +112,10 @@ void kmd_link_sync(kmd_link *l)
                 sd_event_source_set_io_events(l->io, EPOLLIN | (km_mqtt_want_write(l->mqtt) ? EPOLLOUT : 0));
         uint64_t due = km_mqtt_tick_due(l->mqtt);
         if (due && !l->stopping)
-                /* an early wake-up is harmless: km_mqtt_tick() pings only when due */
-                kmd_timer_arm_lazy(l->ev, &l->keepalive_timer, due, on_keepalive, l);
+                /* exact, not kmd_timer_arm_lazy(): an early wake-up would
+                 * come just when the meter falls silent (one more wake-up
+                 * in bench.sh's idle minute) */
+                kmd_timer_arm_at(l->ev, &l->keepalive_timer, due, on_keepalive, l);
         else
                 kmd_timer_off(l->keepalive_timer);
         if (l->stopping && km_mqtt_fd(l->mqtt) < 0)
