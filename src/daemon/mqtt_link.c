@@ -49,6 +49,7 @@ struct kmd_link {
         char bridge_topic[KM_TOPIC_MAX]; /* <prefix>/bridge/<client id>/status: the last will */
         bool stopping;
         bool done; /* stopping: nothing left to say to the broker */
+        bool goodbye_waits; /* stopping: DISCONNECT waits for the last PUBACKs */
         uint64_t drops_logged, drops_log_usec;
 };
 
@@ -95,8 +96,32 @@ static int on_connect_timeout(sd_event_source *s, uint64_t usec, void *userdata)
  * socket closed (right after the call that closed it, before any other fd
  * can take its number), added for a new socket, EPOLLOUT while there is
  * something to write; and the keepalive timer at the next ping. */
+static uint64_t unacknowledged(const kmd_link *l)
+{
+        km_mqtt_stats st;
+        km_mqtt_get_stats(l->mqtt, &st);
+        return st.queued;
+}
+
+/* The goodbye's DISCONNECT, once the broker has acknowledged what is out. */
+static void goodbye_when_acknowledged(kmd_link *l)
+{
+        if (!l->goodbye_waits)
+                return;
+        if (km_mqtt_get_state(l->mqtt) != KM_MQTT_CONNECTED) {
+                l->goodbye_waits = false;
+                l->done = true; /* the connection went meanwhile */
+                return;
+        }
+        if (unacknowledged(l) > 0)
+                return; /* the stop's grace period bounds the wait */
+        l->goodbye_waits = false;
+        km_mqtt_disconnect(l->mqtt);
+}
+
 void kmd_link_sync(kmd_link *l)
 {
+        goodbye_when_acknowledged(l);
         int fd = km_mqtt_fd(l->mqtt);
         /* a socket libmosquitto keeps after a failure is closed by the next
          * connect; until then it is not watched (it would wake us forever) */
@@ -357,7 +382,11 @@ void kmd_link_goodbye(kmd_link *l)
                 return;
         }
         km_mqtt_publish(l->mqtt, l->bridge_topic, "offline", qos_keep(l), true, true);
-        km_mqtt_disconnect(l->mqtt);
+        /* DISCONNECT after the PUBACKs of what is out, these offlines among
+         * it: sent before them, it closes the socket while mosquitto answers;
+         * mosquitto takes that for a lost connection and publishes the last
+         * will, "offline" a second time */
+        l->goodbye_waits = true;
         kmd_link_sync(l);
 }
 

@@ -70,6 +70,10 @@ struct km_mqtt {
         char tls_other[96];     /* ... another OpenSSL reason ("wrong version number") */
         char reason_buf[192];   /* a reason made here */
         uint64_t last_out_usec; /* CLOCK_MONOTONIC: the last packet handed to the socket */
+        /* one bit per message id: a QoS > 0 message libmosquitto holds until
+         * its PUBACK (its on_publish also comes for every QoS 0 message
+         * written, which must not count as an acknowledgement) */
+        uint8_t awaiting_ack[65536 / 8];
         pending *bucket[PENDING_BUCKETS];
         pending *head, *tail;
         size_t n_pending;
@@ -304,10 +308,13 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
 static void on_publish(struct mosquitto *mosq, void *obj, int mid)
 {
         (void)mosq;
-        (void)mid;
         km_mqtt *m = obj;
-        if (m->stats.queued > 0)
-                m->stats.queued--;
+        uint8_t bit = (uint8_t)(1u << (mid & 7));
+        if (mid >= 0 && mid < 65536 && (m->awaiting_ack[mid >> 3] & bit)) {
+                m->awaiting_ack[mid >> 3] &= (uint8_t)~bit;
+                if (m->stats.queued > 0)
+                        m->stats.queued--;
+        }
         m->stats.delivered++;
         pending_flush(m);
 }
@@ -576,14 +583,17 @@ static int hand_over(km_mqtt *m, const char *topic, const char *payload, int qos
 {
         if (m->batching && m->corked_fd < 0 && m->state == KM_MQTT_CONNECTED)
                 cork(m, true);
-        int rc = mosquitto_publish(m->mosq, NULL, topic, (int)strlen(payload), payload, qos, retain);
+        int mid = -1;
+        int rc = mosquitto_publish(m->mosq, &mid, topic, (int)strlen(payload), payload, qos, retain);
         if (rc == MOSQ_ERR_SUCCESS)
                 sent(m);
         if (rc == MOSQ_ERR_SUCCESS || (rc == MOSQ_ERR_NO_CONN && qos > 0)) {
                 /* NO_CONN with QoS > 0: kept in libmosquitto's queue (see above) */
                 m->stats.published++;
-                if (qos > 0)
+                if (qos > 0 && mid >= 0 && mid < 65536) {
+                        m->awaiting_ack[mid >> 3] |= (uint8_t)(1u << (mid & 7));
                         m->stats.queued++;
+                }
                 return 0;
         }
         if (qos == 0 && retain && (rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_ERRNO)) {

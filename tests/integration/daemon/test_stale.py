@@ -4,6 +4,7 @@ once no good frame came for [meter] stale_after, and "online" again with the
 next frame, with one log line each way. The service's own availability
 (<prefix>/bridge/<client id>/status, its last will) says online meanwhile."""
 import os
+import subprocess
 import time
 import sys
 
@@ -16,7 +17,7 @@ def main():
     work = k.Workdir()
     broker = k.Broker(work)
     pty = k.Pty(work)
-    daemon = None
+    daemon = sub = None
     try:
         frames = k.split_frames(open(k.KAIFA_T4, "rb").read())
         broker.start()
@@ -46,12 +47,20 @@ def main():
                 "online again with the next frame")
         k.check(daemon.logtext().count("online") >= 1 and daemon.logtext().count("frames again; meter") == 1,
                 "one log line when it comes back")
+        sub = k.Subscriber(work, broker, [bridge, "test/marker"])
+        k.check(bool(k.wait_for(lambda: (bridge, "online") in sub.messages(), 10)), "a subscriber has the bridge online")
         rc, _ = daemon.stop()
         k.check(rc == 0, "SIGTERM: exit 0")
+        # a message sent after the daemon is gone comes after any last will
+        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", "test/marker", "-m", "end"],
+                       check=True, timeout=10)
+        k.check(bool(k.wait_for(lambda: ("test/marker", "end") in sub.messages(), 10)), "the marker arrives")
+        offline = sub.messages().count((bridge, "offline"))
+        k.check(offline == 1, "clean stop: the bridge says offline once, no last will after it (%d)" % offline)
         got = broker.retained(["kaifa/#"], 1)
         k.check(got.get(bridge) == "offline" and got.get(status) == "offline", "clean stop: bridge and meter offline")
     finally:
-        k.cleanup(daemon, pty, broker)
+        k.cleanup(sub, daemon, pty, broker)
         if daemon and k.FAILURES:
             print("--- daemon log ---")
             print(daemon.logtext())
