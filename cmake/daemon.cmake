@@ -87,6 +87,7 @@ if(KM_BUILD_TESTS)
       "daemon_file|test_file.py|300"
       "daemon_source_backoff|test_source_backoff.py|300"
       "daemon_postgresql|test_postgresql.py|300"
+      "daemon_postgresql_commit|test_pg_commit.py|120"
       "daemon_security|test_security.py|300"
       "daemon_template_instances|test_template_instances.py|300"
       "daemon_day_replay|test_day_replay.py|300"
@@ -103,7 +104,7 @@ if(KM_BUILD_TESTS)
         LABELS "integration;daemon")
     endforeach()
     # needs PostgreSQL's server binaries (tests/integration/pg/pgserver.py); 77 = none here
-    set_tests_properties(daemon_postgresql PROPERTIES SKIP_RETURN_CODE 77
+    set_tests_properties(daemon_postgresql daemon_postgresql_commit PROPERTIES SKIP_RETURN_CODE 77
                          LABELS "integration;daemon;postgresql")
     # Faults repeated (test_faults.py): the broker killed 10 times, the pty
     # removed 10 times, PostgreSQL restarted twice, under load; fds, RSS,

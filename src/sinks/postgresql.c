@@ -161,6 +161,7 @@ typedef struct pg_sink {
         unsigned backoff_ms;
         bool failing;         /* a connection problem was logged and not yet cleared */
         bool insert_failing;  /* an INSERT error was logged; cleared by the next success */
+        bool acknowledged;    /* the INSERT in flight got COMMAND_OK: written once the query ends */
         uint64_t fd_generation; /* bumped whenever the socket may have changed */
 
         pg_row *ring;
@@ -369,6 +370,7 @@ static void drop_connection(pg_sink *s, const char *what, bool immediately)
         else
                 km_log_debug("postgresql: %s: %s", what, err);
         s->failing = true;
+        s->acknowledged = false; /* no ReadyForQuery: the row goes again */
         pq.PQfinish(s->conn);
         s->conn = NULL;
         s->state = ST_WAIT;
@@ -509,6 +511,20 @@ static bool data_error(const PGresult *res)
         return state && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0);
 }
 
+/* The INSERT in flight is over (PQgetResult() said NULL on a good
+ * connection): the row leaves the queue if it was acknowledged. */
+static void insert_done(pg_sink *s)
+{
+        if (!s->acknowledged)
+                return;
+        s->acknowledged = false;
+        queue_pop(s);
+        s->stats.inserted++;
+        if (s->insert_failing)
+                km_log_info("postgresql: inserting works again");
+        s->insert_failing = false;
+}
+
 /* Handles one result of the INSERT in flight. Returns false if the
  * connection must be dropped. */
 static bool handle_result(pg_sink *s, PGresult *res, bool *retry)
@@ -516,13 +532,15 @@ static bool handle_result(pg_sink *s, PGresult *res, bool *retry)
         char line[256];
         ExecStatusType st = pq.PQresultStatus(res);
         if (st == PGRES_COMMAND_OK) {
-                queue_pop(s);
-                s->stats.inserted++;
-                if (s->insert_failing)
-                        km_log_info("postgresql: inserting works again");
-                s->insert_failing = false;
+                /* Not yet written: the server sends CommandComplete after the
+                 * Execute and commits at the Sync after it. A fast shutdown
+                 * between the two ends the backend with "terminating
+                 * connection due to administrator command" and rolls the row
+                 * back, so it leaves the queue only at the query's end. */
+                s->acknowledged = true;
                 return true;
         }
+        s->acknowledged = false;
         const char *err = one_line(pq.PQresultErrorMessage(res), line, sizeof line);
         if (data_error(res)) {
                 km_log_warning("postgresql: row refused, dropped: %s", err);
@@ -571,6 +589,7 @@ static bool step_busy(pg_sink *s)
                                 s->fd_generation++;
                                 schedule_retry(s, false);
                         } else {
+                                insert_done(s);
                                 s->state = ST_READY;
                         }
                         return true;
