@@ -82,11 +82,13 @@ def main():
         rc, _ = daemon.stop()
         k.check(rc == 0, "SIGTERM: exit 0")
     finally:
-        if k.FAILURES:
-            print(daemon.logtext()[-2000:] if daemon else "", srv.server_log()[-2000:])
-        k.cleanup(daemon, pty, broker)
-        srv.cleanup()
-        work.cleanup()
+        try:
+            if k.FAILURES:
+                print(daemon.logtext()[-2000:] if daemon else "", srv.server_log()[-2000:])
+        finally:  # the servers go even when stdout does not take the logs
+            k.cleanup(daemon, pty, broker)
+            srv.cleanup()
+            work.cleanup()
     k.finish()
 
 
