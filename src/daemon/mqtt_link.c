@@ -92,10 +92,6 @@ static int on_connect_timeout(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
-/* Keeps the io source in step with libmosquitto's socket: dropped when the
- * socket closed (right after the call that closed it, before any other fd
- * can take its number), added for a new socket, EPOLLOUT while there is
- * something to write; and the keepalive timer at the next ping. */
 static uint64_t unacknowledged(const kmd_link *l)
 {
         km_mqtt_stats st;
@@ -119,6 +115,10 @@ static void goodbye_when_acknowledged(kmd_link *l)
         km_mqtt_disconnect(l->mqtt);
 }
 
+/* Keeps the io source in step with libmosquitto's socket: dropped when the
+ * socket closed (right after the call that closed it, before any other fd
+ * can take its number), added for a new socket, EPOLLOUT while there is
+ * something to write; and the keepalive timer at the next ping. */
 void kmd_link_sync(kmd_link *l)
 {
         goodbye_when_acknowledged(l);

@@ -27,17 +27,10 @@ const char *km_decimal_format(long long raw, int exp, char *buf, size_t size)
         char out[96];
         size_t n = 0;
         bool neg = raw < 0;
-        unsigned long long mag = neg ? 0ULL - (unsigned long long)raw : (unsigned long long)raw;
-        char digits[24];
-        int len = 0;
-        for (unsigned long long m = mag; len == 0 || m; m /= 10) /* backwards, */
-                digits[len++] = (char)('0' + m % 10);
-        for (int i = 0; i < len / 2; i++) { /* then turned round */
-                char c = digits[i];
-                digits[i] = digits[len - 1 - i];
-                digits[len - 1 - i] = c;
-        }
-        if (mag == 0) {
+        char signed_digits[KM_FMT_NUMBER_MAX];
+        int len = (int)km_fmt_i64(signed_digits, (int64_t)raw) - neg;
+        const char *digits = signed_digits + neg; /* |raw| */
+        if (raw == 0) {
                 neg = false;
                 exp = 0;
         }

@@ -195,9 +195,7 @@ def main():
     k.need(k.DAEMON, CLI, "mosquitto", "mosquitto_sub", "socat")
     if mode == "postgresql":
         k.need("psql")
-        if not pgserver.find_bindir():
-            print("PostgreSQL server binaries not found: skipped")
-            sys.exit(77)
+        pgserver.exit_unless_installed()
     work = k.Workdir()
     broker = k.Broker(work)
     pty = k.Pty(work)

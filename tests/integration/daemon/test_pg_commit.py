@@ -44,9 +44,7 @@ def sleeping_in_commit(srv):
 
 def main():
     k.need(k.DAEMON, CLI, "mosquitto", "socat", "psql")
-    if not pgserver.find_bindir():
-        print("PostgreSQL server binaries not found: skipped")
-        sys.exit(77)
+    pgserver.exit_unless_installed()
     work = k.Workdir()
     srv = pgserver.Server()
     broker = k.Broker(work)

@@ -143,9 +143,7 @@ def check_lazy_libpq(work, srv, broker, frames):
 
 def main():
     k.need(k.DAEMON, CLI, "mosquitto", "mosquitto_sub", "socat", "psql")
-    if not pgserver.find_bindir():
-        print("PostgreSQL server binaries not found: skipped")
-        sys.exit(77)
+    pgserver.exit_unless_installed()
     work = k.Workdir()
     srv = pgserver.Server()
     broker = k.Broker(work)

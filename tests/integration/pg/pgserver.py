@@ -10,6 +10,7 @@ import glob
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 
 USER = "km"
@@ -22,6 +23,16 @@ def find_bindir():
         if os.path.exists(os.path.join(d, "initdb")) and os.path.exists(os.path.join(d, "pg_ctl")):
             return d
     return None
+
+
+SKIPPED = 77  # ctest's SKIP_RETURN_CODE for the PostgreSQL tests
+
+
+def exit_unless_installed():
+    """Ends the test as skipped (77) where no server binaries are installed."""
+    if not find_bindir():
+        print("PostgreSQL server binaries not found: skipped")
+        sys.exit(SKIPPED)
 
 
 class Server:
